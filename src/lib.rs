@@ -1,0 +1,11 @@
+//! wgpu-mnist: train convolutional networks on MNIST on the GPU, in the browser through
+//! WebGPU and natively through wgpu, with a hand-written WGSL kernel for every op.
+
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod reference;
+pub mod selftest;
+
+pub use error::Error;
+pub use gpu::Gpu;

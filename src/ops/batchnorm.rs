@@ -1,0 +1,154 @@
+//! Batch normalization over channels (shaders/batchnorm.wgsl). CPU twin:
+//! `reference::batchnorm`. `stats` holds [mean.., invstd..] of the last training batch,
+//! `running` holds [mean.., var..].
+
+use super::kernel::{groups_for, Dispatch, Shader, View};
+use crate::error::{shape_err, Error};
+use crate::gpu::Gpu;
+
+const SHADER: Shader = Shader {
+    name: "batchnorm",
+    source: include_str!("../../shaders/batchnorm.wgsl"),
+};
+
+/// A tensor viewed as [n, channels, inner]; `momentum` is the weight of the new batch in
+/// the running statistics (Keras' 0.99 momentum is 0.01 here, PyTorch's 0.1 is 0.1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormShape {
+    pub n: usize,
+    pub channels: usize,
+    pub inner: usize,
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+impl BatchNormShape {
+    pub fn len(&self) -> usize {
+        self.n * self.channels * self.inner
+    }
+    fn params(&self, training: bool) -> Result<[u32; 8], Error> {
+        if self.len() == 0 {
+            return Err(shape_err!("batchnorm: empty tensor {self:?}"));
+        }
+        Ok([
+            self.n as u32,
+            self.channels as u32,
+            self.inner as u32,
+            training as u32,
+            self.eps.to_bits(),
+            self.momentum.to_bits(),
+            0,
+            0,
+        ])
+    }
+    fn check(&self, views: &[(&str, &View, usize)]) -> Result<(), Error> {
+        views
+            .iter()
+            .try_for_each(|(what, v, len)| v.expect(what, *len).map(|_| ()))
+    }
+}
+
+/// Training: batch statistics (and running update), then normalize. Eval: normalize with
+/// the running statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_forward(
+    gpu: &Gpu,
+    s: &BatchNormShape,
+    training: bool,
+    x: &View,
+    gamma: &View,
+    beta: &View,
+    stats: &View,
+    running: &View,
+    y: &View,
+) -> Result<Vec<Dispatch>, Error> {
+    let params = s.params(training)?;
+    let c = s.channels;
+    s.check(&[
+        ("batchnorm input", x, s.len()),
+        ("gamma", gamma, c),
+        ("beta", beta, c),
+        ("batch stats", stats, 2 * c),
+        ("running stats", running, 2 * c),
+        ("batchnorm output", y, s.len()),
+    ])?;
+    let mut out = Vec::new();
+    if training {
+        out.push(Dispatch::new(
+            gpu,
+            SHADER,
+            "batchnorm_stats",
+            &params,
+            &[(1, x), (4, stats), (5, running)],
+            c as u64,
+        )?);
+    }
+    out.push(Dispatch::new(
+        gpu,
+        SHADER,
+        "batchnorm_apply",
+        &params,
+        &[
+            (1, x),
+            (2, gamma),
+            (3, beta),
+            (11, stats),
+            (14, running),
+            (6, y),
+        ],
+        groups_for(s.len()),
+    )?);
+    Ok(out)
+}
+
+/// Gradients w.r.t. gamma, beta and the input, using the statistics of the forward pass.
+#[allow(clippy::too_many_arguments)]
+pub fn batchnorm_backward(
+    gpu: &Gpu,
+    s: &BatchNormShape,
+    x: &View,
+    dy: &View,
+    gamma: &View,
+    stats: &View,
+    dgamma: &View,
+    dbeta: &View,
+    dx: &View,
+) -> Result<Vec<Dispatch>, Error> {
+    let params = s.params(true)?;
+    let c = s.channels;
+    s.check(&[
+        ("batchnorm input", x, s.len()),
+        ("batchnorm output gradient", dy, s.len()),
+        ("gamma", gamma, c),
+        ("batch stats", stats, 2 * c),
+        ("dgamma", dgamma, c),
+        ("dbeta", dbeta, c),
+        ("batchnorm input gradient", dx, s.len()),
+    ])?;
+    Ok(vec![
+        Dispatch::new(
+            gpu,
+            SHADER,
+            "batchnorm_backward_params",
+            &params,
+            &[(1, x), (7, dy), (11, stats), (8, dgamma), (9, dbeta)],
+            c as u64,
+        )?,
+        Dispatch::new(
+            gpu,
+            SHADER,
+            "batchnorm_backward_input",
+            &params,
+            &[
+                (1, x),
+                (7, dy),
+                (2, gamma),
+                (11, stats),
+                (12, dgamma),
+                (13, dbeta),
+                (10, dx),
+            ],
+            groups_for(s.len()),
+        )?,
+    ])
+}

@@ -1,0 +1,183 @@
+//! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
+//! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
+
+use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::reduce::channel_sum;
+use crate::error::{shape_err, Error};
+use crate::gpu::Gpu;
+
+const SHADER: Shader = Shader {
+    name: "conv2d",
+    source: include_str!("../../shaders/conv2d.wgsl"),
+};
+
+/// Shapes of one convolution: input [batch, in_c, in_h, in_w], weights
+/// [out_c, in_c, k_h, k_w], zero padding `pad_h`/`pad_w` on each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dShape {
+    pub batch: usize,
+    pub in_c: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_c: usize,
+    pub k_h: usize,
+    pub k_w: usize,
+    pub stride: usize,
+    pub pad_h: usize,
+    pub pad_w: usize,
+}
+
+impl Conv2dShape {
+    pub fn out_h(&self) -> usize {
+        (self.in_h + 2 * self.pad_h - self.k_h) / self.stride + 1
+    }
+    pub fn out_w(&self) -> usize {
+        (self.in_w + 2 * self.pad_w - self.k_w) / self.stride + 1
+    }
+    pub fn input_len(&self) -> usize {
+        self.batch * self.in_c * self.in_h * self.in_w
+    }
+    pub fn weight_len(&self) -> usize {
+        self.out_c * self.in_c * self.k_h * self.k_w
+    }
+    pub fn output_len(&self) -> usize {
+        self.batch * self.out_c * self.out_h() * self.out_w()
+    }
+
+    /// Rejects shapes with no output or a window larger than the padded input.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.batch == 0
+            || self.in_c == 0
+            || self.out_c == 0
+            || self.k_h == 0
+            || self.k_w == 0
+            || self.stride == 0
+        {
+            return Err(shape_err!(
+                "conv2d: every dimension must be at least 1: {self:?}"
+            ));
+        }
+        if self.k_h > self.in_h + 2 * self.pad_h || self.k_w > self.in_w + 2 * self.pad_w {
+            return Err(shape_err!(
+                "conv2d: a {}x{} kernel does not fit a padded {}x{} input",
+                self.k_h,
+                self.k_w,
+                self.in_h + 2 * self.pad_h,
+                self.in_w + 2 * self.pad_w
+            ));
+        }
+        if self.pad_h >= self.k_h || self.pad_w >= self.k_w {
+            return Err(shape_err!(
+                "conv2d: padding {}x{} must be smaller than the kernel {}x{}",
+                self.pad_h,
+                self.pad_w,
+                self.k_h,
+                self.k_w
+            ));
+        }
+        Ok(())
+    }
+
+    fn params(&self, relu: bool) -> [u32; 16] {
+        let s = self;
+        [
+            s.batch,
+            s.in_c,
+            s.in_h,
+            s.in_w,
+            s.out_c,
+            s.out_h(),
+            s.out_w(),
+            s.k_h,
+            s.k_w,
+            s.stride,
+            s.pad_h,
+            s.pad_w,
+            relu as usize,
+            0,
+            0,
+            0,
+        ]
+        .map(|v| v as u32)
+    }
+}
+
+/// y = conv(x, w) + b, then ReLU if `relu`.
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    w: &View,
+    b: &View,
+    y: &View,
+    relu: bool,
+) -> Result<Dispatch, Error> {
+    s.validate()?;
+    x.expect("conv2d input", s.input_len())?;
+    w.expect("conv2d weights", s.weight_len())?;
+    b.expect("conv2d bias", s.out_c)?;
+    y.expect("conv2d output", s.output_len())?;
+    Dispatch::new(
+        gpu,
+        SHADER,
+        "conv2d_forward",
+        &s.params(relu),
+        &[(1, x), (2, w), (3, b), (4, y)],
+        groups_for(s.output_len()),
+    )
+}
+
+/// dx from dy (the gradient of the convolution's output, after any ReLU mask).
+pub fn conv2d_backward_input(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    dy: &View,
+    w: &View,
+    dx: &View,
+) -> Result<Dispatch, Error> {
+    s.validate()?;
+    dy.expect("conv2d output gradient", s.output_len())?;
+    w.expect("conv2d weights", s.weight_len())?;
+    dx.expect("conv2d input gradient", s.input_len())?;
+    Dispatch::new(
+        gpu,
+        SHADER,
+        "conv2d_backward_input",
+        &s.params(false),
+        &[(5, dy), (2, w), (6, dx)],
+        groups_for(s.input_len()),
+    )
+}
+
+/// dw (overwritten, not accumulated) from the input and dy.
+pub fn conv2d_backward_weights(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    dy: &View,
+    dw: &View,
+) -> Result<Dispatch, Error> {
+    s.validate()?;
+    x.expect("conv2d input", s.input_len())?;
+    dy.expect("conv2d output gradient", s.output_len())?;
+    dw.expect("conv2d weight gradient", s.weight_len())?;
+    Dispatch::new(
+        gpu,
+        SHADER,
+        "conv2d_backward_weights",
+        &s.params(false),
+        &[(1, x), (5, dy), (7, dw)],
+        s.weight_len() as u64,
+    )
+}
+
+/// db[c] = sum of dy over batch and space.
+pub fn conv2d_backward_bias(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    dy: &View,
+    db: &View,
+) -> Result<Dispatch, Error> {
+    s.validate()?;
+    channel_sum(gpu, s.batch, s.out_c, s.out_h() * s.out_w(), dy, db)
+}

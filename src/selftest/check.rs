@@ -1,0 +1,215 @@
+//! Comparison helpers: random inputs, one named tolerance, finite differences.
+
+use crate::gpu::Gpu;
+use crate::ops::{run, Dispatch, View};
+
+/// Largest accepted relative error of a GPU result against the CPU reference. The
+/// denominator has a floor of 1% of the largest reference value, so elements that
+/// cancel to near zero are judged against the scale of the sum (as llm.c does).
+pub const TOLERANCE: f64 = 1e-4;
+/// Largest accepted relative error of an analytic gradient against central finite
+/// differences of the reference forward pass (f32 outputs bound its precision).
+pub const FD_TOLERANCE: f64 = 1e-2;
+
+/// What one case checked and the worst error it saw.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub name: &'static str,
+    /// Largest relative error against the reference.
+    pub max_rel_err: f64,
+    /// Largest relative error of a gradient against finite differences (0 if none).
+    pub max_fd_err: f64,
+    /// The shapes covered, in words.
+    pub shapes: Vec<String>,
+}
+
+impl Report {
+    pub fn new(name: &'static str) -> Report {
+        Report {
+            name,
+            ..Default::default()
+        }
+    }
+
+    /// Compares `gpu` with `reference` element by element; fails on NaN, on a length
+    /// mismatch and past TOLERANCE.
+    pub fn compare(&mut self, what: &str, gpu: &[f32], reference: &[f32]) -> Result<(), String> {
+        let err =
+            relative_error(gpu, reference).map_err(|e| format!("{}: {what}: {e}", self.name))?;
+        if err > TOLERANCE {
+            return Err(format!(
+                "{}: {what}: relative error {err:.3e} exceeds {TOLERANCE:e}",
+                self.name
+            ));
+        }
+        self.max_rel_err = self.max_rel_err.max(err);
+        Ok(())
+    }
+
+    /// Exact comparison (indices, counters).
+    pub fn compare_exact<T: PartialEq + std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        gpu: &[T],
+        reference: &[T],
+    ) -> Result<(), String> {
+        if gpu.len() != reference.len() {
+            return Err(format!(
+                "{}: {what}: {} elements, expected {}",
+                self.name,
+                gpu.len(),
+                reference.len()
+            ));
+        }
+        match gpu.iter().zip(reference).position(|(a, b)| a != b) {
+            Some(i) => Err(format!(
+                "{}: {what}: element {i} is {:?}, expected {:?}",
+                self.name, gpu[i], reference[i]
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks an analytic gradient against central differences of `loss` at `x`, at up
+    /// to `samples` indices (all if fewer), skipping indices `skip` rejects (kinks).
+    pub fn check_fd(
+        &mut self,
+        what: &str,
+        x: &[f32],
+        grad: &[f32],
+        eps: f32,
+        rng: &mut Rng,
+        samples: usize,
+        skip: impl Fn(usize) -> bool,
+        loss: impl Fn(&[f32]) -> f64,
+    ) -> Result<(), String> {
+        let scale = grad
+            .iter()
+            .fold(0f64, |m, g| m.max(g.abs() as f64))
+            .max(1e-6);
+        let indices: Vec<usize> = if x.len() <= samples {
+            (0..x.len()).collect()
+        } else {
+            (0..samples).map(|_| rng.below(x.len())).collect()
+        };
+        let mut checked = 0;
+        let mut xp = x.to_vec();
+        for i in indices.into_iter().filter(|&i| !skip(i)) {
+            xp[i] = x[i] + eps;
+            let up = loss(&xp);
+            xp[i] = x[i] - eps;
+            let down = loss(&xp);
+            xp[i] = x[i];
+            let fd = (up - down) / (2.0 * eps as f64);
+            let g = grad[i] as f64;
+            if !g.is_finite() {
+                return Err(format!("{}: {what}: gradient {i} is {g}", self.name));
+            }
+            let err = (fd - g).abs() / fd.abs().max(g.abs()).max(1e-2 * scale);
+            if err > FD_TOLERANCE {
+                return Err(format!("{}: {what}: gradient {i} is {g:.6e}, finite differences say {fd:.6e} (error {err:.2e})", self.name));
+            }
+            self.max_fd_err = self.max_fd_err.max(err);
+            checked += 1;
+        }
+        if checked == 0 {
+            return Err(format!(
+                "{}: {what}: no element was checked against finite differences",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// max_i |a_i - r_i| / max(|r_i|, 1% of max |r|); an error for NaN or a length mismatch.
+pub fn relative_error(a: &[f32], r: &[f32]) -> Result<f64, String> {
+    if a.len() != r.len() {
+        return Err(format!("{} elements, expected {}", a.len(), r.len()));
+    }
+    let floor = r.iter().fold(0f64, |m, v| m.max(v.abs() as f64)) * 1e-2;
+    let floor = if floor > 0.0 { floor } else { 1e-12 };
+    let mut worst = 0f64;
+    for (i, (&x, &y)) in a.iter().zip(r).enumerate() {
+        if !x.is_finite() || !y.is_finite() {
+            return Err(format!(
+                "element {i} is {x} (reference {y}): unwritten or not finite"
+            ));
+        }
+        worst = worst.max((x as f64 - y as f64).abs() / (y.abs() as f64).max(floor));
+    }
+    Ok(worst)
+}
+
+/// A small deterministic generator (xorshift64*), seeded per case, so a failure can be
+/// reproduced; each run of the suite draws fresh inputs from a time-derived seed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next_u32(&mut self) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f32 {
+        (self.next_u32() >> 8) as f32 / (1u32 << 24) as f32
+    }
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u32() as u64 * n as u64 >> 32) as usize
+    }
+    /// `n` values uniform in [-1, 1).
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.uniform() * 2.0 - 1.0).collect()
+    }
+}
+
+/// A GPU buffer of `len` NaNs: any element a kernel fails to write shows up as NaN.
+pub fn poisoned(gpu: &Gpu, len: usize) -> Result<View, String> {
+    View::from_slice(gpu, "poisoned output", &vec![f32::NAN; len]).map_err(|e| e.to_string())
+}
+
+/// Uploads `data` into a fresh view.
+pub fn upload<T: bytemuck::Pod>(gpu: &Gpu, data: &[T]) -> Result<View, String> {
+    View::from_slice(gpu, "input", data).map_err(|e| e.to_string())
+}
+
+/// Runs the dispatches and reads back `outputs`.
+pub async fn run_and_read(
+    gpu: &Gpu,
+    dispatches: &[&Dispatch],
+    outputs: &[&View],
+) -> Result<Vec<Vec<f32>>, String> {
+    run(gpu, dispatches);
+    let mut out = Vec::new();
+    for v in outputs {
+        out.push(v.read::<f32>(gpu).await.map_err(|e| e.to_string())?);
+    }
+    Ok(out)
+}
+
+/// sum_i r_i * y_i in f64: a scalar loss whose gradient w.r.t. y is r.
+pub fn project(y: &[f32], r: &[f32]) -> f64 {
+    y.iter().zip(r).map(|(a, b)| *a as f64 * *b as f64).sum()
+}
+
+/// Seed for a case: varies from run to run (fresh inputs), printed on failure.
+pub fn fresh_seed() -> u64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (js_sys::Math::random() * 4294967296.0) as u64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    }
+}
