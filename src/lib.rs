@@ -9,3 +9,6 @@ pub mod selftest;
 
 pub use error::Error;
 pub use gpu::Gpu;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

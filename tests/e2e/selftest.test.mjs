@@ -1,0 +1,27 @@
+// The page's engine self-test runs every kernel against the CPU reference in the browser.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { serveDist, launch, ARTIFACTS } from "./harness.mjs";
+
+test("the page names the WebGPU adapter and its engine self-test passes", { timeout: 600_000 }, async () => {
+  const server = await serveDist();
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.getElementById("adapter").textContent.startsWith("GPU:"), null, { timeout: 60_000 });
+    await page.click("#selftest-run");
+    await page.waitForFunction(() => document.body.dataset.selftest, null, { timeout: 540_000 });
+    await page.screenshot({ path: join(ARTIFACTS, "selftest.png"), fullPage: true });
+    const failures = await page.$$eval("#selftest td.fail", (tds) => tds.map((t) => t.textContent));
+    assert.deepEqual(failures, []);
+    assert.equal(await page.evaluate(() => document.body.dataset.selftest), "pass");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
