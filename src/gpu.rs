@@ -65,11 +65,7 @@ impl Gpu {
     /// One line that names the adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)".
     pub fn describe(&self) -> String {
         let i = &self.adapter_info;
-        let name = if i.name.is_empty() {
-            i.vendor.to_string()
-        } else {
-            i.name.clone()
-        };
+        let name = if i.name.is_empty() { i.vendor.to_string() } else { i.name.clone() };
         format!("{name} ({:?}, {:?})", i.backend, i.device_type)
     }
 
@@ -85,19 +81,13 @@ impl Gpu {
         Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         }))
     }
 
     /// A storage buffer holding `data`.
-    pub fn storage_from<T: bytemuck::Pod>(
-        &self,
-        label: &str,
-        data: &[T],
-    ) -> Result<wgpu::Buffer, Error> {
+    pub fn storage_from<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> Result<wgpu::Buffer, Error> {
         let buffer = self.storage(label, std::mem::size_of_val(data).div_ceil(4))?;
         self.write(&buffer, 0, data);
         Ok(buffer)
@@ -115,8 +105,7 @@ impl Gpu {
         } else {
             let mut padded = bytes.to_vec();
             padded.resize(bytes.len().div_ceil(4) * 4, 0);
-            self.queue
-                .write_buffer(buffer, offset_words * WORD, &padded);
+            self.queue.write_buffer(buffer, offset_words * WORD, &padded);
         }
     }
 
@@ -134,8 +123,7 @@ impl Gpu {
     }
 
     fn check_size(&self, label: &str, size: u64) -> Result<(), Error> {
-        let max =
-            (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
         if size > max {
             return Err(Error::TooLarge(format!(
                 "buffer '{label}' needs {size} bytes, over this GPU's limit of {max} bytes per storage binding"
@@ -150,18 +138,12 @@ impl Gpu {
     }
 
     pub fn encoder(&self) -> wgpu::CommandEncoder {
-        self.device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
     }
 
     /// Copies `words` elements from word `offset` of `src` back to the CPU. Waits for all
     /// work submitted before it.
-    pub async fn read<T: bytemuck::Pod>(
-        &self,
-        src: &wgpu::Buffer,
-        offset_words: u64,
-        words: usize,
-    ) -> Result<Vec<T>, Error> {
+    pub async fn read<T: bytemuck::Pod>(&self, src: &wgpu::Buffer, offset_words: u64, words: usize) -> Result<Vec<T>, Error> {
         let size = words as u64 * WORD;
         if size == 0 {
             return Ok(Vec::new());
@@ -178,9 +160,7 @@ impl Gpu {
         let (sender, receiver) = oneshot();
         staging.map_async(wgpu::MapMode::Read, .., move |result| sender.send(result));
         #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost(format!("waiting for the GPU failed: {e}")))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(format!("waiting for the GPU failed: {e}")))?;
         receiver.await.map_err(|e| {
             Error::DeviceLost(match self.lost_reason() {
                 Some(reason) => format!("the GPU device was lost ({reason})"),
@@ -188,9 +168,7 @@ impl Gpu {
             })
         })?;
         let data = {
-            let view = staging
-                .get_mapped_range(..)
-                .map_err(|e| Error::DeviceLost(format!("mapping a GPU buffer failed: {e:?}")))?;
+            let view = staging.get_mapped_range(..).map_err(|e| Error::DeviceLost(format!("mapping a GPU buffer failed: {e:?}")))?;
             bytemuck::cast_slice::<u8, T>(&view).to_vec()
         };
         staging.unmap();
@@ -207,10 +185,7 @@ impl Gpu {
 /// A one-value channel whose receiver is a future: map_async's callback sends, the
 /// reader awaits (natively the value is already there after `poll`).
 fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
-    let slot = Arc::new(Mutex::new(Slot {
-        value: None,
-        waker: None,
-    }));
+    let slot = Arc::new(Mutex::new(Slot { value: None, waker: None }));
     (Sender(slot.clone()), Receiver(slot))
 }
 

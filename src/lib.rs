@@ -1,11 +1,14 @@
 //! wgpu-mnist: train convolutional networks on MNIST on the GPU, in the browser through
 //! WebGPU and natively through wgpu, with a hand-written WGSL kernel for every op.
 
+pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod ops;
 pub mod reference;
 pub mod selftest;
+pub mod train;
 
 pub use error::Error;
 pub use gpu::Gpu;

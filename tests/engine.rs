@@ -9,10 +9,7 @@ use wgpu_mnist::Gpu;
 #[cfg(not(target_arch = "wasm32"))]
 fn gpu() -> &'static Gpu {
     static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| {
-        pollster::block_on(Gpu::new())
-            .expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)")
-    })
+    GPU.get_or_init(|| pollster::block_on(Gpu::new()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)"))
 }
 
 macro_rules! engine_tests {
@@ -71,9 +68,6 @@ engine_tests!(
 fn every_case_has_a_test() {
     let source = include_str!("engine.rs");
     for case in wgpu_mnist::selftest::CASES {
-        assert!(
-            source.contains(&format!("    {case},")),
-            "case {case} has no test"
-        );
+        assert!(source.contains(&format!("    {case},")), "case {case} has no test");
     }
 }

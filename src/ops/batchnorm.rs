@@ -6,10 +6,7 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "batchnorm",
-    source: include_str!("../../shaders/batchnorm.wgsl"),
-};
+const SHADER: Shader = Shader { name: "batchnorm", source: include_str!("../../shaders/batchnorm.wgsl") };
 
 /// A tensor viewed as [n, channels, inner]; `momentum` is the weight of the new batch in
 /// the running statistics (Keras' 0.99 momentum is 0.01 here, PyTorch's 0.1 is 0.1).
@@ -30,21 +27,10 @@ impl BatchNormShape {
         if self.len() == 0 {
             return Err(shape_err!("batchnorm: empty tensor {self:?}"));
         }
-        Ok([
-            self.n as u32,
-            self.channels as u32,
-            self.inner as u32,
-            training as u32,
-            self.eps.to_bits(),
-            self.momentum.to_bits(),
-            0,
-            0,
-        ])
+        Ok([self.n as u32, self.channels as u32, self.inner as u32, training as u32, self.eps.to_bits(), self.momentum.to_bits(), 0, 0])
     }
     fn check(&self, views: &[(&str, &View, usize)]) -> Result<(), Error> {
-        views
-            .iter()
-            .try_for_each(|(what, v, len)| v.expect(what, *len).map(|_| ()))
+        views.iter().try_for_each(|(what, v, len)| v.expect(what, *len).map(|_| ()))
     }
 }
 
@@ -74,28 +60,14 @@ pub fn batchnorm_forward(
     ])?;
     let mut out = Vec::new();
     if training {
-        out.push(Dispatch::new(
-            gpu,
-            SHADER,
-            "batchnorm_stats",
-            &params,
-            &[(1, x), (4, stats), (5, running)],
-            c as u64,
-        )?);
+        out.push(Dispatch::new(gpu, SHADER, "batchnorm_stats", &params, &[(1, x), (4, stats), (5, running)], c as u64)?);
     }
     out.push(Dispatch::new(
         gpu,
         SHADER,
         "batchnorm_apply",
         &params,
-        &[
-            (1, x),
-            (2, gamma),
-            (3, beta),
-            (11, stats),
-            (14, running),
-            (6, y),
-        ],
+        &[(1, x), (2, gamma), (3, beta), (11, stats), (14, running), (6, y)],
         groups_for(s.len()),
     )?);
     Ok(out)
@@ -139,15 +111,7 @@ pub fn batchnorm_backward(
             SHADER,
             "batchnorm_backward_input",
             &params,
-            &[
-                (1, x),
-                (7, dy),
-                (2, gamma),
-                (11, stats),
-                (12, dgamma),
-                (13, dbeta),
-                (10, dx),
-            ],
+            &[(1, x), (7, dy), (2, gamma), (11, stats), (12, dgamma), (13, dbeta), (10, dx)],
             groups_for(s.len()),
         )?,
     ])

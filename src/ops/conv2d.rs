@@ -1,15 +1,13 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
-use super::reduce::channel_sum;
+use super::kernel::{Dispatch, Shader, View};
+use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "conv2d",
-    source: include_str!("../../shaders/conv2d.wgsl"),
-};
+const SHADER: Shader =
+    Shader { name: "conv2d", source: concat!(include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/conv2d.wgsl")) };
 
 /// Shapes of one convolution: input [batch, in_c, in_h, in_w], weights
 /// [out_c, in_c, k_h, k_w], zero padding `pad_h`/`pad_w` on each side.
@@ -46,16 +44,8 @@ impl Conv2dShape {
 
     /// Rejects shapes with no output or a window larger than the padded input.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.batch == 0
-            || self.in_c == 0
-            || self.out_c == 0
-            || self.k_h == 0
-            || self.k_w == 0
-            || self.stride == 0
-        {
-            return Err(shape_err!(
-                "conv2d: every dimension must be at least 1: {self:?}"
-            ));
+        if self.batch == 0 || self.in_c == 0 || self.out_c == 0 || self.k_h == 0 || self.k_w == 0 || self.stride == 0 {
+            return Err(shape_err!("conv2d: every dimension must be at least 1: {self:?}"));
         }
         if self.k_h > self.in_h + 2 * self.pad_h || self.k_w > self.in_w + 2 * self.pad_w {
             return Err(shape_err!(
@@ -78,9 +68,14 @@ impl Conv2dShape {
         Ok(())
     }
 
-    fn params(&self, relu: bool) -> [u32; 16] {
+    /// The uniform block: GEMM sizes (m, n, k, k per split), then the convolution.
+    fn params(&self, gemm: Gemm, relu: bool) -> [u32; 20] {
         let s = self;
         [
+            gemm.m,
+            gemm.n,
+            gemm.k,
+            gemm.k_chunk,
             s.batch,
             s.in_c,
             s.in_h,
@@ -102,82 +97,90 @@ impl Conv2dShape {
     }
 }
 
+/// Sizes of one implicit GEMM and how its k range is split across workgroups.
+#[derive(Clone, Copy, Debug)]
+struct Gemm {
+    m: usize,
+    n: usize,
+    k: usize,
+    k_chunk: usize,
+}
+
+/// Tile sizes of shaders/gemm.wgsl.
+const BM: usize = 32;
+const BN: usize = 64;
+const BK: usize = 16;
+/// Split-K aims for at least this many workgroups, so every core of a software
+/// adapter (and every SM of a GPU) gets work, with at least this much k per split.
+const MIN_WORKGROUPS: usize = 64;
+const MIN_K_PER_SPLIT: usize = 256;
+
+impl Gemm {
+    fn new(m: usize, n: usize, k: usize, allow_split: bool) -> Gemm {
+        let tiles = m.div_ceil(BM) * n.div_ceil(BN);
+        let max_splits = if allow_split { k.div_ceil(MIN_K_PER_SPLIT) } else { 1 };
+        let splits = MIN_WORKGROUPS.div_ceil(tiles).clamp(1, max_splits.max(1));
+        let k_chunk = k.div_ceil(splits).div_ceil(BK) * BK;
+        Gemm { m, n, k, k_chunk }
+    }
+    fn splits(&self) -> usize {
+        self.k.div_ceil(self.k_chunk)
+    }
+    fn workgroups(&self) -> u64 {
+        (self.m.div_ceil(BM) * self.n.div_ceil(BN) * self.splits()) as u64
+    }
+}
+
+/// Every conv entry point reaches all seven bindings (the GEMM core's loaders switch on
+/// the pass), so the ones a pass does not use get small placeholder buffers of their own.
+fn dispatch(gpu: &Gpu, entry: &'static str, params: &[u32; 20], used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
+    let placeholders: Vec<(u32, View)> = (1..=7)
+        .filter(|b| used.iter().all(|(u, _)| u != b))
+        .map(|b| Ok((b, View::new(gpu, "unused", 1)?)))
+        .collect::<Result<_, Error>>()?;
+    let mut all: Vec<(u32, &View)> = used.to_vec();
+    all.extend(placeholders.iter().map(|(b, v)| (*b, v)));
+    Dispatch::new(gpu, SHADER, entry, params, &all, workgroups)
+}
+
 /// y = conv(x, w) + b, then ReLU if `relu`.
-pub fn conv2d_forward(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    x: &View,
-    w: &View,
-    b: &View,
-    y: &View,
-    relu: bool,
-) -> Result<Dispatch, Error> {
+pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, y: &View, relu: bool) -> Result<Dispatch, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "conv2d_forward",
-        &s.params(relu),
-        &[(1, x), (2, w), (3, b), (4, y)],
-        groups_for(s.output_len()),
-    )
+    let g = Gemm::new(s.out_c, s.batch * s.out_h() * s.out_w(), s.weight_len() / s.out_c, false);
+    dispatch(gpu, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())
 }
 
 /// dx from dy (the gradient of the convolution's output, after any ReLU mask).
-pub fn conv2d_backward_input(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    dy: &View,
-    w: &View,
-    dx: &View,
-) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View) -> Result<Dispatch, Error> {
     s.validate()?;
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "conv2d_backward_input",
-        &s.params(false),
-        &[(5, dy), (2, w), (6, dx)],
-        groups_for(s.input_len()),
-    )
+    let g = Gemm::new(s.in_c, s.batch * s.in_h * s.in_w, s.out_c * s.k_h * s.k_w, false);
+    dispatch(gpu, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())
 }
 
-/// dw (overwritten, not accumulated) from the input and dy.
-pub fn conv2d_backward_weights(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    x: &View,
-    dy: &View,
-    dw: &View,
-) -> Result<Dispatch, Error> {
+/// dw (overwritten, not accumulated) from the input and dy: split-K partial products,
+/// then their sum.
+pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, dw: &View) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
     dw.expect("conv2d weight gradient", s.weight_len())?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "conv2d_backward_weights",
-        &s.params(false),
-        &[(1, x), (5, dy), (7, dw)],
-        s.weight_len() as u64,
-    )
+    let g = Gemm::new(s.out_c, s.weight_len() / s.out_c, s.batch * s.out_h() * s.out_w(), true);
+    let partial = View::new(gpu, "dw partial sums", g.splits() * s.weight_len())?;
+    Ok(vec![
+        dispatch(gpu, "conv2d_backward_weights", &s.params(g, false), &[(1, x), (5, dy), (7, &partial)], g.workgroups())?,
+        split_sum(gpu, g.splits(), s.weight_len(), &partial, dw)?,
+    ])
 }
 
 /// db[c] = sum of dy over batch and space.
-pub fn conv2d_backward_bias(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    dy: &View,
-    db: &View,
-) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_bias(gpu: &Gpu, s: &Conv2dShape, dy: &View, db: &View) -> Result<Dispatch, Error> {
     s.validate()?;
     channel_sum(gpu, s.batch, s.out_c, s.out_h() * s.out_w(), dy, db)
 }

@@ -6,11 +6,11 @@ use super::reduce::channel_sum;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "matmul",
-    source: include_str!("../../shaders/matmul.wgsl"),
-};
-const TILE: u64 = 16;
+const SHADER: Shader =
+    Shader { name: "matmul", source: concat!(include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")) };
+/// Tile sizes of shaders/gemm.wgsl.
+const BM: u64 = 32;
+const BN: u64 = 64;
 
 /// C[m, n] = op(A)[m, k] op(B)[k, n]; A is stored [k, m] when `trans_a`, B [n, k] when `trans_b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,19 +23,9 @@ pub struct MatmulShape {
 }
 
 /// C = op(A) op(B) (+ bias[n]) (then ReLU).
-pub fn matmul(
-    gpu: &Gpu,
-    s: &MatmulShape,
-    a: &View,
-    b: &View,
-    bias: Option<&View>,
-    relu: bool,
-    c: &View,
-) -> Result<Dispatch, Error> {
+pub fn matmul(gpu: &Gpu, s: &MatmulShape, a: &View, b: &View, bias: Option<&View>, relu: bool, c: &View) -> Result<Dispatch, Error> {
     if s.m == 0 || s.n == 0 || s.k == 0 {
-        return Err(shape_err!(
-            "matmul: every dimension must be at least 1: {s:?}"
-        ));
+        return Err(shape_err!("matmul: every dimension must be at least 1: {s:?}"));
     }
     a.expect("matmul A", s.m * s.k)?;
     b.expect("matmul B", s.k * s.n)?;
@@ -48,26 +38,9 @@ pub fn matmul(
             &no_bias
         }
     };
-    let params = [
-        s.m,
-        s.n,
-        s.k,
-        s.trans_a as usize,
-        s.trans_b as usize,
-        bias.is_some() as usize,
-        relu as usize,
-        0,
-    ]
-    .map(|v| v as u32);
-    let tiles = (s.m as u64).div_ceil(TILE) * (s.n as u64).div_ceil(TILE);
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "matmul",
-        &params,
-        &[(1, a), (2, b), (3, bias_view), (4, c)],
-        tiles,
-    )
+    let params = [s.m, s.n, s.k, s.k, s.trans_a as usize, s.trans_b as usize, bias.is_some() as usize, relu as usize].map(|v| v as u32);
+    let tiles = (s.m as u64).div_ceil(BM) * (s.n as u64).div_ceil(BN);
+    Dispatch::new(gpu, SHADER, "matmul", &params, &[(1, a), (2, b), (3, bias_view), (4, c)], tiles)
 }
 
 /// A dense layer: input [batch, in_f] -> output [batch, out_f].
@@ -79,67 +52,24 @@ pub struct DenseShape {
 }
 
 /// y = x W^T + b (then ReLU).
-pub fn dense_forward(
-    gpu: &Gpu,
-    s: &DenseShape,
-    x: &View,
-    w: &View,
-    b: &View,
-    y: &View,
-    relu: bool,
-) -> Result<Dispatch, Error> {
-    let mm = MatmulShape {
-        m: s.batch,
-        n: s.out_f,
-        k: s.in_f,
-        trans_a: false,
-        trans_b: true,
-    };
+pub fn dense_forward(gpu: &Gpu, s: &DenseShape, x: &View, w: &View, b: &View, y: &View, relu: bool) -> Result<Dispatch, Error> {
+    let mm = MatmulShape { m: s.batch, n: s.out_f, k: s.in_f, trans_a: false, trans_b: true };
     matmul(gpu, &mm, x, w, Some(b), relu, y)
 }
 
 /// dx = dy W.
-pub fn dense_backward_input(
-    gpu: &Gpu,
-    s: &DenseShape,
-    dy: &View,
-    w: &View,
-    dx: &View,
-) -> Result<Dispatch, Error> {
-    let mm = MatmulShape {
-        m: s.batch,
-        n: s.in_f,
-        k: s.out_f,
-        trans_a: false,
-        trans_b: false,
-    };
+pub fn dense_backward_input(gpu: &Gpu, s: &DenseShape, dy: &View, w: &View, dx: &View) -> Result<Dispatch, Error> {
+    let mm = MatmulShape { m: s.batch, n: s.in_f, k: s.out_f, trans_a: false, trans_b: false };
     matmul(gpu, &mm, dy, w, None, false, dx)
 }
 
 /// dW = dy^T x.
-pub fn dense_backward_weights(
-    gpu: &Gpu,
-    s: &DenseShape,
-    x: &View,
-    dy: &View,
-    dw: &View,
-) -> Result<Dispatch, Error> {
-    let mm = MatmulShape {
-        m: s.out_f,
-        n: s.in_f,
-        k: s.batch,
-        trans_a: true,
-        trans_b: false,
-    };
+pub fn dense_backward_weights(gpu: &Gpu, s: &DenseShape, x: &View, dy: &View, dw: &View) -> Result<Dispatch, Error> {
+    let mm = MatmulShape { m: s.out_f, n: s.in_f, k: s.batch, trans_a: true, trans_b: false };
     matmul(gpu, &mm, dy, x, None, false, dw)
 }
 
 /// db = column sums of dy.
-pub fn dense_backward_bias(
-    gpu: &Gpu,
-    s: &DenseShape,
-    dy: &View,
-    db: &View,
-) -> Result<Dispatch, Error> {
+pub fn dense_backward_bias(gpu: &Gpu, s: &DenseShape, dy: &View, db: &View) -> Result<Dispatch, Error> {
     channel_sum(gpu, s.batch, s.out_f, 1, dy, db)
 }

@@ -4,10 +4,7 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "dropout",
-    source: include_str!("../../shaders/dropout.wgsl"),
-};
+const SHADER: Shader = Shader { name: "dropout", source: include_str!("../../shaders/dropout.wgsl") };
 
 /// Drop `rate` of the units of `unit_size` consecutive elements (1: plain dropout;
 /// h * w: Dropout2d), scaling the kept ones by 1 / (1 - rate). Identity unless `training`.
@@ -29,64 +26,25 @@ impl DropoutConfig {
     }
     fn params(&self, n: usize) -> Result<[u32; 8], Error> {
         if !(0.0..1.0).contains(&self.rate) || self.unit_size == 0 || n % self.unit_size != 0 {
-            return Err(shape_err!(
-                "dropout: rate must be in [0, 1) and the unit size must divide {n}: {self:?}"
-            ));
+            return Err(shape_err!("dropout: rate must be in [0, 1) and the unit size must divide {n}: {self:?}"));
         }
         let t = self.training as u32;
-        Ok([
-            n as u32,
-            self.unit_size as u32,
-            self.seed,
-            self.drop_threshold(),
-            self.scale().to_bits(),
-            t,
-            0,
-            0,
-        ])
+        Ok([n as u32, self.unit_size as u32, self.seed, self.drop_threshold(), self.scale().to_bits(), t, 0, 0])
     }
 }
 
 /// y = x * mask * scale; `step` is the GPU step counter (one u32) that varies the mask.
-pub fn dropout_forward(
-    gpu: &Gpu,
-    c: &DropoutConfig,
-    n: usize,
-    x: &View,
-    step: &View,
-    y: &View,
-) -> Result<Dispatch, Error> {
+pub fn dropout_forward(gpu: &Gpu, c: &DropoutConfig, n: usize, x: &View, step: &View, y: &View) -> Result<Dispatch, Error> {
     let params = c.params(n)?;
     x.expect("dropout input", n)?;
     y.expect("dropout output", n)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "dropout_forward",
-        &params,
-        &[(1, x), (2, y), (3, step)],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "dropout_forward", &params, &[(1, x), (2, y), (3, step)], groups_for(n))
 }
 
 /// dx = dy * mask * scale, with the same mask as the forward pass of this step.
-pub fn dropout_backward(
-    gpu: &Gpu,
-    c: &DropoutConfig,
-    n: usize,
-    dy: &View,
-    step: &View,
-    dx: &View,
-) -> Result<Dispatch, Error> {
+pub fn dropout_backward(gpu: &Gpu, c: &DropoutConfig, n: usize, dy: &View, step: &View, dx: &View) -> Result<Dispatch, Error> {
     let params = c.params(n)?;
     dy.expect("dropout output gradient", n)?;
     dx.expect("dropout input gradient", n)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "dropout_backward",
-        &params,
-        &[(3, step), (4, dy), (5, dx)],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "dropout_backward", &params, &[(3, step), (4, dy), (5, dx)], groups_for(n))
 }

@@ -39,26 +39,21 @@ impl Gpu {
             .entry(shader.name)
             .or_insert_with(|| {
                 let source = format!("{COMMON_WGSL}\n{}", shader.source);
-                self.device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(shader.name),
-                        source: wgpu::ShaderSource::Wgsl(source.into()),
-                    })
+                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(shader.name),
+                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                })
             })
             .clone();
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        cache
-            .pipelines
-            .insert((shader.name, entry), pipeline.clone());
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(entry),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        cache.pipelines.insert((shader.name, entry), pipeline.clone());
         pipeline
     }
 }
@@ -77,39 +72,23 @@ pub struct View {
 impl View {
     /// The whole buffer.
     pub fn whole(buffer: &wgpu::Buffer) -> View {
-        View {
-            buffer: buffer.clone(),
-            offset: 0,
-            len: (buffer.size() / WORD) as usize,
-        }
+        View { buffer: buffer.clone(), offset: 0, len: (buffer.size() / WORD) as usize }
     }
 
     /// Words `offset..offset + len` of `buffer`.
     pub fn range(buffer: &wgpu::Buffer, offset: u64, len: usize) -> View {
-        View {
-            buffer: buffer.clone(),
-            offset,
-            len,
-        }
+        View { buffer: buffer.clone(), offset, len }
     }
 
     /// A fresh buffer of `len` words.
     pub fn new(gpu: &Gpu, label: &str, len: usize) -> Result<View, Error> {
-        Ok(View {
-            buffer: gpu.storage(label, len)?,
-            offset: 0,
-            len,
-        })
+        Ok(View { buffer: gpu.storage(label, len)?, offset: 0, len })
     }
 
     /// A fresh buffer holding `data`.
     pub fn from_slice<T: bytemuck::Pod>(gpu: &Gpu, label: &str, data: &[T]) -> Result<View, Error> {
         let buffer = gpu.storage_from(label, data)?;
-        Ok(View {
-            buffer,
-            offset: 0,
-            len: std::mem::size_of_val(data) / 4,
-        })
+        Ok(View { buffer, offset: 0, len: std::mem::size_of_val(data) / 4 })
     }
 
     /// Overwrites the view with `data` (queued).
@@ -126,10 +105,7 @@ impl View {
     /// Checks that the view holds exactly `len` words.
     pub fn expect(&self, what: &str, len: usize) -> Result<&View, Error> {
         if self.len != len {
-            return Err(shape_err!(
-                "{what} has {} elements, expected {len}",
-                self.len
-            ));
+            return Err(shape_err!("{what} has {} elements, expected {len}", self.len));
         }
         Ok(self)
     }
@@ -171,33 +147,20 @@ impl Dispatch {
         let align = gpu.limits.min_storage_buffer_offset_alignment as u64;
         for (_, v) in views {
             if (v.offset * WORD) % align != 0 {
-                return Err(shape_err!(
-                    "{entry}: a view at word {} is not aligned to {align} bytes",
-                    v.offset
-                ));
+                return Err(shape_err!("{entry}: a view at word {} is not aligned to {align} bytes", v.offset));
             }
             if (v.offset + v.len as u64) * WORD > v.buffer.size() {
-                return Err(shape_err!(
-                    "{entry}: a view runs past the end of its buffer"
-                ));
+                return Err(shape_err!("{entry}: a view runs past the end of its buffer"));
             }
         }
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: uniform.as_entire_binding(),
-        }];
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
         entries.extend(views.iter().map(|(binding, v)| v.binding(*binding)));
         let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(entry),
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        Ok(Dispatch {
-            label: entry,
-            pipeline,
-            bind_group,
-            grid: grid(gpu, workgroups)?,
-        })
+        Ok(Dispatch { label: entry, pipeline, bind_group, grid: grid(gpu, workgroups)? })
     }
 
     /// Records this dispatch into a compute pass.
@@ -217,9 +180,7 @@ fn grid(gpu: &Gpu, workgroups: u64) -> Result<[u32; 3], Error> {
     let workgroups = workgroups.max(1);
     let y = workgroups.div_ceil(max_x);
     if y > max_y {
-        return Err(Error::TooLarge(format!(
-            "{workgroups} workgroups exceed {max_x} x {max_y}"
-        )));
+        return Err(Error::TooLarge(format!("{workgroups} workgroups exceed {max_x} x {max_y}")));
     }
     let x = workgroups.div_ceil(y);
     Ok([x as u32, y as u32, 1])

@@ -4,10 +4,7 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "maxpool",
-    source: include_str!("../../shaders/maxpool.wgsl"),
-};
+const SHADER: Shader = Shader { name: "maxpool", source: include_str!("../../shaders/maxpool.wgsl") };
 
 /// `planes` = batch * channels images of in_h x in_w; the output is in_h/2 x in_w/2 (floor).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,60 +31,24 @@ impl PoolShape {
         if self.planes == 0 || self.in_h < 2 || self.in_w < 2 {
             return Err(shape_err!("maxpool needs at least a 2x2 input: {self:?}"));
         }
-        Ok([
-            self.planes,
-            self.in_h,
-            self.in_w,
-            self.out_h(),
-            self.out_w(),
-            0,
-            0,
-            0,
-        ]
-        .map(|v| v as u32))
+        Ok([self.planes, self.in_h, self.in_w, self.out_h(), self.out_w(), 0, 0, 0].map(|v| v as u32))
     }
 }
 
 /// y = max over each 2x2 window; argmax = flat input index of the winner.
-pub fn maxpool_forward(
-    gpu: &Gpu,
-    s: &PoolShape,
-    x: &View,
-    y: &View,
-    argmax: &View,
-) -> Result<Dispatch, Error> {
+pub fn maxpool_forward(gpu: &Gpu, s: &PoolShape, x: &View, y: &View, argmax: &View) -> Result<Dispatch, Error> {
     let params = s.params()?;
     x.expect("maxpool input", s.input_len())?;
     y.expect("maxpool output", s.output_len())?;
     argmax.expect("maxpool argmax", s.output_len())?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "maxpool_forward",
-        &params,
-        &[(1, x), (2, y), (3, argmax)],
-        groups_for(s.output_len()),
-    )
+    Dispatch::new(gpu, SHADER, "maxpool_forward", &params, &[(1, x), (2, y), (3, argmax)], groups_for(s.output_len()))
 }
 
 /// dx = dy at each window's winner, 0 elsewhere (also rows/columns cut off by the floor).
-pub fn maxpool_backward(
-    gpu: &Gpu,
-    s: &PoolShape,
-    dy: &View,
-    argmax: &View,
-    dx: &View,
-) -> Result<Dispatch, Error> {
+pub fn maxpool_backward(gpu: &Gpu, s: &PoolShape, dy: &View, argmax: &View, dx: &View) -> Result<Dispatch, Error> {
     let params = s.params()?;
     dy.expect("maxpool output gradient", s.output_len())?;
     argmax.expect("maxpool argmax", s.output_len())?;
     dx.expect("maxpool input gradient", s.input_len())?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "maxpool_backward",
-        &params,
-        &[(4, dy), (5, argmax), (6, dx)],
-        groups_for(s.input_len()),
-    )
+    Dispatch::new(gpu, SHADER, "maxpool_backward", &params, &[(4, dy), (5, argmax), (6, dx)], groups_for(s.input_len()))
 }

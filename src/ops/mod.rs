@@ -5,6 +5,7 @@ pub mod batchnorm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
+pub mod gather;
 pub mod kernel;
 pub mod maxpool;
 pub mod optim;

@@ -5,39 +5,16 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "optim",
-    source: include_str!("../../shaders/optim.wgsl"),
-};
+const SHADER: Shader = Shader { name: "optim", source: include_str!("../../shaders/optim.wgsl") };
 
 /// An optimizer and its hyperparameters (PyTorch's definitions; Adadelta as in Keras).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Optimizer {
-    Sgd {
-        lr: f32,
-        momentum: f32,
-        nesterov: bool,
-        weight_decay: f32,
-    },
-    Adam {
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-        weight_decay: f32,
-    },
-    RmsProp {
-        lr: f32,
-        rho: f32,
-        eps: f32,
-        weight_decay: f32,
-    },
-    Adadelta {
-        lr: f32,
-        rho: f32,
-        eps: f32,
-        weight_decay: f32,
-    },
+    Sgd { lr: f32, momentum: f32, nesterov: bool, weight_decay: f32 },
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32 },
+    RmsProp { lr: f32, rho: f32, eps: f32, weight_decay: f32 },
+    Adadelta { lr: f32, rho: f32, eps: f32, weight_decay: f32 },
 }
 
 impl Optimizer {
@@ -54,68 +31,29 @@ impl Optimizer {
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match *self {
-            Optimizer::Sgd { lr, .. }
-            | Optimizer::Adam { lr, .. }
-            | Optimizer::RmsProp { lr, .. }
-            | Optimizer::Adadelta { lr, .. } => lr,
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::RmsProp { lr, .. } | Optimizer::Adadelta { lr, .. } => lr,
         }
     }
 
     /// [n, nesterov, 0, 0, lr, momentum, beta1, beta2, eps, rho, weight_decay, 0] as u32 bits.
     fn params(&self, n: usize) -> [u32; 12] {
-        let (mut nesterov, mut momentum, mut beta1, mut beta2, mut eps, mut rho) =
-            (0u32, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        let (mut nesterov, mut momentum, mut beta1, mut beta2, mut eps, mut rho) = (0u32, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
         let (lr, wd) = match *self {
-            Optimizer::Sgd {
-                lr,
-                momentum: m,
-                nesterov: nv,
-                weight_decay,
-            } => {
+            Optimizer::Sgd { lr, momentum: m, nesterov: nv, weight_decay } => {
                 (momentum, nesterov) = (m, nv as u32);
                 (lr, weight_decay)
             }
-            Optimizer::Adam {
-                lr,
-                beta1: b1,
-                beta2: b2,
-                eps: e,
-                weight_decay,
-            } => {
+            Optimizer::Adam { lr, beta1: b1, beta2: b2, eps: e, weight_decay } => {
                 (beta1, beta2, eps) = (b1, b2, e);
                 (lr, weight_decay)
             }
-            Optimizer::RmsProp {
-                lr,
-                rho: r,
-                eps: e,
-                weight_decay,
-            }
-            | Optimizer::Adadelta {
-                lr,
-                rho: r,
-                eps: e,
-                weight_decay,
-            } => {
+            Optimizer::RmsProp { lr, rho: r, eps: e, weight_decay } | Optimizer::Adadelta { lr, rho: r, eps: e, weight_decay } => {
                 (rho, eps) = (r, e);
                 (lr, weight_decay)
             }
         };
         let f = |v: f32| v.to_bits();
-        [
-            n as u32,
-            nesterov,
-            0,
-            0,
-            f(lr),
-            f(momentum),
-            f(beta1),
-            f(beta2),
-            f(eps),
-            f(rho),
-            f(wd),
-            0,
-        ]
+        [n as u32, nesterov, 0, 0, f(lr), f(momentum), f(beta1), f(beta2), f(eps), f(rho), f(wd), 0]
     }
 }
 
@@ -131,16 +69,9 @@ pub fn optimizer_step(
     step: &View,
 ) -> Result<Vec<Dispatch>, Error> {
     let n = params.len;
-    for (what, v) in [
-        ("gradients", grads),
-        ("optimizer state 1", s1),
-        ("optimizer state 2", s2),
-    ] {
+    for (what, v) in [("gradients", grads), ("optimizer state 1", s1), ("optimizer state 2", s2)] {
         if v.len != n {
-            return Err(shape_err!(
-                "{what} have {} elements, the parameters {n}",
-                v.len
-            ));
+            return Err(shape_err!("{what} have {} elements, the parameters {n}", v.len));
         }
     }
     step.expect("step counter", 1)?;

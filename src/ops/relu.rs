@@ -5,42 +5,19 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::Error;
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "relu",
-    source: include_str!("../../shaders/relu.wgsl"),
-};
+const SHADER: Shader = Shader { name: "relu", source: include_str!("../../shaders/relu.wgsl") };
 
 /// y = max(x, 0).
 pub fn relu_forward(gpu: &Gpu, n: usize, x: &View, y: &View) -> Result<Dispatch, Error> {
     x.expect("relu input", n)?;
     y.expect("relu output", n)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "relu_forward",
-        &[n as u32, 0, 0, 0],
-        &[(1, x), (2, y)],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "relu_forward", &[n as u32, 0, 0, 0], &[(1, x), (2, y)], groups_for(n))
 }
 
 /// dx = dy where y > 0, else 0.
-pub fn relu_backward(
-    gpu: &Gpu,
-    n: usize,
-    y: &View,
-    dy: &View,
-    dx: &View,
-) -> Result<Dispatch, Error> {
+pub fn relu_backward(gpu: &Gpu, n: usize, y: &View, dy: &View, dx: &View) -> Result<Dispatch, Error> {
     y.expect("relu output", n)?;
     dy.expect("relu output gradient", n)?;
     dx.expect("relu input gradient", n)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "relu_backward",
-        &[n as u32, 0, 0, 0],
-        &[(3, y), (4, dy), (5, dx)],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "relu_backward", &[n as u32, 0, 0, 0], &[(3, y), (4, dy), (5, dx)], groups_for(n))
 }

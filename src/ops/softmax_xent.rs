@@ -5,10 +5,7 @@ use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
-    name: "softmax_xent",
-    source: include_str!("../../shaders/softmax_xent.wgsl"),
-};
+const SHADER: Shader = Shader { name: "softmax_xent", source: include_str!("../../shaders/softmax_xent.wgsl") };
 
 fn params(n: usize, classes: usize) -> Result<[u32; 4], Error> {
     if n == 0 || classes == 0 {
@@ -35,61 +32,22 @@ pub fn softmax_xent(
     grad.expect("logit gradient", n * classes)?;
     row_loss.expect("row losses", n)?;
     row_correct.expect("row correctness", n)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "softmax_xent",
-        &p,
-        &[
-            (1, logits),
-            (2, labels),
-            (3, grad),
-            (4, row_loss),
-            (5, row_correct),
-        ],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "softmax_xent", &p, &[(1, logits), (2, labels), (3, grad), (4, row_loss), (5, row_correct)], groups_for(n))
 }
 
 /// metrics += [sum of row losses, number correct, n].
-pub fn accumulate_metrics(
-    gpu: &Gpu,
-    n: usize,
-    row_loss: &View,
-    row_correct: &View,
-    metrics: &View,
-) -> Result<Dispatch, Error> {
+pub fn accumulate_metrics(gpu: &Gpu, n: usize, row_loss: &View, row_correct: &View, metrics: &View) -> Result<Dispatch, Error> {
     let p = params(n, 1)?;
     row_loss.expect("row losses", n)?;
     row_correct.expect("row correctness", n)?;
     metrics.expect("metrics", 3)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "accumulate_metrics",
-        &p,
-        &[(6, row_loss), (7, row_correct), (8, metrics)],
-        1,
-    )
+    Dispatch::new(gpu, SHADER, "accumulate_metrics", &p, &[(6, row_loss), (7, row_correct), (8, metrics)], 1)
 }
 
 /// probs = softmax(logits), row by row.
-pub fn softmax(
-    gpu: &Gpu,
-    n: usize,
-    classes: usize,
-    logits: &View,
-    probs: &View,
-) -> Result<Dispatch, Error> {
+pub fn softmax(gpu: &Gpu, n: usize, classes: usize, logits: &View, probs: &View) -> Result<Dispatch, Error> {
     let p = params(n, classes)?;
     logits.expect("logits", n * classes)?;
     probs.expect("probabilities", n * classes)?;
-    Dispatch::new(
-        gpu,
-        SHADER,
-        "softmax",
-        &p,
-        &[(1, logits), (9, probs)],
-        groups_for(n),
-    )
+    Dispatch::new(gpu, SHADER, "softmax", &p, &[(1, logits), (9, probs)], groups_for(n))
 }

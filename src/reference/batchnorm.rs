@@ -12,10 +12,7 @@ pub fn batch_moments(s: &BatchNormShape, x: &[f32]) -> Vec<(f64, f64)> {
     (0..s.channels)
         .map(|c| {
             let mean = (0..m).map(|t| x[index(s, t, c)] as f64).sum::<f64>() / m as f64;
-            let var = (0..m)
-                .map(|t| (x[index(s, t, c)] as f64 - mean).powi(2))
-                .sum::<f64>()
-                / m as f64;
+            let var = (0..m).map(|t| (x[index(s, t, c)] as f64 - mean).powi(2)).sum::<f64>() / m as f64;
             (mean, var)
         })
         .collect()
@@ -40,41 +37,24 @@ pub fn batchnorm_forward(
         }
         m
     } else {
-        (0..c)
-            .map(|ch| (running[ch] as f64, running[c + ch] as f64))
-            .collect()
+        (0..c).map(|ch| (running[ch] as f64, running[c + ch] as f64)).collect()
     };
-    let invstd: Vec<f64> = moments
-        .iter()
-        .map(|(_, v)| 1.0 / (v + s.eps as f64).sqrt())
-        .collect();
+    let invstd: Vec<f64> = moments.iter().map(|(_, v)| 1.0 / (v + s.eps as f64).sqrt()).collect();
     let y = (0..s.len())
         .map(|i| {
             let ch = (i / s.inner) % c;
             (gamma[ch] as f64 * (x[i] as f64 - moments[ch].0) * invstd[ch] + beta[ch] as f64) as f32
         })
         .collect();
-    let stats = moments
-        .iter()
-        .map(|m| m.0 as f32)
-        .chain(invstd.iter().map(|v| *v as f32))
-        .collect();
+    let stats = moments.iter().map(|m| m.0 as f32).chain(invstd.iter().map(|v| *v as f32)).collect();
     (y, stats)
 }
 
 /// (dx, dgamma, dbeta) in training mode, from the batch statistics of `x`.
-pub fn batchnorm_backward(
-    s: &BatchNormShape,
-    x: &[f32],
-    dy: &[f32],
-    gamma: &[f32],
-) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+pub fn batchnorm_backward(s: &BatchNormShape, x: &[f32], dy: &[f32], gamma: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let moments = batch_moments(s, x);
     let m = (s.n * s.inner) as f64;
-    let invstd: Vec<f64> = moments
-        .iter()
-        .map(|(_, v)| 1.0 / (v + s.eps as f64).sqrt())
-        .collect();
+    let invstd: Vec<f64> = moments.iter().map(|(_, v)| 1.0 / (v + s.eps as f64).sqrt()).collect();
     let xhat = |i: usize, c: usize| (x[i] as f64 - moments[c].0) * invstd[c];
     let (mut dgamma, mut dbeta) = (vec![0f64; s.channels], vec![0f64; s.channels]);
     for i in 0..s.len() {
@@ -85,13 +65,8 @@ pub fn batchnorm_backward(
     let dx = (0..s.len())
         .map(|i| {
             let c = (i / s.inner) % s.channels;
-            (gamma[c] as f64 * invstd[c] / m
-                * (m * dy[i] as f64 - dbeta[c] - xhat(i, c) * dgamma[c])) as f32
+            (gamma[c] as f64 * invstd[c] / m * (m * dy[i] as f64 - dbeta[c] - xhat(i, c) * dgamma[c])) as f32
         })
         .collect();
-    (
-        dx,
-        dgamma.into_iter().map(|v| v as f32).collect(),
-        dbeta.into_iter().map(|v| v as f32).collect(),
-    )
+    (dx, dgamma.into_iter().map(|v| v as f32).collect(), dbeta.into_iter().map(|v| v as f32).collect())
 }

@@ -15,15 +15,10 @@ fn for_each_tap(s: &Conv2dShape, mut f: impl FnMut(usize, usize, usize)) {
                             for kx in 0..s.k_w {
                                 let iy = (oy * s.stride + ky) as isize - s.pad_h as isize;
                                 let ix = (ox * s.stride + kx) as isize - s.pad_w as isize;
-                                if iy < 0
-                                    || ix < 0
-                                    || iy >= s.in_h as isize
-                                    || ix >= s.in_w as isize
-                                {
+                                if iy < 0 || ix < 0 || iy >= s.in_h as isize || ix >= s.in_w as isize {
                                     continue;
                                 }
-                                let i = ((n * s.in_c + ic) * s.in_h + iy as usize) * s.in_w
-                                    + ix as usize;
+                                let i = ((n * s.in_c + ic) * s.in_h + iy as usize) * s.in_w + ix as usize;
                                 let w = ((oc * s.in_c + ic) * s.k_h + ky) * s.k_w + kx;
                                 f(i, w, o);
                             }

@@ -23,10 +23,7 @@ pub fn dropout_factor(c: &DropoutConfig, step: u32, i: usize) -> f32 {
 }
 
 pub fn dropout_forward(c: &DropoutConfig, step: u32, x: &[f32]) -> Vec<f32> {
-    x.iter()
-        .enumerate()
-        .map(|(i, v)| v * dropout_factor(c, step, i))
-        .collect()
+    x.iter().enumerate().map(|(i, v)| v * dropout_factor(c, step, i)).collect()
 }
 
 pub fn dropout_backward(c: &DropoutConfig, step: u32, dy: &[f32]) -> Vec<f32> {

@@ -9,15 +9,8 @@ pub fn maxpool_forward(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
         for oy in 0..s.out_h() {
             for ox in 0..s.out_w() {
                 let top_left = (plane * s.in_h + 2 * oy) * s.in_w + 2 * ox;
-                let window = [
-                    top_left,
-                    top_left + 1,
-                    top_left + s.in_w,
-                    top_left + s.in_w + 1,
-                ];
-                let best = window
-                    .into_iter()
-                    .fold(top_left, |b, j| if x[j] > x[b] { j } else { b });
+                let window = [top_left, top_left + 1, top_left + s.in_w, top_left + s.in_w + 1];
+                let best = window.into_iter().fold(top_left, |b, j| if x[j] > x[b] { j } else { b });
                 y.push(x[best]);
                 arg.push(best as u32);
             }

@@ -6,6 +6,7 @@ pub mod batchnorm;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;
+pub mod gather;
 pub mod maxpool;
 pub mod optim;
 pub mod reduce;

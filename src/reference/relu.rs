@@ -5,8 +5,5 @@ pub fn relu_forward(x: &[f32]) -> Vec<f32> {
 }
 
 pub fn relu_backward(y: &[f32], dy: &[f32]) -> Vec<f32> {
-    y.iter()
-        .zip(dy)
-        .map(|(y, d)| if *y > 0.0 { *d } else { 0.0 })
-        .collect()
+    y.iter().zip(dy).map(|(y, d)| if *y > 0.0 { *d } else { 0.0 }).collect()
 }

@@ -25,47 +25,27 @@ pub struct Report {
 
 impl Report {
     pub fn new(name: &'static str) -> Report {
-        Report {
-            name,
-            ..Default::default()
-        }
+        Report { name, ..Default::default() }
     }
 
     /// Compares `gpu` with `reference` element by element; fails on NaN, on a length
     /// mismatch and past TOLERANCE.
     pub fn compare(&mut self, what: &str, gpu: &[f32], reference: &[f32]) -> Result<(), String> {
-        let err =
-            relative_error(gpu, reference).map_err(|e| format!("{}: {what}: {e}", self.name))?;
+        let err = relative_error(gpu, reference).map_err(|e| format!("{}: {what}: {e}", self.name))?;
         if err > TOLERANCE {
-            return Err(format!(
-                "{}: {what}: relative error {err:.3e} exceeds {TOLERANCE:e}",
-                self.name
-            ));
+            return Err(format!("{}: {what}: relative error {err:.3e} exceeds {TOLERANCE:e}", self.name));
         }
         self.max_rel_err = self.max_rel_err.max(err);
         Ok(())
     }
 
     /// Exact comparison (indices, counters).
-    pub fn compare_exact<T: PartialEq + std::fmt::Debug>(
-        &mut self,
-        what: &str,
-        gpu: &[T],
-        reference: &[T],
-    ) -> Result<(), String> {
+    pub fn compare_exact<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, gpu: &[T], reference: &[T]) -> Result<(), String> {
         if gpu.len() != reference.len() {
-            return Err(format!(
-                "{}: {what}: {} elements, expected {}",
-                self.name,
-                gpu.len(),
-                reference.len()
-            ));
+            return Err(format!("{}: {what}: {} elements, expected {}", self.name, gpu.len(), reference.len()));
         }
         match gpu.iter().zip(reference).position(|(a, b)| a != b) {
-            Some(i) => Err(format!(
-                "{}: {what}: element {i} is {:?}, expected {:?}",
-                self.name, gpu[i], reference[i]
-            )),
+            Some(i) => Err(format!("{}: {what}: element {i} is {:?}, expected {:?}", self.name, gpu[i], reference[i])),
             None => Ok(()),
         }
     }
@@ -83,15 +63,9 @@ impl Report {
         skip: impl Fn(usize) -> bool,
         loss: impl Fn(&[f32]) -> f64,
     ) -> Result<(), String> {
-        let scale = grad
-            .iter()
-            .fold(0f64, |m, g| m.max(g.abs() as f64))
-            .max(1e-6);
-        let indices: Vec<usize> = if x.len() <= samples {
-            (0..x.len()).collect()
-        } else {
-            (0..samples).map(|_| rng.below(x.len())).collect()
-        };
+        let scale = grad.iter().fold(0f64, |m, g| m.max(g.abs() as f64)).max(1e-6);
+        let indices: Vec<usize> =
+            if x.len() <= samples { (0..x.len()).collect() } else { (0..samples).map(|_| rng.below(x.len())).collect() };
         let mut checked = 0;
         let mut xp = x.to_vec();
         for i in indices.into_iter().filter(|&i| !skip(i)) {
@@ -113,10 +87,7 @@ impl Report {
             checked += 1;
         }
         if checked == 0 {
-            return Err(format!(
-                "{}: {what}: no element was checked against finite differences",
-                self.name
-            ));
+            return Err(format!("{}: {what}: no element was checked against finite differences", self.name));
         }
         Ok(())
     }
@@ -132,9 +103,7 @@ pub fn relative_error(a: &[f32], r: &[f32]) -> Result<f64, String> {
     let mut worst = 0f64;
     for (i, (&x, &y)) in a.iter().zip(r).enumerate() {
         if !x.is_finite() || !y.is_finite() {
-            return Err(format!(
-                "element {i} is {x} (reference {y}): unwritten or not finite"
-            ));
+            return Err(format!("element {i} is {x} (reference {y}): unwritten or not finite"));
         }
         worst = worst.max((x as f64 - y as f64).abs() / (y.abs() as f64).max(floor));
     }
@@ -164,6 +133,12 @@ impl Rng {
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u32() as u64 * n as u64 >> 32) as usize
     }
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = (self.uniform() as f64).max(1e-12);
+        let u2 = self.uniform() as f64;
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
     /// `n` values uniform in [-1, 1).
     pub fn vec(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.uniform() * 2.0 - 1.0).collect()
@@ -181,11 +156,7 @@ pub fn upload<T: bytemuck::Pod>(gpu: &Gpu, data: &[T]) -> Result<View, String> {
 }
 
 /// Runs the dispatches and reads back `outputs`.
-pub async fn run_and_read(
-    gpu: &Gpu,
-    dispatches: &[&Dispatch],
-    outputs: &[&View],
-) -> Result<Vec<Vec<f32>>, String> {
+pub async fn run_and_read(gpu: &Gpu, dispatches: &[&Dispatch], outputs: &[&View]) -> Result<Vec<Vec<f32>>, String> {
     run(gpu, dispatches);
     let mut out = Vec::new();
     for v in outputs {
@@ -207,9 +178,6 @@ pub fn fresh_seed() -> u64 {
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     }
 }

@@ -18,17 +18,14 @@ pub async fn gpu_adapter() -> Result<String, JsValue> {
 }
 
 async fn connect() -> Result<Gpu, JsValue> {
-    let has_webgpu = js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
-        .and_then(|n| js_sys::Reflect::has(&n, &"gpu".into()))
-        .unwrap_or(false);
+    let has_webgpu =
+        js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| js_sys::Reflect::has(&n, &"gpu".into())).unwrap_or(false);
     if !has_webgpu {
         return Err(JsValue::from_str(
             "This browser has no WebGPU (navigator.gpu is missing). It ships in Chrome and Edge 113+, Safari 26+ and Firefox 141+ (Windows); elsewhere it may sit behind a flag.",
         ));
     }
-    Gpu::new()
-        .await
-        .map_err(|e| JsValue::from_str(&e.to_string()))
+    Gpu::new().await.map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
 /// Runs every engine case (each GPU op against its CPU reference) and resolves to a
@@ -45,10 +42,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
                 r.max_fd_err,
                 r.shapes.len()
             ),
-            Err(e) => format!(
-                r#"{{"name":"{name}","ok":false,"error":{}}}"#,
-                json_string(&e)
-            ),
+            Err(e) => format!(r#"{{"name":"{name}","ok":false,"error":{}}}"#, json_string(&e)),
         };
         rows.push(row);
     }

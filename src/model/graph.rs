@@ -1,0 +1,238 @@
+//! The dispatches of one network at one batch size, prepared once: forward, loss,
+//! backward and update, recorded into a compute pass every step with nothing created.
+
+use super::{Model, Planned, CLASSES, INPUT};
+use crate::error::Error;
+use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward, BatchNormShape};
+use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape};
+use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
+use crate::ops::dropout::{dropout_backward, dropout_forward, DropoutConfig};
+use crate::ops::maxpool::{maxpool_backward, maxpool_forward, PoolShape};
+use crate::ops::optim::{optimizer_step, Optimizer};
+use crate::ops::relu::{relu_backward, relu_forward};
+use crate::ops::softmax_xent::{accumulate_metrics, softmax, softmax_xent};
+use crate::ops::{Dispatch, View};
+use crate::reference::dropout::pcg_hash;
+
+/// A network's passes at one batch size. Training graphs also hold the backward pass
+/// and the optimizer update; evaluation graphs run dropout as identity and batch norm on
+/// its running statistics.
+pub struct Graph {
+    pub batch: usize,
+    pub training: bool,
+    /// Input images [batch, 1, 28, 28], normalized.
+    pub input: View,
+    /// Labels [batch] (u32).
+    pub labels: View,
+    pub logits: View,
+    pub probs: View,
+    /// Running sums [loss, correct, examples] since the last reset.
+    pub metrics: View,
+    forward: Vec<Dispatch>,
+    loss: Vec<Dispatch>,
+    backward: Vec<Dispatch>,
+    update: Vec<Dispatch>,
+    predict: Vec<Dispatch>,
+}
+
+/// What the backward pass needs of a layer's forward pass.
+struct Saved {
+    x: View,
+    y: View,
+    extra: Option<View>,
+}
+
+impl Graph {
+    /// Prepares the graph; `optimizer` is needed for training graphs.
+    pub fn new(model: &Model, batch: usize, optimizer: Option<&Optimizer>) -> Result<Graph, Error> {
+        let gpu = &model.gpu;
+        let training = optimizer.is_some();
+        let b = batch;
+        let per_item = |d: (usize, usize, usize)| d.0 * d.1 * d.2;
+        let input = View::new(gpu, "input", b * per_item(INPUT))?;
+        let labels = View::new(gpu, "labels", b)?;
+        let (mut forward, mut saved) = (Vec::new(), Vec::new());
+        let mut x = input.clone();
+        for (i, layer) in model.layers.iter().enumerate() {
+            let out = View::new(gpu, "activation", b * per_item(layer.output()))?;
+            let mut extra = None;
+            let y = match layer {
+                Planned::Conv { name, relu, .. } => {
+                    let s = conv_shape(layer, b);
+                    forward.push(conv2d_forward(
+                        gpu,
+                        &s,
+                        &x,
+                        &model.view(&format!("{name}.weight")),
+                        &model.view(&format!("{name}.bias")),
+                        &out,
+                        *relu,
+                    )?);
+                    out
+                }
+                Planned::Relu { .. } => {
+                    forward.push(relu_forward(gpu, out.len, &x, &out)?);
+                    out
+                }
+                Planned::MaxPool { input: (c, h, w) } => {
+                    let argmax = View::new(gpu, "argmax", out.len)?;
+                    forward.push(maxpool_forward(gpu, &PoolShape { planes: b * c, in_h: *h, in_w: *w }, &x, &out, &argmax)?);
+                    extra = Some(argmax);
+                    out
+                }
+                Planned::Dropout { .. } if !training => x.clone(),
+                Planned::Dropout { .. } => {
+                    forward.push(dropout_forward(gpu, &dropout_config(model, layer, i), out.len, &x, &model.step, &out)?);
+                    out
+                }
+                Planned::BatchNorm { name, .. } => {
+                    let s = batchnorm_shape(layer, b);
+                    let stats = View::new(gpu, "batch stats", 2 * s.channels)?;
+                    let running = View::range(&model.state, model.view(&format!("{name}.running_mean")).offset, 2 * s.channels);
+                    let (gamma, beta) = (model.view(&format!("{name}.weight")), model.view(&format!("{name}.bias")));
+                    forward.extend(batchnorm_forward(gpu, &s, training, &x, &gamma, &beta, &stats, &running, &out)?);
+                    extra = Some(stats);
+                    out
+                }
+                Planned::Dense { name, in_f, out_f, relu } => {
+                    let s = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
+                    forward.push(dense_forward(
+                        gpu,
+                        &s,
+                        &x,
+                        &model.view(&format!("{name}.weight")),
+                        &model.view(&format!("{name}.bias")),
+                        &out,
+                        *relu,
+                    )?);
+                    out
+                }
+            };
+            saved.push(Saved { x: x.clone(), y: y.clone(), extra });
+            x = y;
+        }
+        let logits = x;
+        let dlogits = View::new(gpu, "logit gradient", b * CLASSES)?;
+        let (row_loss, row_correct, metrics) =
+            (View::new(gpu, "row loss", b)?, View::new(gpu, "row correct", b)?, View::new(gpu, "metrics", 3)?);
+        let probs = View::new(gpu, "probabilities", b * CLASSES)?;
+        let loss = vec![
+            softmax_xent(gpu, b, CLASSES, &logits, &labels, &dlogits, &row_loss, &row_correct)?,
+            accumulate_metrics(gpu, b, &row_loss, &row_correct, &metrics)?,
+        ];
+        let predict = vec![softmax(gpu, b, CLASSES, &logits, &probs)?];
+        let (mut backward, mut update) = (Vec::new(), Vec::new());
+        if let Some(opt) = optimizer {
+            backward = backward_pass(model, b, &saved, dlogits)?;
+            let all = |buf: &wgpu::Buffer| View::range(buf, 0, model.param_words);
+            update = optimizer_step(
+                gpu,
+                opt,
+                &all(&model.params),
+                &all(&model.grads),
+                &all(&model.opt_state[0]),
+                &all(&model.opt_state[1]),
+                &model.step,
+            )?;
+        }
+        Ok(Graph { batch, training, input, labels, logits, probs, metrics, forward, loss, backward, update, predict })
+    }
+
+    /// One training step: forward, loss (metrics accumulate), backward, update.
+    pub fn record_train_step(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in self.forward.iter().chain(&self.loss).chain(&self.backward).chain(&self.update) {
+            d.record(pass);
+        }
+    }
+
+    /// Forward and loss only (metrics accumulate), then probabilities.
+    pub fn record_eval(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in self.forward.iter().chain(&self.loss).chain(&self.predict) {
+            d.record(pass);
+        }
+    }
+
+    /// Forward and probabilities only (no labels needed).
+    pub fn record_predict(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in self.forward.iter().chain(&self.predict) {
+            d.record(pass);
+        }
+    }
+
+    /// Labels of every dispatch of a training step, in order (for per-kernel timing).
+    pub fn train_step_dispatches(&self) -> Vec<&Dispatch> {
+        self.forward.iter().chain(&self.loss).chain(&self.backward).chain(&self.update).collect()
+    }
+}
+
+fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
+    let Planned::Conv { input: (in_c, in_h, in_w), out_c, kernel, pad, .. } = *layer else { unreachable!() };
+    Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
+}
+
+fn batchnorm_shape(layer: &Planned, batch: usize) -> BatchNormShape {
+    let Planned::BatchNorm { dims: (c, h, w), eps, momentum, .. } = *layer else { unreachable!() };
+    BatchNormShape { n: batch, channels: c, inner: h * w, eps, momentum }
+}
+
+fn dropout_config(model: &Model, layer: &Planned, index: usize) -> DropoutConfig {
+    let Planned::Dropout { rate, unit, .. } = *layer else { unreachable!() };
+    DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model.seed ^ index as u32), training: true }
+}
+
+/// The backward dispatches, last layer first. `dy` starts as the logit gradient; the
+/// first layer's input gradient is never needed, so it is not computed.
+fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
+    let gpu = &model.gpu;
+    let mut out = Vec::new();
+    for (i, (layer, s)) in model.layers.iter().zip(saved).enumerate().rev() {
+        let need_dx = i > 0;
+        let dx = View::new(gpu, "gradient", s.x.len)?;
+        // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0.
+        let masked = |relu: bool, out: &mut Vec<Dispatch>| -> Result<View, Error> {
+            if !relu {
+                return Ok(dy.clone());
+            }
+            let m = View::new(gpu, "relu gradient", dy.len)?;
+            out.push(relu_backward(gpu, dy.len, &s.y, &dy, &m)?);
+            Ok(m)
+        };
+        match layer {
+            Planned::Conv { name, relu, .. } => {
+                let shape = conv_shape(layer, b);
+                let g = masked(*relu, &mut out)?;
+                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.grad(&format!("{name}.weight")))?);
+                out.push(conv2d_backward_bias(gpu, &shape, &g, &model.grad(&format!("{name}.bias")))?);
+                if need_dx {
+                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.view(&format!("{name}.weight")), &dx)?);
+                }
+            }
+            Planned::Dense { name, in_f, out_f, relu } => {
+                let shape = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
+                let g = masked(*relu, &mut out)?;
+                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.grad(&format!("{name}.weight")))?);
+                out.push(dense_backward_bias(gpu, &shape, &g, &model.grad(&format!("{name}.bias")))?);
+                if need_dx {
+                    out.push(dense_backward_input(gpu, &shape, &g, &model.view(&format!("{name}.weight")), &dx)?);
+                }
+            }
+            Planned::Relu { .. } if need_dx => out.push(relu_backward(gpu, dx.len, &s.y, &dy, &dx)?),
+            Planned::MaxPool { input: (c, h, w) } if need_dx => {
+                let argmax = s.extra.as_ref().expect("maxpool keeps its argmax");
+                out.push(maxpool_backward(gpu, &PoolShape { planes: b * c, in_h: *h, in_w: *w }, &dy, argmax, &dx)?);
+            }
+            Planned::Dropout { .. } if need_dx => {
+                out.push(dropout_backward(gpu, &dropout_config(model, layer, i), dx.len, &dy, &model.step, &dx)?)
+            }
+            Planned::BatchNorm { name, .. } => {
+                let stats = s.extra.as_ref().expect("batchnorm keeps its statistics");
+                let (gamma, dgamma, dbeta) =
+                    (model.view(&format!("{name}.weight")), model.grad(&format!("{name}.weight")), model.grad(&format!("{name}.bias")));
+                out.extend(batchnorm_backward(gpu, &batchnorm_shape(layer, b), &s.x, &dy, &gamma, stats, &dgamma, &dbeta, &dx)?);
+            }
+            _ => {}
+        }
+        dy = dx;
+    }
+    Ok(out)
+}

@@ -1,0 +1,170 @@
+//! A network on the GPU: its parameters in one flat buffer (so one optimizer dispatch
+//! updates them all), and graphs that record its forward and backward passes.
+
+pub mod graph;
+pub mod init;
+pub mod plan;
+pub mod safetensors;
+pub mod spec;
+
+use crate::error::Error;
+use crate::gpu::Gpu;
+use crate::ops::View;
+use crate::selftest::Rng;
+pub use graph::Graph;
+pub use plan::{plan, summary, Planned, CLASSES, INPUT};
+pub use spec::{Layer, Spec, PRESETS};
+
+/// One named tensor of the state dict and where it lives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// In the parameter buffer (trainable) or the state buffer (running statistics).
+    pub trainable: bool,
+    /// Offset in words, aligned for binding.
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// A network's spec, layers and parameters, resident on the GPU.
+pub struct Model {
+    pub gpu: Gpu,
+    pub spec: Spec,
+    pub layers: Vec<Planned>,
+    pub tensors: Vec<Tensor>,
+    pub params: wgpu::Buffer,
+    pub grads: wgpu::Buffer,
+    /// Optimizer state (momentum, Adam's moments, ...), as long as `params`.
+    pub opt_state: [wgpu::Buffer; 2],
+    /// Running statistics of batch norm layers.
+    pub state: wgpu::Buffer,
+    /// The training step counter (one u32): Adam's bias correction, dropout masks.
+    pub step: View,
+    pub param_words: usize,
+    pub state_words: usize,
+    /// Seeds the dropout masks.
+    pub seed: u32,
+}
+
+impl Model {
+    /// A freshly initialized network (framework-default init, seeded).
+    pub fn new(gpu: &Gpu, spec: &Spec, seed: u64) -> Result<Model, Error> {
+        let layers = plan::plan(spec)?;
+        let align = (gpu.limits.min_storage_buffer_offset_alignment as u64 / 4).max(1);
+        let (mut tensors, mut next) = (Vec::new(), [0u64, 0u64]);
+        for l in &layers {
+            for (name, shape, trainable) in l.tensors() {
+                let len: usize = shape.iter().product();
+                let slot = &mut next[!trainable as usize];
+                let offset = *slot;
+                *slot = (offset + len as u64).div_ceil(align) * align;
+                tensors.push(Tensor { name, shape, trainable, offset, len });
+            }
+        }
+        let (param_words, state_words) = (next[0] as usize, next[1] as usize);
+        let model = Model {
+            gpu: gpu.clone(),
+            spec: spec.clone(),
+            layers,
+            params: gpu.storage("params", param_words)?,
+            grads: gpu.storage("grads", param_words)?,
+            opt_state: [gpu.storage("optimizer state 1", param_words)?, gpu.storage("optimizer state 2", param_words)?],
+            state: gpu.storage("batchnorm running stats", state_words)?,
+            step: View::new(gpu, "step", 1)?,
+            tensors,
+            param_words,
+            state_words,
+            seed: (seed as u32) ^ 0x5eed,
+        };
+        model.reset(seed);
+        Ok(model)
+    }
+
+    /// Re-initializes every parameter and clears the optimizer state and step counter.
+    pub fn reset(&self, seed: u64) {
+        let mut rng = Rng::new(seed);
+        let (mut params, mut state) = (vec![0f32; self.param_words], vec![0f32; self.state_words]);
+        for l in &self.layers {
+            let names: Vec<String> = l.tensors().into_iter().map(|t| t.0).collect();
+            let find = |n: &str| self.tensors.iter().find(|t| t.name == n).unwrap();
+            match l {
+                Planned::Conv { .. } | Planned::Dense { .. } => {
+                    let (w, b) = (find(&names[0]), find(&names[1]));
+                    let (fan_in, fan_out) = fans(l);
+                    let (wr, br) = (w.offset as usize..w.offset as usize + w.len, b.offset as usize..b.offset as usize + b.len);
+                    let mut wv = params[wr.clone()].to_vec();
+                    let mut bv = params[br.clone()].to_vec();
+                    init::init_layer(self.spec.init, &mut rng, &mut wv, &mut bv, fan_in, fan_out, matches!(l, Planned::Dense { .. }));
+                    params[wr].copy_from_slice(&wv);
+                    params[br].copy_from_slice(&bv);
+                }
+                Planned::BatchNorm { .. } => {
+                    let (gamma, var) = (find(&names[0]), find(&names[3]));
+                    params[gamma.offset as usize..gamma.offset as usize + gamma.len].fill(1.0);
+                    state[var.offset as usize..var.offset as usize + var.len].fill(1.0);
+                }
+                _ => {}
+            }
+        }
+        self.gpu.write(&self.params, 0, &params);
+        self.gpu.write(&self.state, 0, &state);
+        self.clear_optimizer();
+    }
+
+    /// Zeroes the optimizer state, gradients and step counter (a new optimizer run).
+    pub fn clear_optimizer(&self) {
+        let zeros = vec![0f32; self.param_words];
+        for b in [&self.grads, &self.opt_state[0], &self.opt_state[1]] {
+            self.gpu.write(b, 0, &zeros);
+        }
+        self.step.write(&self.gpu, &[0u32]);
+    }
+
+    /// The view of a named tensor.
+    pub fn view(&self, name: &str) -> View {
+        let t = self.tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tensor {name}"));
+        View::range(if t.trainable { &self.params } else { &self.state }, t.offset, t.len)
+    }
+
+    /// The gradient view of a trainable tensor.
+    pub fn grad(&self, name: &str) -> View {
+        let t = self.tensors.iter().find(|t| t.name == name && t.trainable).unwrap_or_else(|| panic!("no parameter {name}"));
+        View::range(&self.grads, t.offset, t.len)
+    }
+
+    /// Every tensor's values, read back (for saving).
+    pub async fn read_tensors(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
+        let params: Vec<f32> = self.gpu.read(&self.params, 0, self.param_words).await?;
+        let state: Vec<f32> = self.gpu.read(&self.state, 0, self.state_words).await?;
+        Ok(self
+            .tensors
+            .iter()
+            .map(|t| {
+                let src = if t.trainable { &params } else { &state };
+                (t.clone(), src[t.offset as usize..t.offset as usize + t.len].to_vec())
+            })
+            .collect())
+    }
+
+    /// Overwrites every tensor (for loading); the values must match `tensors` in order.
+    pub fn write_tensors(&self, values: &[Vec<f32>]) {
+        for (t, v) in self.tensors.iter().zip(values) {
+            self.gpu.write(if t.trainable { &self.params } else { &self.state }, t.offset, v);
+        }
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.tensors.iter().filter(|t| t.trainable).map(|t| t.len).sum()
+    }
+}
+
+/// (fan_in, fan_out) of a conv or dense layer, counting the receptive field as Keras does.
+fn fans(l: &Planned) -> (usize, usize) {
+    match l {
+        Planned::Conv { input, out_c, kernel, .. } => (input.0 * kernel * kernel, out_c * kernel * kernel),
+        Planned::Dense { in_f, out_f, .. } => (*in_f, *out_f),
+        _ => (1, 1),
+    }
+}

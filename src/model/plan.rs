@@ -1,0 +1,181 @@
+//! Resolves a spec into layers with shapes and PyTorch-style parameter names.
+
+use super::spec::{Layer, Spec};
+use crate::error::{shape_err, Error};
+
+/// Channels, height, width of one example (a dense output is (features, 1, 1)).
+pub type Dims = (usize, usize, usize);
+
+/// The MNIST input.
+pub const INPUT: Dims = (1, 28, 28);
+pub const CLASSES: usize = 10;
+
+/// A layer with its shapes resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Planned {
+    /// ReLU fused into the output when the spec's next layer is a ReLU.
+    Conv {
+        name: String,
+        input: Dims,
+        out_c: usize,
+        kernel: usize,
+        pad: usize,
+        relu: bool,
+    },
+    Relu {
+        dims: Dims,
+    },
+    MaxPool {
+        input: Dims,
+    },
+    Dropout {
+        dims: Dims,
+        rate: f32,
+        unit: usize,
+    },
+    BatchNorm {
+        name: String,
+        dims: Dims,
+        eps: f32,
+        momentum: f32,
+    },
+    Dense {
+        name: String,
+        in_f: usize,
+        out_f: usize,
+        relu: bool,
+    },
+}
+
+impl Planned {
+    /// Shape of one example's output.
+    pub fn output(&self) -> Dims {
+        match self {
+            Planned::Conv { input: (_, h, w), out_c, kernel, pad, .. } => (*out_c, h + 2 * pad - kernel + 1, w + 2 * pad - kernel + 1),
+            Planned::Relu { dims } | Planned::Dropout { dims, .. } | Planned::BatchNorm { dims, .. } => *dims,
+            Planned::MaxPool { input: (c, h, w) } => (*c, h / 2, w / 2),
+            Planned::Dense { out_f, .. } => (*out_f, 1, 1),
+        }
+    }
+
+    /// Parameter tensors (name, shape, trainable) in state-dict order.
+    pub fn tensors(&self) -> Vec<(String, Vec<usize>, bool)> {
+        match self {
+            Planned::Conv { name, input, out_c, kernel, .. } => vec![
+                (format!("{name}.weight"), vec![*out_c, input.0, *kernel, *kernel], true),
+                (format!("{name}.bias"), vec![*out_c], true),
+            ],
+            Planned::Dense { name, in_f, out_f, .. } => {
+                vec![(format!("{name}.weight"), vec![*out_f, *in_f], true), (format!("{name}.bias"), vec![*out_f], true)]
+            }
+            Planned::BatchNorm { name, dims, .. } => vec![
+                (format!("{name}.weight"), vec![dims.0], true),
+                (format!("{name}.bias"), vec![dims.0], true),
+                (format!("{name}.running_mean"), vec![dims.0], false),
+                (format!("{name}.running_var"), vec![dims.0], false),
+            ],
+            _ => vec![],
+        }
+    }
+
+    /// One line for the summary: kind and settings.
+    pub fn describe(&self) -> String {
+        match self {
+            Planned::Conv { name, out_c, kernel, pad, relu, .. } => {
+                format!("{name} Conv2d {out_c} {kernel}x{kernel} pad {pad}{}", if *relu { " + ReLU" } else { "" })
+            }
+            Planned::Relu { .. } => "ReLU".into(),
+            Planned::MaxPool { .. } => "MaxPool 2x2".into(),
+            Planned::Dropout { rate, unit, .. } => format!("{} {rate}", if *unit > 1 { "Dropout2d" } else { "Dropout" }),
+            Planned::BatchNorm { name, .. } => format!("{name} BatchNorm"),
+            Planned::Dense { name, out_f, relu, .. } => format!("{name} Dense {out_f}{}", if *relu { " + ReLU" } else { "" }),
+        }
+    }
+}
+
+fn len(d: Dims) -> usize {
+    d.0 * d.1 * d.2
+}
+
+/// Resolves shapes, folds ZeroPad into the next convolution and ReLU into the layer
+/// before it where that layer can fuse it, and names parameters conv1, bn1, fc1, ...
+/// (a single dense layer is `fc`, as in the tutorials' state dicts).
+pub fn plan(spec: &Spec) -> Result<Vec<Planned>, Error> {
+    let mut out: Vec<Planned> = Vec::new();
+    let mut dims = INPUT;
+    let mut pending_pad = 0;
+    let (mut convs, mut bns, mut denses) = (0, 0, 0);
+    let dense_total = spec.layers.iter().filter(|l| matches!(l, Layer::Dense { .. })).count();
+    for layer in &spec.layers {
+        if pending_pad > 0 && !matches!(layer, Layer::Conv { .. } | Layer::ZeroPad { .. }) {
+            return Err(shape_err!("{}: ZeroPad must be followed by a convolution", spec.name));
+        }
+        let planned = match *layer {
+            Layer::ZeroPad { pad } => {
+                pending_pad += pad;
+                continue;
+            }
+            Layer::Flatten => {
+                dims = (len(dims), 1, 1);
+                continue;
+            }
+            Layer::Relu => {
+                match out.last_mut() {
+                    Some(Planned::Conv { relu, .. }) | Some(Planned::Dense { relu, .. }) if !*relu => *relu = true,
+                    _ => out.push(Planned::Relu { dims }),
+                }
+                continue;
+            }
+            Layer::Conv { out: out_c, kernel, pad } => {
+                let pad = pad + std::mem::take(&mut pending_pad);
+                if dims.1 + 2 * pad < kernel || dims.2 + 2 * pad < kernel {
+                    return Err(shape_err!("{}: a {kernel}x{kernel} convolution does not fit a {}x{} input", spec.name, dims.1, dims.2));
+                }
+                convs += 1;
+                Planned::Conv { name: format!("conv{convs}"), input: dims, out_c, kernel, pad, relu: false }
+            }
+            Layer::MaxPool => {
+                if dims.1 < 2 || dims.2 < 2 {
+                    return Err(shape_err!("{}: cannot pool a {}x{} input", spec.name, dims.1, dims.2));
+                }
+                Planned::MaxPool { input: dims }
+            }
+            Layer::Dropout { rate } => Planned::Dropout { dims, rate, unit: 1 },
+            Layer::Dropout2d { rate } => Planned::Dropout { dims, rate, unit: dims.1 * dims.2 },
+            Layer::BatchNorm { eps, momentum } => {
+                bns += 1;
+                Planned::BatchNorm { name: format!("bn{bns}"), dims, eps, momentum }
+            }
+            Layer::Dense { out: out_f } => {
+                denses += 1;
+                let name = if dense_total == 1 { "fc".to_string() } else { format!("fc{denses}") };
+                Planned::Dense { name, in_f: len(dims), out_f, relu: false }
+            }
+        };
+        dims = planned.output();
+        out.push(planned);
+    }
+    if len(dims) != CLASSES {
+        return Err(shape_err!("{}: the last layer gives {} outputs, not {CLASSES}", spec.name, len(dims)));
+    }
+    if matches!(out.last(), Some(Planned::Conv { relu: true, .. }) | Some(Planned::Dense { relu: true, .. }) | Some(Planned::Relu { .. })) {
+        return Err(shape_err!("{}: the network must end in logits, not a ReLU", spec.name));
+    }
+    Ok(out)
+}
+
+/// Keras-style summary: layer, output shape, parameters; then the totals.
+pub fn summary(spec: &Spec) -> Result<String, Error> {
+    let layers = plan(spec)?;
+    let mut s = format!("{}\n{:<34} {:<16} {:>10}\n", spec.name, "layer", "output shape", "params");
+    let mut total = 0;
+    for l in &layers {
+        let (c, h, w) = l.output();
+        let n: usize = l.tensors().iter().filter(|t| t.2).map(|t| t.1.iter().product::<usize>()).sum();
+        total += n;
+        let shape = if h == 1 && w == 1 && matches!(l, Planned::Dense { .. }) { format!("({c})") } else { format!("({c}, {h}, {w})") };
+        s += &format!("{:<34} {:<16} {:>10}\n", l.describe(), shape, n);
+    }
+    s += &format!("total trainable parameters: {total}\n");
+    Ok(s)
+}

@@ -1,0 +1,60 @@
+//! Batch gathering from the data set resident on the GPU (shaders/gather.wgsl).
+//! CPU twin: `reference::gather`.
+
+use super::kernel::{groups_for, Dispatch, Shader, View};
+use crate::error::{shape_err, Error};
+use crate::gpu::Gpu;
+
+const SHADER: Shader = Shader { name: "gather", source: include_str!("../../shaders/gather.wgsl") };
+
+/// A batch of `batch` examples of `pixels` bytes, taken in the order of an index
+/// buffer of `count` entries, mapped to byte * scale + shift.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GatherShape {
+    pub batch: usize,
+    pub pixels: usize,
+    pub count: usize,
+    pub scale: f32,
+    pub shift: f32,
+}
+
+impl GatherShape {
+    fn params(&self) -> [u32; 8] {
+        [self.batch as u32, self.pixels as u32, self.count as u32, 0, self.scale.to_bits(), self.shift.to_bits(), 0, 0]
+    }
+}
+
+/// The two dispatches of one batch: gather at the cursor, then advance it by `batch`.
+/// `images` holds the bytes packed four to a word; `order` the epoch's permutation.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_batch(
+    gpu: &Gpu,
+    s: &GatherShape,
+    images: &View,
+    all_labels: &View,
+    order: &View,
+    cursor: &View,
+    x: &View,
+    labels: &View,
+) -> Result<[Dispatch; 2], Error> {
+    if s.count == 0 || s.batch == 0 {
+        return Err(shape_err!("gather: empty data set or batch"));
+    }
+    images.expect("packed images", (all_labels.len * s.pixels).div_ceil(4))?;
+    order.expect("order", s.count)?;
+    cursor.expect("cursor", 1)?;
+    x.expect("batch", s.batch * s.pixels)?;
+    labels.expect("batch labels", s.batch)?;
+    let p = s.params();
+    Ok([
+        Dispatch::new(
+            gpu,
+            SHADER,
+            "gather_batch",
+            &p,
+            &[(1, images), (2, all_labels), (3, order), (4, cursor), (5, x), (6, labels)],
+            groups_for(s.batch * s.pixels),
+        )?,
+        Dispatch::new(gpu, SHADER, "advance_cursor", &p, &[(7, cursor)], 1)?,
+    ])
+}
