@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{preset, Args};
+use crate::cli::{preset, Args};
 use wgpu_mnist::data::{Mnist, DEFAULT_DIR};
 use wgpu_mnist::model::{Graph, Model};
 use wgpu_mnist::train::{predict, TrainConfig, Trainer, PIXEL_SCALE};

@@ -6,6 +6,7 @@ pub mod error;
 pub mod gpu;
 pub mod model;
 pub mod ops;
+pub mod preprocess;
 pub mod reference;
 pub mod selftest;
 pub mod train;

@@ -192,3 +192,19 @@ fn malformed_model_files_are_rejected_with_the_problem() {
     renamed[at + 2] = b'9';
     expect_bad_file(safetensors::from_bytes("m", &renamed), &["fc3.bias", "missing"]);
 }
+
+#[test]
+fn every_presets_gpu_graph_matches_the_cpu_reference_network() {
+    let images: Vec<f32> = mnist().test.images.pixels[..3 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    for name in PRESETS {
+        let spec = Spec::preset(name).unwrap();
+        let model = Model::new(gpu(), &spec, 21).unwrap();
+        let tensors = pollster::block_on(model.read_tensors()).unwrap();
+        let graph = Graph::new(&model, 3, None).unwrap();
+        pollster::block_on(predict(gpu(), &graph, &images)).unwrap();
+        let logits: Vec<f32> = pollster::block_on(graph.logits.read(gpu())).unwrap();
+        let reference = wgpu_mnist::reference::network::forward(&model.layers, &tensors, 3, &images);
+        let err = wgpu_mnist::selftest::relative_error(&logits, &reference).unwrap();
+        assert!(err < 1e-4, "{name}: logits differ from the reference network by {err:e}");
+    }
+}

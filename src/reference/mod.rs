@@ -8,6 +8,7 @@ pub mod dense;
 pub mod dropout;
 pub mod gather;
 pub mod maxpool;
+pub mod network;
 pub mod optim;
 pub mod reduce;
 pub mod relu;

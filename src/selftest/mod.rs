@@ -8,4 +8,4 @@ mod cases;
 mod check;
 
 pub use cases::{run_case, CASES};
-pub use check::{Report, Rng, FD_TOLERANCE, TOLERANCE};
+pub use check::{relative_error, Report, Rng, FD_TOLERANCE, TOLERANCE};

@@ -132,6 +132,12 @@ impl Trainer {
     /// Records and submits up to `steps` training steps (not past the epoch's end) in
     /// one command buffer; returns their mean loss and accuracy.
     pub async fn train_steps(&mut self, steps: usize) -> Result<Metrics, Error> {
+        self.submit_steps(steps);
+        self.take_train_metrics().await
+    }
+
+    /// The recording half of `train_steps`: returns at once, with the work queued.
+    pub fn submit_steps(&mut self, steps: usize) -> usize {
         let steps = steps.min(self.steps_per_epoch - self.step_in_epoch);
         let gpu = &self.model.gpu;
         let mut encoder = gpu.encoder();
@@ -144,17 +150,28 @@ impl Trainer {
         }
         gpu.submit(encoder);
         self.step_in_epoch += steps;
-        let m = take_metrics(gpu, &self.train_graph.metrics).await?;
-        if !m.loss.is_finite() {
-            return Err(Error::Diverged(format!(
-                "the training loss became {} at epoch {} step {}; lower the learning rate (now {}) and reset",
-                m.loss,
-                self.epoch,
-                self.step_in_epoch,
-                self.config.optimizer.lr()
-            )));
+        steps
+    }
+
+    /// A future that reads (and zeroes) the training metrics without borrowing the
+    /// trainer, so other work can use it meanwhile (the browser's event loop).
+    pub fn train_metrics_reader(&self) -> impl std::future::Future<Output = Result<Metrics, Error>> + 'static {
+        let (gpu, metrics) = (self.model.gpu.clone(), self.train_graph.metrics.clone());
+        let (lr, epoch, step) = (self.config.optimizer.lr(), self.epoch, self.step_in_epoch);
+        async move {
+            let m = take_metrics(&gpu, &metrics).await?;
+            if !m.loss.is_finite() {
+                return Err(Error::Diverged(format!(
+                    "the training loss became {} at epoch {epoch} step {step}; lower the learning rate (now {lr}) and reset",
+                    m.loss
+                )));
+            }
+            Ok(m)
         }
-        Ok(m)
+    }
+
+    async fn take_train_metrics(&self) -> Result<Metrics, Error> {
+        self.train_metrics_reader().await
     }
 
     /// The training graph (for per-kernel timing).
@@ -181,6 +198,19 @@ impl Trainer {
     }
 
     async fn evaluate(&self, feed: &Feed) -> Result<Metrics, Error> {
+        self.submit_eval(feed);
+        take_metrics(&self.model.gpu, &self.eval_graph.metrics).await
+    }
+
+    /// Queues a pass over the test set and returns a reader of its metrics that does
+    /// not borrow the trainer.
+    pub fn test_reader(&self) -> impl std::future::Future<Output = Result<Metrics, Error>> + 'static {
+        self.submit_eval(&self.test);
+        let (gpu, metrics) = (self.model.gpu.clone(), self.eval_graph.metrics.clone());
+        async move { take_metrics(&gpu, &metrics).await }
+    }
+
+    fn submit_eval(&self, feed: &Feed) {
         let gpu = &self.model.gpu;
         feed.rewind(gpu);
         let batches = feed.ids.len() / self.eval_graph.batch;
@@ -193,7 +223,6 @@ impl Trainer {
             }
         }
         gpu.submit(encoder);
-        take_metrics(gpu, &self.eval_graph.metrics).await
     }
 }
 

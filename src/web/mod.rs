@@ -1,64 +1,415 @@
-//! The browser surface (wasm only): what www/app.js calls.
+//! The browser surface (wasm only): what www/app.js calls. State lives in one
+//! thread-local; every function borrows it only between awaits, so predictions keep
+//! working while a training chunk is on the GPU.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::Gpu;
+use crate::data::Mnist;
+use crate::model::{plan, safetensors, summary, Graph, Model, Planned, Spec, Tensor};
+use crate::ops::optim::Optimizer;
+use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
+use crate::{Error, Gpu};
+
+#[derive(Default)]
+struct State {
+    gpu: Option<Gpu>,
+    data: Option<Mnist>,
+    /// The model when no trainer holds it.
+    model: Option<Model>,
+    trainer: Option<Trainer>,
+    /// A batch-1 prediction graph over the current model's buffers.
+    predictor: Option<Rc<Graph>>,
+    /// The current model's values on the CPU: the engine when there is no WebGPU.
+    cpu: Option<(Spec, Vec<Planned>, Vec<(Tensor, Vec<f32>)>)>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn with<T>(f: impl FnOnce(&mut State) -> T) -> T {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+fn js(e: Error) -> JsValue {
+    JsValue::from_str(&e.to_string())
+}
 
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Connects to WebGPU; resolves to the adapter's description or rejects with a message
-/// that says what is missing.
+/// Connects to WebGPU. Resolves to {webgpu: true, adapter} or {webgpu: false, error}
+/// with a message that says what is missing; the app then predicts on the CPU.
 #[wasm_bindgen]
-pub async fn gpu_adapter() -> Result<String, JsValue> {
-    let gpu = connect().await?;
-    Ok(gpu.describe())
+pub async fn init() -> String {
+    match connect().await {
+        Ok(gpu) => {
+            let adapter = gpu.describe();
+            with(|s| s.gpu = Some(gpu));
+            json!({ "webgpu": true, "adapter": adapter }).to_string()
+        }
+        Err(e) => json!({ "webgpu": false, "error": e }).to_string(),
+    }
 }
 
-async fn connect() -> Result<Gpu, JsValue> {
+async fn connect() -> Result<Gpu, String> {
     let has_webgpu =
         js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| js_sys::Reflect::has(&n, &"gpu".into())).unwrap_or(false);
     if !has_webgpu {
-        return Err(JsValue::from_str(
-            "This browser has no WebGPU (navigator.gpu is missing). It ships in Chrome and Edge 113+, Safari 26+ and Firefox 141+ (Windows); elsewhere it may sit behind a flag.",
-        ));
+        return Err("This browser has no WebGPU (navigator.gpu is missing). WebGPU ships in Chrome and Edge 113+, Safari 26+ and Firefox 141+ on Windows; elsewhere it may sit behind a flag.".into());
     }
-    Gpu::new().await.map_err(|e| JsValue::from_str(&e.to_string()))
+    Gpu::new().await.map_err(|e| format!("WebGPU is present but gave no usable GPU: {e}"))
+}
+
+/// Whether a GPU device is connected and not lost.
+#[wasm_bindgen]
+pub fn gpu_status() -> String {
+    with(|s| match &s.gpu {
+        None => "none".into(),
+        Some(g) => g.lost_reason().map(|r| format!("lost: {r}")).unwrap_or_else(|| "ok".into()),
+    })
+}
+
+/// Parses the four MNIST IDX files (already decompressed).
+#[wasm_bindgen]
+pub fn load_data(train_images: &[u8], train_labels: &[u8], test_images: &[u8], test_labels: &[u8]) -> Result<(), JsValue> {
+    let data = Mnist::from_bytes([train_images, train_labels, test_images, test_labels]).map_err(js)?;
+    with(|s| s.data = Some(data));
+    Ok(())
+}
+
+/// Loads a safetensors model (validated first: on any error the current model stays).
+/// Resolves to the network's name.
+#[wasm_bindgen]
+pub async fn load_model(file_name: String, bytes: Vec<u8>) -> Result<String, JsValue> {
+    let (spec, values) = safetensors::from_bytes(&file_name, &bytes).map_err(js)?;
+    install_model(spec, Some(values), 0).await
+}
+
+/// A fresh, randomly initialized model of a preset.
+#[wasm_bindgen]
+pub async fn new_model(preset: String, seed: u32) -> Result<String, JsValue> {
+    let spec = Spec::preset(&preset).ok_or_else(|| JsValue::from_str(&format!("no preset '{preset}'")))?;
+    install_model(spec, None, seed as u64).await
+}
+
+async fn install_model(spec: Spec, values: Option<Vec<Vec<f32>>>, seed: u64) -> Result<String, JsValue> {
+    let layers = plan(&spec).map_err(js)?;
+    let gpu = with(|s| s.gpu.clone());
+    let name = spec.name.clone();
+    match gpu {
+        Some(gpu) => {
+            let model = Model::new(&gpu, &spec, seed).map_err(js)?;
+            if let Some(v) = &values {
+                model.write_tensors(v);
+            }
+            let predictor = Rc::new(Graph::new(&model, 1, None).map_err(js)?);
+            let tensors = model.read_tensors().await.map_err(js)?;
+            with(|s| {
+                s.trainer = None;
+                s.model = Some(model);
+                s.predictor = Some(predictor);
+                s.cpu = Some((spec, layers, tensors));
+            });
+        }
+        None => {
+            // CPU only: tensors in state-dict order (offsets unused).
+            let values = values.ok_or_else(|| JsValue::from_str("training needs WebGPU; without it only saved models can be used"))?;
+            let names = layers.iter().flat_map(|l| l.tensors());
+            let tensors = names
+                .zip(values)
+                .map(|((name, shape, trainable), v)| (Tensor { name, len: v.len(), shape, trainable, offset: 0 }, v))
+                .collect();
+            with(|s| s.cpu = Some((spec, layers, tensors)));
+        }
+    }
+    Ok(name)
+}
+
+/// The current model as safetensors bytes (what the command line writes).
+#[wasm_bindgen]
+pub async fn model_bytes() -> Result<Vec<u8>, JsValue> {
+    refresh_cpu_copy().await?;
+    with(|s| s.cpu.as_ref().map(|(spec, _, t)| safetensors::to_bytes(spec, t))).ok_or_else(|| JsValue::from_str("no model loaded"))
+}
+
+/// Copies the GPU model's values to the CPU copy (after training).
+async fn refresh_cpu_copy() -> Result<(), JsValue> {
+    let read = with(|s| {
+        let model = s.trainer.as_ref().map(|t| &t.model).or(s.model.as_ref())?;
+        let (gpu, params, state, tensors, pw, sw) =
+            (model.gpu.clone(), model.params.clone(), model.state.clone(), model.tensors.clone(), model.param_words, model.state_words);
+        Some(async move {
+            let p: Vec<f32> = gpu.read(&params, 0, pw).await?;
+            let st: Vec<f32> = gpu.read(&state, 0, sw).await?;
+            Ok::<_, Error>(
+                tensors
+                    .into_iter()
+                    .map(|t| {
+                        let src = if t.trainable { &p } else { &st };
+                        let v = src[t.offset as usize..t.offset as usize + t.len].to_vec();
+                        (t, v)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+    });
+    if let Some(fut) = read {
+        let tensors = fut.await.map_err(js)?;
+        with(|s| {
+            if let Some(cpu) = &mut s.cpu {
+                cpu.2 = tensors;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// A Keras-style summary of the current model.
+#[wasm_bindgen]
+pub fn model_summary() -> Result<String, JsValue> {
+    with(|s| s.cpu.as_ref().map(|c| summary(&c.0))).ok_or_else(|| JsValue::from_str("no model loaded"))?.map_err(js)
+}
+
+/// The drawing (`ink`: width * height values in 0..1) as the 28x28 input, or nothing
+/// for an empty canvas.
+#[wasm_bindgen]
+pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
+    crate::preprocess::preprocess(ink, width, height)
+}
+
+/// Probabilities of 0..9 for one 28x28 image (values 0..1), on the GPU when there is
+/// one, else on the CPU reference engine.
+#[wasm_bindgen]
+pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
+    let (gpu, predictor) = with(|s| (s.gpu.clone(), s.predictor.clone()));
+    if let (Some(gpu), Some(graph)) = (gpu, predictor) {
+        if gpu.lost_reason().is_none() {
+            return gpu_predict(&gpu, &graph, &image).await.map_err(js);
+        }
+    }
+    with(|s| {
+        let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        let logits = crate::reference::network::forward(layers, tensors, 1, &image);
+        Ok(crate::reference::softmax_xent::softmax(1, 10, &logits))
+    })
+}
+
+/// Starts (or restarts) training the current model. `config` is JSON:
+/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", lr, batch, epochs, seed}.
+/// Resolves to {steps_per_epoch}.
+#[wasm_bindgen]
+pub fn start_training(config: &str) -> Result<String, JsValue> {
+    let c: serde_json::Value = serde_json::from_str(config).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    with(|s| {
+        let gpu = s.gpu.clone().ok_or_else(|| JsValue::from_str("training needs WebGPU, which this browser does not provide"))?;
+        let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
+        let model = match (s.trainer.take(), s.model.take()) {
+            (Some(t), _) => t.model,
+            (None, Some(m)) => m,
+            (None, None) => return Err(JsValue::from_str("no model loaded")),
+        };
+        let mut tc = TrainConfig::from_spec(&model.spec, c["seed"].as_u64().unwrap_or(1));
+        let lr = c["lr"].as_f64().map(|v| v as f32);
+        tc.optimizer = optimizer(c["optimizer"].as_str().unwrap_or(""), lr, tc.optimizer);
+        tc.batch = c["batch"].as_u64().map(|v| v as usize).unwrap_or(tc.batch);
+        tc.epochs = c["epochs"].as_u64().map(|v| v as usize).unwrap_or(tc.epochs);
+        model.clear_optimizer();
+        let result = Trainer::new(&gpu, model, tc, data);
+        match result {
+            Ok(mut t) => {
+                t.begin_epoch();
+                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer) });
+                s.trainer = Some(t);
+                Ok(out.to_string())
+            }
+            Err(e) => Err(js(e)),
+        }
+    })
+}
+
+fn optimizer(name: &str, lr: Option<f32>, default: Optimizer) -> Optimizer {
+    let mut o = match name {
+        "sgd" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0 },
+        "nesterov" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: true, weight_decay: 0.0 },
+        "adam" => Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
+        "rmsprop" => crate::model::spec::keras_rmsprop(),
+        "adadelta" => crate::model::spec::keras_adadelta(),
+        _ => default,
+    };
+    if let Some(lr) = lr {
+        match &mut o {
+            Optimizer::Sgd { lr: l, .. }
+            | Optimizer::Adam { lr: l, .. }
+            | Optimizer::RmsProp { lr: l, .. }
+            | Optimizer::Adadelta { lr: l, .. } => *l = lr,
+        }
+    }
+    o
+}
+
+/// Runs up to `steps` training steps. Resolves to JSON {epoch, step, steps_per_epoch,
+/// epochs, loss, accuracy, examples, epoch_done, finished}; rejects with a message on
+/// divergence (NaN) or a lost device. Starts the next epoch when one is done.
+#[wasm_bindgen]
+pub async fn train_chunk(steps: usize) -> Result<String, JsValue> {
+    let reader = with(|s| {
+        let t = s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?;
+        if t.epoch_done() && t.epoch < t.config.epochs {
+            t.begin_epoch();
+        }
+        t.submit_steps(steps);
+        Ok::<_, JsValue>(t.train_metrics_reader())
+    })?;
+    let m = reader.await.map_err(js)?;
+    with(|s| {
+        let t = s.trainer.as_ref().ok_or_else(|| JsValue::from_str("training was stopped"))?;
+        Ok(json!({
+            "epoch": t.epoch, "step": t.step_in_epoch, "steps_per_epoch": t.steps_per_epoch, "epochs": t.config.epochs,
+            "loss": m.loss, "accuracy": m.accuracy, "examples": m.examples,
+            "epoch_done": t.epoch_done(), "finished": t.epoch_done() && t.epoch >= t.config.epochs,
+        })
+        .to_string())
+    })
+}
+
+/// Loss and accuracy of the current model on the 10,000 test images: {loss, accuracy}.
+#[wasm_bindgen]
+pub async fn evaluate_test() -> Result<String, JsValue> {
+    let reader = with(|s| s.trainer.as_ref().map(|t| t.test_reader())).ok_or_else(|| JsValue::from_str("training has not started"))?;
+    let m = reader.await.map_err(js)?;
+    Ok(json!({ "loss": m.loss, "accuracy": m.accuracy, "examples": m.examples }).to_string())
+}
+
+/// The predicted digit of every test image (for the confusion matrix and galleries).
+#[wasm_bindgen]
+pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
+    const BATCH: usize = 500;
+    let (gpu, graph, images) = with(|s| {
+        let model = s.trainer.as_ref().map(|t| &t.model).or(s.model.as_ref());
+        let data = s.data.as_ref();
+        match (model, data) {
+            (Some(m), Some(d)) => Ok((m.gpu.clone(), Graph::new(m, BATCH, None).map_err(js)?, d.test.images.pixels.clone())),
+            _ => Err(JsValue::from_str("needs a model on the GPU and the data set")),
+        }
+    })?;
+    let mut out = Vec::new();
+    for chunk in images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784) {
+        let x: Vec<f32> = chunk.iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE).collect();
+        let probs = gpu_predict(&gpu, &graph, &x).await.map_err(js)?;
+        out.extend(probs.chunks(10).map(|r| (0..10).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u8));
+    }
+    Ok(out)
+}
+
+/// The first convolution's filters: JSON {out, k, values} (values [out, k, k], in_c = 1).
+#[wasm_bindgen]
+pub async fn first_filters() -> Result<String, JsValue> {
+    refresh_cpu_copy().await?;
+    with(|s| {
+        let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        let Some(Planned::Conv { name, out_c, kernel, .. }) = layers.first() else {
+            return Err(JsValue::from_str("the first layer is not a convolution"));
+        };
+        let w = tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default();
+        Ok(json!({ "out": out_c, "k": kernel, "values": w }).to_string())
+    })
+}
+
+/// Examples per fine-tuning batch; personal examples fill at most half of it, random
+/// MNIST training images the rest, so the network learns the new digits without
+/// forgetting the old ones.
+const FINE_TUNE_BATCH: usize = 32;
+
+/// Fine-tunes the current model for `steps` Adam steps (lr 5e-4) on the personal
+/// examples (`images`: n * 784 values in 0..1, `labels`: n digits) mixed with MNIST.
+/// Resolves to JSON {loss, accuracy} of the last step's batch.
+#[wasm_bindgen]
+pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Result<String, JsValue> {
+    let n = labels.len();
+    if n == 0 || images.len() != n * 784 || labels.iter().any(|&l| l > 9) {
+        return Err(JsValue::from_str("fine-tuning needs 28x28 images with a digit label each"));
+    }
+    let optimizer = Optimizer::Adam { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+    let (gpu, graph, mnist) = with(|s| {
+        let model = s
+            .trainer
+            .as_ref()
+            .map(|t| &t.model)
+            .or(s.model.as_ref())
+            .ok_or_else(|| JsValue::from_str("fine-tuning needs a model on WebGPU"))?;
+        let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
+        model.clear_optimizer();
+        Ok::<_, JsValue>((model.gpu.clone(), Graph::new(model, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?, data.train.clone()))
+    })?;
+    let mut rng = crate::selftest::Rng::new(js_sys::Date::now() as u64);
+    let own = n.min(FINE_TUNE_BATCH / 2);
+    for _ in 0..steps.max(1) {
+        let (mut x, mut y) = (Vec::with_capacity(FINE_TUNE_BATCH * 784), Vec::with_capacity(FINE_TUNE_BATCH));
+        for _ in 0..own {
+            let i = rng.below(n);
+            x.extend_from_slice(&images[i * 784..(i + 1) * 784]);
+            y.push(labels[i] as u32);
+        }
+        while y.len() < FINE_TUNE_BATCH {
+            let i = rng.below(mnist.len());
+            x.extend(mnist.image(i).iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE));
+            y.push(mnist.labels[i] as u32);
+        }
+        graph.input.write(&gpu, &x);
+        graph.labels.write(&gpu, &y);
+        graph.metrics.write(&gpu, &[0f32; 3]);
+        let mut encoder = gpu.encoder();
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            graph.record_train_step(&mut pass);
+        }
+        gpu.submit(encoder);
+    }
+    let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
+    let rows = m[2].max(1.0);
+    Ok(json!({ "loss": m[0] / rows, "accuracy": m[1] / rows }).to_string())
+}
+
+/// The presets, for the picker.
+#[wasm_bindgen]
+pub fn presets() -> Vec<String> {
+    crate::model::PRESETS.iter().map(|s| s.to_string()).collect()
+}
+
+/// A preset's recipe as JSON {optimizer, lr, batch, epochs}.
+#[wasm_bindgen]
+pub fn preset_recipe(name: &str) -> Result<String, JsValue> {
+    let s = Spec::preset(name).ok_or_else(|| JsValue::from_str("no such preset"))?;
+    let opt = match s.optimizer {
+        Optimizer::Sgd { nesterov: true, .. } => "nesterov",
+        Optimizer::Sgd { .. } => "sgd",
+        Optimizer::Adam { .. } => "adam",
+        Optimizer::RmsProp { .. } => "rmsprop",
+        Optimizer::Adadelta { .. } => "adadelta",
+    };
+    Ok(json!({ "optimizer": opt, "lr": s.optimizer.lr(), "batch": s.batch, "epochs": s.epochs }).to_string())
 }
 
 /// Runs every engine case (each GPU op against its CPU reference) and resolves to a
 /// JSON array of {name, ok, max_rel_err, max_fd_err, shapes, error}.
 #[wasm_bindgen]
 pub async fn engine_selftest() -> Result<String, JsValue> {
-    let gpu = connect().await?;
+    let gpu = with(|s| s.gpu.clone()).ok_or_else(|| JsValue::from_str("the self-test needs WebGPU"))?;
     let mut rows = Vec::new();
     for name in crate::selftest::CASES {
-        let row = match crate::selftest::run_case(&gpu, name).await {
-            Ok(r) => format!(
-                r#"{{"name":"{name}","ok":true,"max_rel_err":{:e},"max_fd_err":{:e},"shapes":{}}}"#,
-                r.max_rel_err,
-                r.max_fd_err,
-                r.shapes.len()
-            ),
-            Err(e) => format!(r#"{{"name":"{name}","ok":false,"error":{}}}"#, json_string(&e)),
-        };
-        rows.push(row);
+        rows.push(match crate::selftest::run_case(&gpu, name).await {
+            Ok(r) => {
+                json!({ "name": name, "ok": true, "max_rel_err": r.max_rel_err, "max_fd_err": r.max_fd_err, "shapes": r.shapes.len() })
+            }
+            Err(e) => json!({ "name": name, "ok": false, "error": e }),
+        });
     }
-    Ok(format!("[{}]", rows.join(",")))
-}
-
-fn json_string(s: &str) -> String {
-    let escaped: String = s
-        .chars()
-        .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            '\n' => vec!['\\', 'n'],
-            c if (c as u32) < 0x20 => vec![' '],
-            c => vec![c],
-        })
-        .collect();
-    format!("\"{escaped}\"")
+    Ok(serde_json::Value::Array(rows).to_string())
 }
