@@ -16,6 +16,8 @@ pub struct Gpu {
     /// Most workgroups along x before a dispatch spills into y: the device limit,
     /// lowered by tests to force every kernel onto a 2-D grid.
     pub max_workgroups_per_dim: u32,
+    /// How convolutions run here (chosen per adapter; tests run both).
+    pub conv_algorithm: crate::ops::conv2d::ConvAlgorithm,
     pub(crate) pipelines: Arc<Mutex<crate::ops::kernel::PipelineCache>>,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -51,7 +53,9 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             *lost_in_callback.lock().unwrap() = Some(format!("{reason:?}: {message}"));
         });
+        let conv_algorithm = crate::ops::conv2d::ConvAlgorithm::for_adapter(&adapter_info);
         Ok(Gpu {
+            conv_algorithm,
             device,
             queue,
             adapter_info,

@@ -1,6 +1,7 @@
 //! wgpu-mnist: train convolutional networks on MNIST on the GPU, in the browser through
 //! WebGPU and natively through wgpu, with a hand-written WGSL kernel for every op.
 
+pub mod benchmark;
 pub mod data;
 pub mod error;
 pub mod gpu;

@@ -1,5 +1,36 @@
-// The page's glue: waits for trunk to start the wasm module, then drives it.
-const $ = (id) => document.getElementById(id);
+// The page's entry point: starts the data download at once, waits for trunk to start
+// the wasm module, connects to WebGPU, loads a model so drawing works right away, then
+// wires the panels together. Each panel lives in js/.
+
+import { $, Mutex, errorText, notify } from "./js/util.js";
+import { downloadMnist, TestSet } from "./js/data.js";
+import { DrawingPad } from "./js/pad.js";
+import { Predictor } from "./js/predictor.js";
+import { Models } from "./js/models.js";
+import { Training } from "./js/training.js";
+import { Analysis } from "./js/analysis.js";
+import { PersonalSet } from "./js/personal.js";
+import { setUpSelfTest } from "./js/selftest.js";
+
+const GPU_POLL_MS = 3000;
+
+/**
+ * What the panels share: the wasm exports, the GPU job lock, capabilities, the test
+ * split, and events ("model-changed", "weights-changed", "epoch-end",
+ * "training-state", "capabilities").
+ */
+class App extends EventTarget {
+  lock = new Mutex();
+  webgpu = false;
+  dataReady = false;
+  testSet = null;
+  on(type, handler) {
+    this.addEventListener(type, (e) => handler(e.detail));
+  }
+  emit(type, detail = {}) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
 
 function whenWasmReady() {
   return new Promise((resolve) => {
@@ -8,28 +39,116 @@ function whenWasmReady() {
   });
 }
 
-async function main() {
-  const wasm = await whenWasmReady();
-  try {
-    $("adapter").textContent = "GPU: " + (await wasm.gpu_adapter());
-  } catch (e) {
-    $("adapter").textContent = String(e);
-    $("adapter").classList.add("error");
+/** Starts downloading MNIST, reporting progress in the header. Null without WebGPU (not needed). */
+function startDataDownload() {
+  if (!("gpu" in navigator)) {
+    $("data-progress").hidden = true;
+    $("data-label").textContent = "Data set not downloaded: training needs WebGPU.";
+    return null;
   }
-  $("selftest-run").onclick = async () => {
-    $("selftest-run").disabled = true;
-    const body = $("selftest").querySelector("tbody");
-    body.innerHTML = "<tr><td colspan=4>running…</td></tr>";
-    try {
-      const rows = JSON.parse(await wasm.engine_selftest());
-      body.innerHTML = rows.map((r) => `<tr><td>${r.name}</td><td class="${r.ok ? "ok" : "fail"}">${r.ok ? "pass" : "FAIL: " + r.error}</td>` +
-        `<td>${r.ok ? r.max_rel_err.toExponential(1) : ""}</td><td>${r.ok && r.max_fd_err ? r.max_fd_err.toExponential(1) : ""}</td></tr>`).join("");
-      document.body.dataset.selftest = rows.every((r) => r.ok) ? "pass" : "fail";
-    } catch (e) {
-      body.innerHTML = `<tr><td colspan=4 class=fail>${e}</td></tr>`;
-      document.body.dataset.selftest = "error";
-    }
-    $("selftest-run").disabled = false;
-  };
+  const mb = (b) => (b / 1e6).toFixed(1);
+  return downloadMnist((received, total) => {
+    $("data-progress").value = received / total;
+    $("data-label").textContent = `Downloading MNIST: ${mb(received)} of ${mb(total)} MB`;
+  });
 }
-main();
+
+async function loadData(app, download) {
+  try {
+    const files = await download;
+    $("data-label").textContent = "Unpacking MNIST…";
+    app.wasm.load_data(...files);
+    app.testSet = new TestSet(files[2], files[3]);
+    app.dataReady = true;
+    $("data-progress").value = 1;
+    $("data-label").textContent = `MNIST: 60,000 training and ${app.testSet.size.toLocaleString()} test images`;
+    document.body.dataset.dataReady = "1";
+    app.emit("capabilities");
+  } catch (e) {
+    $("data-label").textContent = "The data set did not load.";
+    notify("error", `Could not load the MNIST data set: ${errorText(e)}. Drawing still works; training needs the data.`, "data");
+  }
+}
+
+/** "GPU: <adapter>": the browser's adapter info when it has some (wgpu's name on WebGPU is often empty or "0"). */
+async function showAdapter(init) {
+  const el = $("adapter");
+  if (!init.webgpu) {
+    el.textContent = "No WebGPU: recognition runs on the CPU";
+    el.classList.add("error");
+    notify("error", "No usable WebGPU here, so training is off. Drawing and recognition still work, on the CPU.", "webgpu", init.error);
+    return;
+  }
+  let details = "";
+  try {
+    const info = (await navigator.gpu.requestAdapter())?.info;
+    details = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ");
+  } catch {
+    // The name from wgpu is enough.
+  }
+  el.textContent = `GPU: ${details || init.adapter}`;
+  el.title = `wgpu: ${init.adapter}`;
+}
+
+/** Watches for a lost device: the app then predicts on the CPU and cannot train. */
+function watchGpu(app) {
+  const timer = setInterval(() => {
+    const status = app.wasm.gpu_status();
+    if (!status.startsWith("lost")) return;
+    clearInterval(timer);
+    app.webgpu = false;
+    app.training.stop();
+    $("adapter").textContent = "GPU lost: recognition runs on the CPU";
+    $("adapter").classList.add("error");
+    notify("error", `The GPU device was lost (${status.slice(5).trim() || "no reason given"}). Recognition goes on on the CPU; reload the page to train again.`, "gpu-lost");
+    app.emit("capabilities");
+  }, GPU_POLL_MS);
+}
+
+/** The pad's view toggle: the drawing, or the 28x28 input laid over it. */
+function setUpPadView() {
+  const show = (input) => {
+    $("pad-input").hidden = !input;
+    $("view-drawing").setAttribute("aria-pressed", String(!input));
+    $("view-input").setAttribute("aria-pressed", String(input));
+  };
+  $("view-drawing").onclick = () => show(false);
+  $("view-input").onclick = () => show(true);
+}
+
+async function main() {
+  const download = startDataDownload();
+  const app = new App();
+  app.wasm = await whenWasmReady();
+  const init = JSON.parse(await app.wasm.init());
+  app.webgpu = init.webgpu;
+  document.body.dataset.webgpu = String(init.webgpu);
+  showAdapter(init);
+
+  const pad = new DrawingPad($("pad"));
+  const predictor = new Predictor(app.wasm, pad);
+  $("clear").onclick = () => pad.clear();
+  setUpPadView();
+  app.models = new Models(app);
+  app.training = new Training(app);
+  new Analysis(app);
+  new PersonalSet(app, predictor);
+  setUpSelfTest(app);
+  app.on("model-changed", () => predictor.schedule());
+  app.on("weights-changed", () => predictor.schedule());
+  if (app.webgpu) watchGpu(app);
+
+  await Promise.all([
+    app.models.loadInitial().then(() => {
+      predictor.ready();
+      document.body.dataset.modelReadyMs = performance.now().toFixed(0);
+    }),
+    download && loadData(app, download),
+  ]);
+}
+
+addEventListener("unhandledrejection", (e) => notify("error", `Something went wrong: ${errorText(e.reason)}`, "unexpected"));
+// scripts/bench-browser.mjs drives the wasm module itself on "?bench": the app stays out of its way.
+if (!new URLSearchParams(location.search).has("bench")) {
+  main().catch((e) => notify("error", `The app could not start: ${errorText(e)}`, "start"));
+}

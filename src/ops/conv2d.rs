@@ -1,13 +1,40 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
-use super::kernel::{Dispatch, Shader, View};
+use super::kernel::{groups_for, Dispatch, Shader, View};
 use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader =
     Shader { name: "conv2d", source: concat!(include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/conv2d.wgsl")) };
+
+const DIRECT: Shader = Shader { name: "conv2d_direct", source: include_str!("../../shaders/conv2d_direct.wgsl") };
+/// Output channels (forward) or input channels (backward) each direct thread computes.
+const CHANNEL_BLOCK: usize = 8;
+/// Threads the direct weight gradient aims for: a small layer (conv1: 400 weights over
+/// 50,176 positions at batch 64) needs many splits, or a few threads loop for long.
+const DIRECT_WEIGHT_THREADS: usize = 65536;
+
+/// How convolutions run on an adapter. Measured (docs/benchmarks.md): the tiled GEMM is
+/// faster on lavapipe and GPUs; direct threads without barriers are faster on
+/// SwiftShader, the software WebGPU adapter of Chromium.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvAlgorithm {
+    Tiled,
+    Direct,
+}
+
+impl ConvAlgorithm {
+    /// The measured choice for an adapter.
+    pub fn for_adapter(info: &wgpu::AdapterInfo) -> ConvAlgorithm {
+        if info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu {
+            ConvAlgorithm::Direct
+        } else {
+            ConvAlgorithm::Tiled
+        }
+    }
+}
 
 /// Shapes of one convolution: input [batch, in_c, in_h, in_w], weights
 /// [out_c, in_c, k_h, k_w], zero padding `pad_h`/`pad_w` on each side.
@@ -116,6 +143,9 @@ const MIN_WORKGROUPS: usize = 64;
 const MIN_K_PER_SPLIT: usize = 256;
 
 impl Gemm {
+    /// For the direct kernels, which read no GEMM sizes.
+    const NONE: Gemm = Gemm { m: 0, n: 0, k: 0, k_chunk: 0 };
+
     fn new(m: usize, n: usize, k: usize, allow_split: bool) -> Gemm {
         let tiles = m.div_ceil(BM) * n.div_ceil(BN);
         let max_splits = if allow_split { k.div_ceil(MIN_K_PER_SPLIT) } else { 1 };
@@ -150,6 +180,17 @@ pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, 
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
+    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+        let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w();
+        return Dispatch::new(
+            gpu,
+            DIRECT,
+            "conv2d_forward_direct",
+            &s.params(Gemm::NONE, relu),
+            &[(1, x), (2, w), (3, b), (4, y)],
+            groups_for(threads),
+        );
+    }
     let g = Gemm::new(s.out_c, s.batch * s.out_h() * s.out_w(), s.weight_len() / s.out_c, false);
     dispatch(gpu, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())
 }
@@ -160,6 +201,17 @@ pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
+    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+        let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w;
+        return Dispatch::new(
+            gpu,
+            DIRECT,
+            "conv2d_backward_input_direct",
+            &s.params(Gemm::NONE, false),
+            &[(5, dy), (2, w), (6, dx)],
+            groups_for(threads),
+        );
+    }
     let g = Gemm::new(s.in_c, s.batch * s.in_h * s.in_w, s.out_c * s.k_h * s.k_w, false);
     dispatch(gpu, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())
 }
@@ -171,6 +223,26 @@ pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, 
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
     dw.expect("conv2d weight gradient", s.weight_len())?;
+    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+        // Enough (split, weight) threads to fill the adapter, at least 64 positions each.
+        let positions = s.batch * s.out_h() * s.out_w();
+        let splits = DIRECT_WEIGHT_THREADS.div_ceil(s.weight_len()).clamp(1, positions.div_ceil(64));
+        let chunk = positions.div_ceil(splits);
+        let splits = positions.div_ceil(chunk);
+        let partial = View::new(gpu, "dw partial sums", splits * s.weight_len())?;
+        let g = Gemm { m: splits, n: 0, k: positions, k_chunk: chunk };
+        return Ok(vec![
+            Dispatch::new(
+                gpu,
+                DIRECT,
+                "conv2d_backward_weights_direct",
+                &s.params(g, false),
+                &[(1, x), (5, dy), (7, &partial)],
+                groups_for(splits * s.weight_len()),
+            )?,
+            split_sum(gpu, splits, s.weight_len(), &partial, dw)?,
+        ]);
+    }
     let g = Gemm::new(s.out_c, s.weight_len() / s.out_c, s.batch * s.out_h() * s.out_w(), true);
     let partial = View::new(gpu, "dw partial sums", g.splits() * s.weight_len())?;
     Ok(vec![

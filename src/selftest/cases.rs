@@ -4,7 +4,9 @@
 use super::check::{fresh_seed, poisoned, project, run_and_read, upload, Report, Rng};
 use crate::gpu::Gpu;
 use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward, BatchNormShape};
-use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape};
+use crate::ops::conv2d::{
+    conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape, ConvAlgorithm,
+};
 use crate::ops::dense::{
     dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, matmul, DenseShape, MatmulShape,
 };
@@ -122,32 +124,39 @@ async fn conv2d_matches_reference(gpu: &Gpu, rng: &mut Rng) -> Result<Report, St
         conv(3, 32, 14, 14, 17, 5, 5, 2, 2, 2), // odd channel count, stride 2, same
     ];
     for (row, s) in shapes.iter().enumerate() {
-        let g = &engine(gpu, row);
-        let relu = row % 3 == 0;
-        let (x, w, b, dy) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
-        let (xv, wv, bv, dyv) = (upload(g, &x)?, upload(g, &w)?, upload(g, &b)?, upload(g, &dy)?);
-        let (y, dx, dw, db) =
-            (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
-        let ds = [
-            conv2d_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
-            conv2d_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
-            conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?,
-        ];
-        let dw_passes = conv2d_backward_weights(g, s, &xv, &dyv, &dw).map_err(err)?;
-        let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
-        let what = describe_conv(s);
-        rep.compare(&format!("forward {what}"), &out[0], &cpu::conv2d::conv2d_forward(s, &x, &w, &b, relu))?;
-        rep.compare(&format!("backward input {what}"), &out[1], &cpu::conv2d::conv2d_backward_input(s, &dy, &w))?;
-        rep.compare(&format!("backward weights {what}"), &out[2], &cpu::conv2d::conv2d_backward_weights(s, &x, &dy))?;
-        rep.compare(&format!("backward bias {what}"), &out[3], &cpu::conv2d::conv2d_backward_bias(s, &dy))?;
-        rep.shapes.push(what);
+        for algorithm in [ConvAlgorithm::Tiled, ConvAlgorithm::Direct] {
+            let mut g = engine(gpu, row);
+            g.conv_algorithm = algorithm;
+            let g = &g;
+            let relu = row % 3 == 0;
+            let (x, w, b, dy) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
+            let (xv, wv, bv, dyv) = (upload(g, &x)?, upload(g, &w)?, upload(g, &b)?, upload(g, &dy)?);
+            let (y, dx, dw, db) =
+                (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
+            let ds = [
+                conv2d_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
+                conv2d_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
+                conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?,
+            ];
+            let dw_passes = conv2d_backward_weights(g, s, &xv, &dyv, &dw).map_err(err)?;
+            let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
+            let what = format!("{} {algorithm:?}", describe_conv(s));
+            rep.compare(&format!("forward {what}"), &out[0], &cpu::conv2d::conv2d_forward(s, &x, &w, &b, relu))?;
+            rep.compare(&format!("backward input {what}"), &out[1], &cpu::conv2d::conv2d_backward_input(s, &dy, &w))?;
+            rep.compare(&format!("backward weights {what}"), &out[2], &cpu::conv2d::conv2d_backward_weights(s, &x, &dy))?;
+            rep.compare(&format!("backward bias {what}"), &out[3], &cpu::conv2d::conv2d_backward_bias(s, &dy))?;
+            rep.shapes.push(what);
+        }
     }
     Ok(rep)
 }
 
 async fn conv2d_backward_matches_finite_differences(gpu: &Gpu, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("conv2d backward (finite differences)");
-    for s in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)] {
+    for (row, s) in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)].into_iter().enumerate() {
+        let mut g = gpu.clone();
+        g.conv_algorithm = if row == 0 { ConvAlgorithm::Direct } else { ConvAlgorithm::Tiled };
+        let gpu = &g;
         let (x, w, b, r) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
         let (xv, wv, rv) = (upload(gpu, &x)?, upload(gpu, &w)?, upload(gpu, &r)?);
         let (dx, dw, db) = (poisoned(gpu, s.input_len())?, poisoned(gpu, s.weight_len())?, poisoned(gpu, s.out_c)?);

@@ -174,11 +174,6 @@ impl Trainer {
         self.train_metrics_reader().await
     }
 
-    /// The training graph (for per-kernel timing).
-    pub fn train_graph(&self) -> &Graph {
-        &self.train_graph
-    }
-
     /// Whether the current epoch has no steps left.
     pub fn epoch_done(&self) -> bool {
         self.step_in_epoch >= self.steps_per_epoch

@@ -377,6 +377,47 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
     Ok(json!({ "loss": m[0] / rows, "accuracy": m[1] / rows }).to_string())
 }
 
+/// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is JSON
+/// {models: [..], batches: [..], windows, images, profile: bool, conv: "tiled"|"direct"
+/// (default: the adapter's choice)}; needs init() and
+/// load_data() first. Resolves to JSON {adapter, rows: [{model, batch, train_images_per_s,
+/// infer_1_ms, infer_1000_ms}], profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
+#[wasm_bindgen]
+pub async fn benchmark(config: String) -> Result<String, JsValue> {
+    use crate::benchmark::{inference_latency, kernel_profile, profile_graph, train_throughput};
+    let c: serde_json::Value = serde_json::from_str(&config).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
+    let (mut gpu, data) = (gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?, data.ok_or_else(|| JsValue::from_str("no data"))?);
+    match c["conv"].as_str() {
+        Some("tiled") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Tiled,
+        Some("direct") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Direct,
+        _ => {}
+    }
+    let list = |key: &str| -> Vec<serde_json::Value> { c[key].as_array().cloned().unwrap_or_default() };
+    let windows = c["windows"].as_u64().unwrap_or(5) as usize;
+    let images = c["images"].as_u64().unwrap_or(2000) as usize;
+    let (mut rows, mut profiles) = (Vec::new(), Vec::new());
+    for m in list("models") {
+        let name = m.as_str().unwrap_or_default().to_string();
+        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+        let model = Model::new(&gpu, &spec, 1).map_err(js)?;
+        let one = inference_latency(&gpu, &model, &data, 1, 21).await.map_err(js)?;
+        let thousand = inference_latency(&gpu, &model, &data, 1000, 3).await.map_err(js)?;
+        for b in list("batches") {
+            let batch = b.as_u64().unwrap_or(64) as usize;
+            let rate = train_throughput(&gpu, &spec, &data, batch, windows, images).await.map_err(js)?;
+            rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "infer_1_ms": one, "infer_1000_ms": thousand }));
+        }
+        if c["profile"].as_bool().unwrap_or(false) {
+            let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
+            let (_model, graph) = profile_graph(&gpu, &spec, batch).map_err(js)?;
+            let kernels = kernel_profile(&gpu, &graph, 3).await.map_err(js)?;
+            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
+        }
+    }
+    Ok(json!({ "adapter": gpu.describe(), "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
+}
+
 /// The presets, for the picker.
 #[wasm_bindgen]
 pub fn presets() -> Vec<String> {

@@ -15,8 +15,7 @@ const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "applic
   ".json": "application/json", ".png": "image/png", ".bin": "application/octet-stream", ".gz": "application/gzip",
   ".safetensors": "application/octet-stream" };
 
-export async function serveDist() {
-  const dist = join(root, "dist");
+export async function serveDist(dist = join(root, "dist")) {
   const server = createServer(async (req, res) => {
     let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
     if (path.endsWith("/")) path += "index.html";
@@ -33,11 +32,12 @@ export async function serveDist() {
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
 
-export async function launch() {
+/** Starts Chromium; `{ webgpu: false }` leaves WebGPU off (navigator.gpu is then missing). */
+export async function launch({ webgpu = true } = {}) {
   await mkdir(ARTIFACTS, { recursive: true });
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--enable-unsafe-webgpu", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    args: [...(webgpu ? ["--enable-unsafe-webgpu"] : []), "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
   });
 }

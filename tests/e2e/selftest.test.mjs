@@ -13,6 +13,7 @@ test("the page names the WebGPU adapter and its engine self-test passes", { time
     page.on("pageerror", (e) => errors.push(String(e)));
     await page.goto(server.url);
     await page.waitForFunction(() => document.getElementById("adapter").textContent.startsWith("GPU:"), null, { timeout: 60_000 });
+    await page.click("#selftest-card summary"); // the card is collapsed
     await page.click("#selftest-run");
     await page.waitForFunction(() => document.body.dataset.selftest, null, { timeout: 540_000 });
     await page.screenshot({ path: join(ARTIFACTS, "selftest.png"), fullPage: true });

@@ -1,0 +1,47 @@
+// The in-browser benchmark: builds nothing itself (run `trunk build --release` first, or
+// use scripts/bench), serves dist/, opens it in headless Chromium with WebGPU, loads
+// MNIST into the page and runs the same benchmark code as `wgpu-mnist bench`, then
+// prints the table. Usage: node scripts/bench-browser.mjs [models] [batches] [--profile] [--conv=tiled|direct]
+import { serveDist, launch } from "../tests/e2e/harness.mjs";
+
+const [models = "pytorch-cnn", batches = "64,200"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const profile = process.argv.includes("--profile");
+const conv = (process.argv.find((a) => a.startsWith("--conv=")) || "").slice(7) || undefined;
+const server = await serveDist(process.env.DIST || undefined);
+const browser = await launch();
+try {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => console.error("page error:", String(e)));
+  await page.goto(server.url + "?bench");
+  await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
+  const result = await page.evaluate(async ({ models, batches, profile, conv }) => {
+    const wasm = window.wasmBindings;
+    const init = JSON.parse(await wasm.init());
+    if (!init.webgpu) throw new Error(init.error);
+    const fetchGz = async (name) => {
+      const res = await fetch(`data/${name}.gz`);
+      const stream = res.body.pipeThrough(new DecompressionStream("gzip"));
+      return new Uint8Array(await new Response(stream).arrayBuffer());
+    };
+    const files = await Promise.all(["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"].map(fetchGz));
+    wasm.load_data(...files);
+    const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: 5, images: 1000, profile, conv };
+    return JSON.parse(await wasm.benchmark(JSON.stringify(config)));
+  }, { models, batches, profile, conv });
+  const ua = await page.evaluate(() => navigator.userAgent);
+  console.log(`browser: ${ua}\nadapter: ${result.adapter}, convolutions: ${result.conv}`);
+  console.log("| model | batch | train img/s (median of 5) | 1-image inference ms | 1000-image inference ms |");
+  console.log("|---|---|---|---|---|");
+  for (const r of result.rows) {
+    console.log(`| ${r.model} | ${r.batch} | ${r.train_images_per_s.toFixed(0)} | ${r.infer_1_ms.toFixed(2)} | ${r.infer_1000_ms.toFixed(1)} |`);
+  }
+  for (const p of result.profiles) {
+    const total = p.kernels.reduce((s, k) => s + k[1], 0);
+    console.log(`\nper-kernel time of one ${p.model} step at batch ${p.batch} (ms, each dispatch alone):`);
+    for (const [label, ms] of p.kernels) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
+    console.log(`  ${"total".padEnd(28)} ${total.toFixed(2).padStart(8)}`);
+  }
+} finally {
+  await browser.close();
+  server.close();
+}

@@ -1,0 +1,131 @@
+// 2-D convolution computed directly, one thread per output position and block of
+// channels, with no workgroup memory and no barriers. The alternative to the tiled
+// implicit GEMM of conv2d.wgsl for adapters where barriers are expensive (SwiftShader,
+// Chromium's software WebGPU, runs each barrier as a coroutine switch). Same layouts,
+// same uniform block, same results (src/ops/conv2d.rs picks one per adapter).
+
+const CHANNEL_BLOCK: u32 = 8u;
+
+struct Conv2dParams {
+    splits: u32, n: u32, k: u32, chunk: u32,
+    batch: u32, in_c: u32, in_h: u32, in_w: u32,
+    out_c: u32, out_h: u32, out_w: u32, k_h: u32,
+    k_w: u32, stride: u32, pad_h: u32, pad_w: u32,
+    relu: u32, _p0: u32, _p1: u32, _p2: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Conv2dParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read> dy: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dw_partial: array<f32>;
+
+// Thread: (n, block of 8 output channels, oy, ox). Each input value read feeds 8 outputs.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_forward_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                         @builtin(local_invocation_index) local: u32) {
+    let i = thread_index(wg, groups, local);
+    let plane = p.out_h * p.out_w;
+    let blocks = (p.out_c + CHANNEL_BLOCK - 1u) / CHANNEL_BLOCK;
+    if (i >= p.batch * blocks * plane) { return; }
+    let q = i % plane;
+    let oc0 = ((i / plane) % blocks) * CHANNEL_BLOCK;
+    let n = i / (plane * blocks);
+    let iy0 = i32((q / p.out_w) * p.stride) - i32(p.pad_h);
+    let ix0 = i32((q % p.out_w) * p.stride) - i32(p.pad_w);
+    let ky_begin = u32(max(0, -iy0));
+    let ky_end = u32(clamp(i32(p.in_h) - iy0, 0, i32(p.k_h)));
+    let kx_begin = u32(max(0, -ix0));
+    let kx_end = u32(clamp(i32(p.in_w) - ix0, 0, i32(p.k_w)));
+    let taps = p.k_h * p.k_w;
+    let channel_stride = p.in_c * taps;
+    let last_w = p.out_c * channel_stride - 1u;
+    var acc: array<f32, 8>;
+    for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] = b[min(oc0 + j, p.out_c - 1u)]; }
+    for (var ic = 0u; ic < p.in_c; ic++) {
+        for (var ky = ky_begin; ky < ky_end; ky++) {
+            let x_row = ((n * p.in_c + ic) * p.in_h + u32(iy0 + i32(ky))) * p.in_w;
+            for (var kx = kx_begin; kx < kx_end; kx++) {
+                let v = x[x_row + u32(ix0 + i32(kx))];
+                let w0 = oc0 * channel_stride + ic * taps + ky * p.k_w + kx;
+                for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] += v * w[min(w0 + j * channel_stride, last_w)]; }
+            }
+        }
+    }
+    for (var j = 0u; j < CHANNEL_BLOCK; j++) {
+        if (oc0 + j < p.out_c) {
+            var v = acc[j];
+            if (p.relu != 0u) { v = max(v, 0.0); }
+            y[(n * p.out_c + oc0 + j) * plane + q] = v;
+        }
+    }
+}
+
+// Thread: (n, block of 8 input channels, iy, ix). Each dy value read feeds 8 outputs.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_backward_input_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                                @builtin(local_invocation_index) local: u32) {
+    let i = thread_index(wg, groups, local);
+    let plane = p.in_h * p.in_w;
+    let blocks = (p.in_c + CHANNEL_BLOCK - 1u) / CHANNEL_BLOCK;
+    if (i >= p.batch * blocks * plane) { return; }
+    let q = i % plane;
+    let ic0 = ((i / plane) % blocks) * CHANNEL_BLOCK;
+    let n = i / (plane * blocks);
+    let iy = q / p.in_w;
+    let ix = q % p.in_w;
+    let taps = p.k_h * p.k_w;
+    let last_w = p.out_c * p.in_c * taps - 1u;
+    var acc: array<f32, 8>;
+    for (var oc = 0u; oc < p.out_c; oc++) {
+        for (var ky = 0u; ky < p.k_h; ky++) {
+            let ty = i32(iy + p.pad_h) - i32(ky);
+            if (ty < 0 || u32(ty) % p.stride != 0u || u32(ty) / p.stride >= p.out_h) { continue; }
+            let dy_row = ((n * p.out_c + oc) * p.out_h + u32(ty) / p.stride) * p.out_w;
+            for (var kx = 0u; kx < p.k_w; kx++) {
+                let tx = i32(ix + p.pad_w) - i32(kx);
+                if (tx < 0 || u32(tx) % p.stride != 0u || u32(tx) / p.stride >= p.out_w) { continue; }
+                let v = dy[dy_row + u32(tx) / p.stride];
+                let w0 = (oc * p.in_c + ic0) * taps + ky * p.k_w + kx;
+                for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] += v * w[min(w0 + j * taps, last_w)]; }
+            }
+        }
+    }
+    for (var j = 0u; j < CHANNEL_BLOCK; j++) {
+        if (ic0 + j < p.in_c) { dx[(n * p.in_c + ic0 + j) * plane + q] = acc[j]; }
+    }
+}
+
+// Thread: (split, weight). Each sums its chunk of the (n, oy, ox) positions; split_sum
+// (reduce.wgsl) adds the splits.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                                  @builtin(local_invocation_index) local: u32) {
+    let i = thread_index(wg, groups, local);
+    let weights = p.out_c * p.in_c * p.k_h * p.k_w;
+    if (i >= weights * p.splits) { return; }
+    let j = i % weights;
+    let split = i / weights;
+    let kx = j % p.k_w;
+    let ky = (j / p.k_w) % p.k_h;
+    let ic = (j / (p.k_w * p.k_h)) % p.in_c;
+    let oc = j / (p.k_w * p.k_h * p.in_c);
+    let plane = p.out_h * p.out_w;
+    let begin = split * p.chunk;
+    let end = min(begin + p.chunk, p.batch * plane);
+    var acc = 0.0;
+    for (var t = begin; t < end; t++) {
+        let n = t / plane;
+        let oy = (t % plane) / p.out_w;
+        let ox = t % p.out_w;
+        let iy = i32(oy * p.stride + ky) - i32(p.pad_h);
+        let ix = i32(ox * p.stride + kx) - i32(p.pad_w);
+        if (iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
+            acc += dy[(n * p.out_c + oc) * plane + t % plane] * x[((n * p.in_c + ic) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
+        }
+    }
+    dw_partial[split * weights + j] = acc;
+}

@@ -1,0 +1,127 @@
+//! Benchmarks shared by the native `bench` command and the browser: training
+//! throughput (median of timed windows after a warm-up window; each window ends with a
+//! readback, so the GPU work is inside it), inference latency from images in memory to
+//! probabilities in hand, time to reach a test accuracy, and a per-kernel breakdown.
+
+use crate::data::Mnist;
+use crate::error::Error;
+use crate::gpu::Gpu;
+use crate::model::{Graph, Model, Spec};
+use crate::train::{predict, TrainConfig, Trainer, PIXEL_SCALE};
+
+/// Milliseconds from an arbitrary origin (performance.now() in the browser).
+pub fn now_ms() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<std::time::Instant> = OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
+    }
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Training images per second: median of `windows` windows of at least `images` images.
+pub async fn train_throughput(gpu: &Gpu, spec: &Spec, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
+    let mut config = TrainConfig::from_spec(spec, 1);
+    config.batch = batch;
+    config.validation_split = 0.0;
+    let mut trainer = Trainer::new(gpu, Model::new(gpu, spec, 1)?, config, data)?;
+    let steps = images.div_ceil(batch).min(trainer.steps_per_epoch);
+    let mut rates = Vec::new();
+    for w in 0..=windows {
+        if trainer.epoch == 0 || trainer.steps_per_epoch - trainer.step_in_epoch < steps {
+            trainer.begin_epoch();
+        }
+        let t = now_ms();
+        let m = trainer.train_steps(steps).await?;
+        if w > 0 {
+            rates.push(m.examples as f64 / ((now_ms() - t) / 1000.0)); // window 0 warms up
+        }
+    }
+    Ok(median(rates))
+}
+
+/// Median latency (ms) of predicting `n` test images, over `runs` runs after a warm-up.
+pub async fn inference_latency(gpu: &Gpu, model: &Model, data: &Mnist, n: usize, runs: usize) -> Result<f64, Error> {
+    let graph = Graph::new(model, n, None)?;
+    let images: Vec<f32> = data.test.images.pixels[..n * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
+    predict(gpu, &graph, &images).await?;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = now_ms();
+        predict(gpu, &graph, &images).await?;
+        times.push(now_ms() - t);
+    }
+    Ok(median(times))
+}
+
+/// Seconds of training (evaluation excluded) until the test accuracy first reaches each
+/// target, checking every `check_every` images; None for a target not reached within
+/// `max_epochs`. Also returns the last accuracy measured.
+pub async fn time_to_accuracy(
+    gpu: &Gpu,
+    spec: &Spec,
+    data: &Mnist,
+    batch: usize,
+    targets: &[f64],
+    max_epochs: usize,
+    check_every: usize,
+) -> Result<(Vec<Option<f64>>, f64), Error> {
+    let mut config = TrainConfig::from_spec(spec, 1);
+    config.batch = batch;
+    config.validation_split = 0.0;
+    let mut trainer = Trainer::new(gpu, Model::new(gpu, spec, 1)?, config, data)?;
+    let mut reached = vec![None; targets.len()];
+    let (mut trained_ms, mut last) = (0.0, 0.0);
+    'outer: for _ in 0..max_epochs {
+        trainer.begin_epoch();
+        while !trainer.epoch_done() {
+            let t = now_ms();
+            trainer.train_steps(check_every.div_ceil(batch)).await?;
+            trained_ms += now_ms() - t;
+            last = trainer.evaluate_test().await?.accuracy;
+            for (r, &target) in reached.iter_mut().zip(targets) {
+                if r.is_none() && last >= target {
+                    *r = Some(trained_ms / 1000.0);
+                }
+            }
+            if reached.iter().all(Option::is_some) {
+                break 'outer;
+            }
+        }
+    }
+    Ok((reached, last))
+}
+
+/// Per-kernel time of one training step: each dispatch run alone, `reps` times in one
+/// submit, median of 3 such runs, in ms. They add up to more than a whole step
+/// (no overlap between dispatches, one submit each).
+pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec<(&'static str, f64)>, Error> {
+    let mut rows = Vec::new();
+    for d in graph.train_step_dispatches() {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = now_ms();
+            crate::ops::run(gpu, &vec![d; reps]);
+            gpu.finish().await?;
+            times.push((now_ms() - t) / reps as f64);
+        }
+        rows.push((d.label, median(times)));
+    }
+    Ok(rows)
+}
+
+/// A training graph of a fresh preset model, for `kernel_profile`.
+pub fn profile_graph(gpu: &Gpu, spec: &Spec, batch: usize) -> Result<(Model, Graph), Error> {
+    let model = Model::new(gpu, spec, 1)?;
+    let graph = Graph::new(&model, batch, Some(&spec.optimizer))?;
+    Ok((model, graph))
+}

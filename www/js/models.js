@@ -1,0 +1,119 @@
+// The current model: loaded at start (the one saved in this browser, else the default),
+// downloaded, replaced from a file, saved to IndexedDB, restored to the default.
+
+import { $, errorText, notify, dismiss, pct } from "./util.js";
+import * as store from "./store.js";
+
+const DEFAULT_URL = "models/default.safetensors";
+const DEFAULT_INFO_URL = "models/default.json";
+
+export class Models {
+  /** The network's name (also the download's file name). */
+  name = null;
+  /** Where the current model came from, for the info line. */
+  origin = "";
+
+  constructor(app) {
+    this.app = app;
+    $("model-download").onclick = () => this.download();
+    $("model-file").onchange = (e) => this.#loadChosenFile(e.target);
+    $("model-restore").onclick = () => this.restoreDefault();
+    this.defaultInfo = fetch(DEFAULT_INFO_URL).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  }
+
+  /** The model saved in this browser if there is one (and it still loads), else the default. */
+  async loadInitial() {
+    const saved = await store.get("model").catch(() => undefined);
+    if (saved) {
+      try {
+        await this.#install(saved.fileName, saved.bytes, `saved in this browser ${new Date(saved.savedAt).toLocaleString()}`);
+        return;
+      } catch (e) {
+        notify("warn", `The model saved in this browser could not be loaded (${errorText(e)}); using the default model.`, "saved-model");
+      }
+    }
+    await this.restoreDefault();
+  }
+
+  async restoreDefault() {
+    try {
+      const res = await fetch(DEFAULT_URL);
+      if (!res.ok) throw new Error(`the default model is missing (${DEFAULT_URL}: HTTP ${res.status})`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      await this.#install("default.safetensors", bytes, describeDefault(await this.defaultInfo), true);
+      await store.remove("model").catch(() => {});
+    } catch (e) {
+      notify("error", `Could not load the default model: ${errorText(e)}`, "default-model");
+    }
+  }
+
+  /** Loads a model file the user picked; on error the current model stays. */
+  async #loadChosenFile(input) {
+    const file = input.files[0];
+    input.value = ""; // so picking the same file again fires "change" again
+    if (!file) return;
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      await this.#install(file.name, bytes, `loaded from ${file.name}`);
+      dismiss("model-file");
+      await this.save();
+    } catch (e) {
+      notify("error", `Could not load “${file.name}”: ${errorText(e)}. The current model is still in use.`, "model-file");
+    }
+  }
+
+  async #install(fileName, bytes, origin, isDefault = false) {
+    this.app.training?.stop();
+    const name = await this.app.lock.run(() => this.app.wasm.load_model(fileName, bytes));
+    this.changed(name, origin, isDefault);
+  }
+
+  /** Records a new current model (loaded, reset, trained from scratch) and tells the page. */
+  changed(name, origin, isDefault = false) {
+    this.name = name;
+    this.origin = origin;
+    $("model-name").textContent = name;
+    $("model-origin").textContent = origin;
+    $("model-restore").hidden = isDefault;
+    document.body.dataset.model = name;
+    this.app.emit("model-changed", { name });
+  }
+
+  /** Notes that the weights changed (training, fine-tuning) and persists them. */
+  async trained(origin) {
+    this.origin = origin;
+    $("model-origin").textContent = origin;
+    $("model-restore").hidden = false;
+    await this.save();
+  }
+
+  /** Saves the current model in IndexedDB, so a reload continues from it. */
+  async save() {
+    try {
+      const bytes = await this.app.wasm.model_bytes();
+      await store.put("model", { fileName: `${this.name}.safetensors`, bytes, savedAt: Date.now() });
+      document.body.dataset.modelSaves = Number(document.body.dataset.modelSaves ?? 0) + 1;
+    } catch (e) {
+      console.warn("could not save the model in this browser:", e);
+    }
+  }
+
+  async download() {
+    try {
+      const bytes = await this.app.wasm.model_bytes();
+      const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+      const a = Object.assign(document.createElement("a"), { href: url, download: `${this.name ?? "model"}.safetensors` });
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      notify("error", `Could not export the model: ${errorText(e)}`, "download");
+    }
+  }
+}
+
+/** "default model: pytorch-cnn, 98.1% test accuracy" from models/default.json, if there is one. */
+function describeDefault(info) {
+  if (!info) return "default model";
+  const acc = typeof info.test_accuracy === "number" ? `, ${pct(info.test_accuracy)} test accuracy` : "";
+  return `default model${info.name ? `: ${info.name}` : ""}${acc}`;
+}

@@ -1,0 +1,29 @@
+// A tiny key-value store in IndexedDB: the current model and the personal digits
+// survive a reload. Failures (private mode, quota) degrade to "not persisted".
+
+const DB_NAME = "wgpu-mnist";
+const STORE = "kv";
+let db;
+
+function open() {
+  db ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  return db;
+}
+
+async function request(mode, makeRequest) {
+  const tx = (await open()).transaction(STORE, mode);
+  const req = makeRequest(tx.objectStore(STORE));
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  });
+}
+
+export const get = (key) => request("readonly", (s) => s.get(key));
+export const put = (key, value) => request("readwrite", (s) => s.put(value, key));
+export const remove = (key) => request("readwrite", (s) => s.delete(key));

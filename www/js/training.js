@@ -1,0 +1,251 @@
+// Live training: the form, Start / Pause / Resume / Reset, and the loop that runs
+// train_chunk with a step count sized so each chunk takes about CHUNK_MS, yielding to
+// the event loop between chunks so drawing stays responsive.
+
+import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
+import { TrainingChart } from "./chart.js";
+
+const CHUNK_MS = 200;
+const MAX_CHUNK_STEPS = 500;
+/** Images/s is measured over this much recent training time. */
+const RATE_WINDOW_MS = 4000;
+/** Test hook: ?stopAfter=N pauses training after N steps. */
+const STOP_AFTER = Number(new URLSearchParams(location.search).get("stopAfter")) || Infinity;
+
+export class Training {
+  /** "idle" (no trainer), "running", "paused" or "finished". */
+  state = "idle";
+
+  constructor(app) {
+    this.app = app;
+    this.wasm = app.wasm;
+    this.chart = new TrainingChart($("chart"));
+    this.form = $("train-form");
+    this.fields = this.form.elements;
+    for (const name of this.wasm.presets()) this.fields.preset.add(new Option(name, name));
+    this.fields.preset.onchange = () => this.#fillRecipe();
+    this.form.onsubmit = (e) => {
+      e.preventDefault();
+      this.start();
+    };
+    $("train-pause").onclick = () => this.pause();
+    $("train-resume").onclick = () => this.resume();
+    $("train-reset").onclick = () => this.reset();
+    app.on("model-changed", () => {
+      if (!this.#installing) this.stop();
+    });
+    app.on("capabilities", () => this.#updateControls());
+    this.#fillRecipe();
+    this.#updateControls();
+  }
+
+  #installing = false;
+
+  /** Fills optimizer, learning rate, batch and epochs with the preset's recipe. */
+  #fillRecipe() {
+    const r = JSON.parse(this.wasm.preset_recipe(this.fields.preset.value));
+    const f = this.fields;
+    // lr arrives as an f32 widened to f64 (0.001000000047...): show it as typed.
+    [f.optimizer.value, f.lr.value, f.batch.value, f.epochs.value] = [r.optimizer, Number(r.lr.toPrecision(6)), r.batch, r.epochs];
+  }
+
+  #config() {
+    const f = this.fields;
+    return { optimizer: f.optimizer.value, lr: Number(f.lr.value), batch: Number(f.batch.value), epochs: Number(f.epochs.value), seed: Number(f.seed.value) };
+  }
+
+  /** Starts training: a fresh model of the picked preset, or the current one if asked. */
+  async start() {
+    if (this.state === "running") return;
+    this.stop();
+    const preset = this.fields.preset.value;
+    const config = this.#config();
+    const fresh = !this.fields.continue.checked;
+    this.#setBusy(true);
+    try {
+      const info = await this.app.lock.run(async () => {
+        if (fresh) await this.#newModel(preset, config.seed, "trained in this browser");
+        return JSON.parse(this.wasm.start_training(JSON.stringify(config)));
+      });
+      dismiss("training");
+      this.#begin(info);
+      this.#loop();
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#setBusy(false);
+    }
+  }
+
+  /** Reset: a fresh random model of the picked preset (stops any training). */
+  async reset() {
+    this.stop();
+    this.#setBusy(true);
+    try {
+      await this.app.lock.run(() => this.#newModel(this.fields.preset.value, Number(this.fields.seed.value), "new, untrained (random weights)"));
+      this.chart.reset();
+      this.#status("Reset: the model has random weights. Start to train it.");
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#setBusy(false);
+    }
+  }
+
+  async #newModel(preset, seed, origin) {
+    this.#installing = true;
+    try {
+      const name = await this.wasm.new_model(preset, seed);
+      this.app.models.changed(name, origin);
+    } finally {
+      this.#installing = false;
+    }
+  }
+
+  /** The run's bookkeeping, from start_training's answer. */
+  #begin(info) {
+    this.run = { ...info, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [] };
+    this.chart.reset();
+    $("train-acc").textContent = $("train-loss").textContent = $("test-acc").textContent = "–";
+    delete document.body.dataset.trainAccuracy;
+    this.#progress(0, info.steps_per_epoch, 1, info.epochs);
+  }
+
+  pause() {
+    if (this.state === "running") this.#setState("paused");
+  }
+
+  /** Stops the loop for good (the model changed, so the wasm side dropped its trainer). */
+  stop() {
+    if (this.state !== "idle") this.#setState("idle");
+  }
+
+  resume() {
+    if (this.state === "paused") this.#loop();
+  }
+
+  async #loop() {
+    this.#setState("running");
+    while (this.state === "running") {
+      let chunk;
+      try {
+        chunk = await this.#chunk();
+      } catch (e) {
+        this.#fail(e);
+        return;
+      }
+      if (this.state === "idle") return; // the model was replaced meanwhile
+      this.#record(chunk);
+      if (chunk.epoch_done) await this.#epochEnd(chunk);
+      if (chunk.finished) this.#setState("finished");
+      else if (this.run.stepsDone >= STOP_AFTER) this.#setState("paused");
+    }
+    if (this.state !== "idle") await this.app.models.trained(this.state === "finished" ? "trained in this browser" : "trained in this browser (paused)");
+  }
+
+  /** One train_chunk, sized from the measured time per step. */
+  async #chunk() {
+    const run = this.run;
+    const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(CHUNK_MS / run.msPerStep), 2 * run.lastSteps)) : 1;
+    const [json, ms] = await this.app.lock.run(async () => {
+      const t0 = performance.now();
+      const r = await this.wasm.train_chunk(Math.min(steps, STOP_AFTER - run.stepsDone));
+      return [r, performance.now() - t0];
+    });
+    const chunk = JSON.parse(json);
+    chunk.ms = ms;
+    chunk.steps = Math.round(chunk.examples / run.batch);
+    return chunk;
+  }
+
+  #record(c) {
+    const run = this.run;
+    run.chunks += 1;
+    run.stepsDone += c.steps;
+    run.lastSteps = Math.max(1, c.steps);
+    run.activeMs += c.ms;
+    // The first chunk of a run includes compiling the pipelines: the second one's time
+    // replaces its estimate, and it does not count towards images/s.
+    const perStep = c.ms / run.lastSteps;
+    run.msPerStep = run.chunks <= 2 ? perStep : 0.6 * run.msPerStep + 0.4 * perStep;
+    if (run.chunks > 1) run.recent.push({ ms: c.ms, examples: c.examples });
+    while (run.recent.length > 1 && sum(run.recent, "ms") - run.recent[0].ms > RATE_WINDOW_MS) run.recent.shift();
+    const rate = run.recent.length ? (1000 * sum(run.recent, "examples")) / sum(run.recent, "ms") : NaN;
+    const stepsLeft = (c.epochs - c.epoch) * c.steps_per_epoch + (c.steps_per_epoch - c.step);
+    const x = c.epoch - 1 + c.step / c.steps_per_epoch;
+
+    this.chart.add({ x, loss: c.loss, accuracy: c.accuracy });
+    $("train-loss").textContent = c.loss.toFixed(3);
+    $("train-acc").textContent = pct(c.accuracy);
+    $("train-rate").textContent = Number.isFinite(rate) ? `${Math.round(rate).toLocaleString()} images/s` : "–";
+    $("train-elapsed").textContent = duration(run.activeMs / 1000);
+    $("train-eta").textContent = duration((stepsLeft * run.batch) / rate);
+    Object.assign(document.body.dataset, { trainAccuracy: c.accuracy.toFixed(4), trainRate: rate.toFixed(1), trainSteps: run.stepsDone });
+    this.#progress(c.step, c.steps_per_epoch, c.epoch, c.epochs);
+    this.app.emit("weights-changed", { final: false });
+  }
+
+  async #epochEnd(c) {
+    this.#status(`Epoch ${c.epoch} done: measuring test accuracy on 10,000 images…`);
+    try {
+      const t = JSON.parse(await this.app.lock.run(() => this.wasm.evaluate_test()));
+      this.chart.addTest({ x: c.epoch, accuracy: t.accuracy });
+      $("test-acc").textContent = `${pct(t.accuracy, 2)} (epoch ${c.epoch})`;
+      document.body.dataset.testAccuracy = t.accuracy.toFixed(4);
+    } catch (e) {
+      notify("warn", `Could not measure the test accuracy: ${errorText(e)}`, "evaluate");
+    }
+    await this.app.models.trained("trained in this browser");
+    this.app.emit("epoch-end", { epoch: c.epoch });
+    this.#setState(this.state); // restore the status line
+  }
+
+  #progress(step, stepsPerEpoch, epoch, epochs) {
+    $("epoch-bar").value = step / stepsPerEpoch;
+    $("epoch-label").textContent = `Epoch ${epoch} of ${epochs} · step ${step} of ${stepsPerEpoch}`;
+  }
+
+  #fail(e) {
+    const message = errorText(e);
+    notify("error", message.startsWith("training diverged") ? `${message}. Press Reset (or lower the learning rate) to try again.` : `Training stopped: ${message}`, "training");
+    this.#setState("idle");
+  }
+
+  #setState(state) {
+    this.state = state;
+    document.body.dataset.training = state;
+    const text = {
+      idle: this.run ? "Stopped." : "Pick a preset and press Start.",
+      running: "Training…",
+      paused: "Paused. Resume to continue.",
+      finished: "Finished: every epoch is done.",
+    }[state];
+    this.#status(text);
+    this.#updateControls();
+    this.app.emit("training-state", { state });
+  }
+
+  #status(text) {
+    $("train-status").textContent = text;
+  }
+
+  #setBusy(busy) {
+    this.busy = busy;
+    this.#updateControls();
+  }
+
+  /** Enables what makes sense now; says why training is unavailable. */
+  #updateControls() {
+    const { webgpu, dataReady } = this.app;
+    const can = webgpu && dataReady && !this.busy;
+    const running = this.state === "running";
+    $("train-start").disabled = !can || running;
+    $("train-pause").disabled = !running;
+    $("train-resume").disabled = !can || this.state !== "paused";
+    $("train-reset").disabled = !webgpu || this.busy;
+    for (const el of this.form.querySelectorAll("input, select")) el.disabled = !webgpu || running;
+    $("train-note").textContent = !webgpu ? "Training needs WebGPU." : !dataReady ? "Waiting for the data set to download…" : "";
+  }
+}
+
+const sum = (rows, key) => rows.reduce((s, r) => s + r[key], 0);
