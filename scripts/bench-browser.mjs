@@ -29,11 +29,12 @@ try {
     return JSON.parse(await wasm.benchmark(JSON.stringify(config)));
   }, { models, batches, profile, conv });
   const ua = await page.evaluate(() => navigator.userAgent);
-  console.log(`browser: ${ua}\nadapter: ${result.adapter}, convolutions: ${result.conv}`);
-  console.log("| model | batch | train img/s (median of 5) | 1-image inference ms | 1000-image inference ms |");
-  console.log("|---|---|---|---|---|");
+  console.log(`browser: ${ua}\nadapter: ${result.adapter}, convolutions: ${result.conv}; measured f32 peak ${result.peak_gflops.toFixed(1)} GFLOP/s`);
+  console.log("| model | batch | train img/s (median of 5) | GFLOP/s (% of peak) | 1-image inference ms | 1000-image inference ms |");
+  console.log("|---|---|---|---|---|---|");
   for (const r of result.rows) {
-    console.log(`| ${r.model} | ${r.batch} | ${r.train_images_per_s.toFixed(0)} | ${r.infer_1_ms.toFixed(2)} | ${r.infer_1000_ms.toFixed(1)} |`);
+    const pct = ((100 * r.gflops) / result.peak_gflops).toFixed(0);
+    console.log(`| ${r.model} | ${r.batch} | ${r.train_images_per_s.toFixed(0)} | ${r.gflops.toFixed(2)} (${pct}%) | ${r.infer_1_ms.toFixed(2)} | ${r.infer_1000_ms.toFixed(1)} |`);
   }
   for (const p of result.profiles) {
     const total = p.kernels.reduce((s, k) => s + k[1], 0);

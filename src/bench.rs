@@ -1,7 +1,9 @@
 //! `wgpu-mnist bench`: prints the benchmark table (src/benchmark.rs) for this machine.
 
 use crate::cli::{preset, Args};
-use wgpu_mnist::benchmark::{inference_latency, kernel_profile, profile_graph, time_to_accuracy, train_throughput};
+use wgpu_mnist::benchmark::{
+    inference_latency, kernel_profile, peak_gflops, profile_graph, time_to_accuracy, train_flops_per_example, train_throughput,
+};
 use wgpu_mnist::data::{Mnist, DEFAULT_DIR};
 use wgpu_mnist::model::Model;
 use wgpu_mnist::{Error, Gpu};
@@ -19,17 +21,22 @@ pub async fn run(args: &Args) -> Result<(), Error> {
         .collect::<Result<_, _>>()?;
     let windows = args.num::<usize>("windows").map_err(bad)?.unwrap_or(5);
     let images = args.num::<usize>("images").map_err(bad)?.unwrap_or(2000);
-    println!("device: {}", gpu.describe());
-    println!("| model | batch | train img/s (median of {windows}) | 1-image inference ms | 1000-image inference ms |");
-    println!("|---|---|---|---|---|");
+    let peak = peak_gflops(&gpu).await?;
+    println!("device: {}; measured f32 peak {peak:.1} GFLOP/s", gpu.describe());
+    println!(
+        "| model | batch | train img/s (median of {windows}) | GFLOP/s (% of peak) | 1-image inference ms | 1000-image inference ms |"
+    );
+    println!("|---|---|---|---|---|---|");
     for name in &models {
         let spec = preset(name).map_err(bad)?;
         let model = Model::new(&gpu, &spec, 1)?;
+        let flops = train_flops_per_example(&model);
         let one = inference_latency(&gpu, &model, &data, 1, 21).await?;
         let thousand = inference_latency(&gpu, &model, &data, 1000, 3).await?;
         for &batch in &batches {
             let rate = train_throughput(&gpu, &spec, &data, batch, windows, images).await?;
-            println!("| {name} | {batch} | {rate:.0} | {one:.2} | {thousand:.1} |");
+            let gflops = rate * flops / 1e9;
+            println!("| {name} | {batch} | {rate:.0} | {gflops:.2} ({:.0}%) | {one:.2} | {thousand:.1} |", 100.0 * gflops / peak);
         }
     }
     if args.get("profile").is_some() {

@@ -119,6 +119,54 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
     Ok(rows)
 }
 
+const PEAK: crate::ops::kernel::Shader = crate::ops::kernel::Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
+
+/// The adapter's measured f32 arithmetic peak in GFLOP/s (shaders/peak.wgsl): median of
+/// 3 runs of a dispatch with no memory traffic in its loop.
+pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
+    let (threads, iterations) = (16_384u32, 2_048u32);
+    let sink = crate::ops::View::new(gpu, "sink", 4)?;
+    let d = crate::ops::Dispatch::new(
+        gpu,
+        PEAK,
+        "peak_fma",
+        &[iterations, threads, 0, 0],
+        &[(1, &sink)],
+        crate::ops::kernel::groups_for(threads as usize),
+    )?;
+    crate::ops::run(gpu, &[&d]);
+    gpu.finish().await?;
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = now_ms();
+        crate::ops::run(gpu, &[&d]);
+        gpu.finish().await?;
+        times.push(now_ms() - t);
+    }
+    let flops = threads as f64 * iterations as f64 * 8.0 * 4.0 * 2.0;
+    Ok(flops / (median(times) / 1000.0) / 1e9)
+}
+
+/// Floating-point operations of one training example (forward, backward, in
+/// multiply-adds x 2), counting convolutions and dense layers, which dominate.
+pub fn train_flops_per_example(model: &Model) -> f64 {
+    use crate::model::Planned;
+    let mut flops = 0.0;
+    for (i, l) in model.layers.iter().enumerate() {
+        let macs = match l {
+            Planned::Conv { input, kernel, .. } => {
+                let (c, h, w) = l.output();
+                (c * h * w * input.0 * kernel * kernel) as f64
+            }
+            Planned::Dense { in_f, out_f, .. } => (in_f * out_f) as f64,
+            _ => 0.0,
+        };
+        // forward + weight gradient, + input gradient except for the first layer
+        flops += 2.0 * macs * if i == 0 { 2.0 } else { 3.0 };
+    }
+    flops
+}
+
 /// A training graph of a fresh preset model, for `kernel_profile`.
 pub fn profile_graph(gpu: &Gpu, spec: &Spec, batch: usize) -> Result<(Model, Graph), Error> {
     let model = Model::new(gpu, spec, 1)?;

@@ -384,7 +384,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
 /// infer_1_ms, infer_1000_ms}], profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
 #[wasm_bindgen]
 pub async fn benchmark(config: String) -> Result<String, JsValue> {
-    use crate::benchmark::{inference_latency, kernel_profile, profile_graph, train_throughput};
+    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, profile_graph, train_flops_per_example, train_throughput};
     let c: serde_json::Value = serde_json::from_str(&config).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
     let (mut gpu, data) = (gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?, data.ok_or_else(|| JsValue::from_str("no data"))?);
@@ -397,6 +397,7 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     let windows = c["windows"].as_u64().unwrap_or(5) as usize;
     let images = c["images"].as_u64().unwrap_or(2000) as usize;
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
+    let peak = peak_gflops(&gpu).await.map_err(js)?;
     for m in list("models") {
         let name = m.as_str().unwrap_or_default().to_string();
         let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
@@ -406,7 +407,8 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
         for b in list("batches") {
             let batch = b.as_u64().unwrap_or(64) as usize;
             let rate = train_throughput(&gpu, &spec, &data, batch, windows, images).await.map_err(js)?;
-            rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "infer_1_ms": one, "infer_1000_ms": thousand }));
+            let gflops = rate * train_flops_per_example(&model) / 1e9;
+            rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
         if c["profile"].as_bool().unwrap_or(false) {
             let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
@@ -415,7 +417,7 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
             profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
         }
     }
-    Ok(json!({ "adapter": gpu.describe(), "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
+    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
 }
 
 /// The presets, for the picker.
