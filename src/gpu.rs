@@ -69,7 +69,12 @@ impl Gpu {
     /// One line that names the adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan, Cpu)".
     pub fn describe(&self) -> String {
         let i = &self.adapter_info;
-        let name = if i.name.is_empty() { i.vendor.to_string() } else { i.name.clone() };
+        // Browsers' WebGPU hides the adapter's name from wgpu; say what it is instead of "0".
+        let name = match (i.name.is_empty(), i.backend) {
+            (false, _) => i.name.clone(),
+            (true, wgpu::Backend::BrowserWebGpu) => "WebGPU adapter".to_string(),
+            (true, _) => format!("vendor {:#x}", i.vendor),
+        };
         format!("{name} ({:?}, {:?})", i.backend, i.device_type)
     }
 

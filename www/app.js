@@ -118,6 +118,10 @@ function setUpPadView() {
 
 async function main() {
   const download = startDataDownload();
+  // The pad works before the wasm module is ready; the first prediction catches up.
+  const pad = new DrawingPad($("pad"));
+  $("clear").onclick = () => pad.clear();
+  setUpPadView();
   const app = new App();
   app.wasm = await whenWasmReady();
   const init = JSON.parse(await app.wasm.init());
@@ -125,17 +129,15 @@ async function main() {
   document.body.dataset.webgpu = String(init.webgpu);
   showAdapter(init);
 
-  const pad = new DrawingPad($("pad"));
   const predictor = new Predictor(app.wasm, pad);
-  $("clear").onclick = () => pad.clear();
-  setUpPadView();
   app.models = new Models(app);
   app.training = new Training(app);
   new Analysis(app);
   new PersonalSet(app, predictor);
   setUpSelfTest(app);
   app.on("model-changed", () => predictor.schedule());
-  app.on("weights-changed", () => predictor.schedule());
+  // Live training changes the weights every chunk: refresh the guess; fine-tuning replaces it.
+  app.on("weights-changed", ({ live }) => (live ? predictor.refresh() : predictor.schedule()));
   if (app.webgpu) watchGpu(app);
 
   await Promise.all([

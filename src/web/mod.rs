@@ -64,7 +64,10 @@ async fn connect() -> Result<Gpu, String> {
     if !has_webgpu {
         return Err("This browser has no WebGPU (navigator.gpu is missing). WebGPU ships in Chrome and Edge 113+, Safari 26+ and Firefox 141+ on Windows; elsewhere it may sit behind a flag.".into());
     }
-    Gpu::new().await.map_err(|e| format!("WebGPU is present but gave no usable GPU: {e}"))
+    Gpu::new().await.map_err(|e| match e {
+        Error::NoGpu(_) => "WebGPU is present but offered no GPU adapter (it may be turned off by a flag or a blocklist).".to_string(),
+        other => format!("WebGPU is present but gave no usable GPU: {other}"),
+    })
 }
 
 /// Whether a GPU device is connected and not lost.
@@ -202,7 +205,8 @@ pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
 }
 
 /// Starts (or restarts) training the current model. `config` is JSON:
-/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", lr, batch, epochs, seed}.
+/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", lr, batch, epochs, seed,
+/// train_limit?, test_limit?} (the limits take the first images only: quick runs).
 /// Resolves to {steps_per_epoch}.
 #[wasm_bindgen]
 pub fn start_training(config: &str) -> Result<String, JsValue> {
@@ -221,6 +225,15 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
         tc.batch = c["batch"].as_u64().map(|v| v as usize).unwrap_or(tc.batch);
         tc.epochs = c["epochs"].as_u64().map(|v| v as usize).unwrap_or(tc.epochs);
         model.clear_optimizer();
+        let limited;
+        let data = match (c["train_limit"].as_u64(), c["test_limit"].as_u64()) {
+            (None, None) => data,
+            (a, b) => {
+                limited =
+                    Mnist { train: data.train.take(a.unwrap_or(u64::MAX) as usize), test: data.test.take(b.unwrap_or(u64::MAX) as usize) };
+                &limited
+            }
+        };
         let result = Trainer::new(&gpu, model, tc, data);
         match result {
             Ok(mut t) => {
@@ -345,7 +358,8 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
             .or(s.model.as_ref())
             .ok_or_else(|| JsValue::from_str("fine-tuning needs a model on WebGPU"))?;
         let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-        model.clear_optimizer();
+        // The optimizer state is shared with a paused trainer and kept: Adam's moments
+        // from training are a fine start for fine-tuning, and training can resume after.
         Ok::<_, JsValue>((model.gpu.clone(), Graph::new(model, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?, data.train.clone()))
     })?;
     let mut rng = crate::selftest::Rng::new(js_sys::Date::now() as u64);

@@ -22,7 +22,9 @@ export async function openApp(browser, url, options = LAPTOP) {
 export const modelReady = (page) => page.waitForFunction(() => document.body.dataset.modelReadyMs, null, { timeout: 60_000 });
 
 async function padPoints(page, strokes) {
-  const box = await page.locator("#pad").boundingBox();
+  const pad = page.locator("#pad");
+  await pad.scrollIntoViewIfNeeded(); // mouse and touch events land only on what is on screen
+  const box = await pad.boundingBox();
   return strokes.map((s) => s.map(([x, y]) => [box.x + x * box.width, box.y + y * box.height]));
 }
 

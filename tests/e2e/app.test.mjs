@@ -111,13 +111,68 @@ test(`training lenet from scratch for ${TRAIN_STEPS} steps lifts the shown train
   await context.close();
 });
 
-test("a malformed model file shows a clear error and the current model keeps working", { timeout: 120_000 }, async () => {
+test("a diverging run is reported, and Reset makes the app usable again", { timeout: 180_000 }, async () => {
+  const { page, errors, context } = await openApp(browser, `${server.url}?stopAfter=40`);
+  await dataReady(page);
+  await page.selectOption("select[name=preset]", "lenet");
+  await page.selectOption("select[name=optimizer]", "sgd");
+  await page.fill("input[name=lr]", "100000");
+  await page.click("#train-start");
+  const banner = page.locator(".banner.error", { hasText: "diverged" });
+  await banner.waitFor({ timeout: 150_000 });
+  console.log(`divergence message: ${(await banner.innerText()).replace("×", "").replace(/\s+/g, " ").trim()}`);
+  assert.equal(await page.evaluate(() => document.body.dataset.training), "idle");
+  await page.click("#train-reset");
+  await page.waitForFunction(() => /untrained/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
+  await drawWithMouse(page, ONE);
+  assert.match(await settledGuess(page), /^[0-9]$/, "a fresh model predicts again");
+  assert.ok(await page.isEnabled("#train-start"));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("Analyse test set fills the confusion matrix, the galleries, the filters and the summary", { timeout: 180_000 }, async () => {
   const { page, errors, context } = await openApp(browser, server.url);
+  await dataReady(page);
+  // A fresh lenet: its pass over the test set is quick even on a software GPU.
+  await page.selectOption("select[name=preset]", "lenet");
+  await page.click("#train-reset");
+  await page.waitForFunction(() => document.body.dataset.model === "lenet", null, { timeout: 30_000 });
+  await page.click("#analyse");
+  await page.waitForFunction(() => document.body.dataset.analysedAccuracy, null, { timeout: 150_000 });
+  const cells = await page.$$eval("#confusion tbody tr", (rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => Number(td.textContent) || 0)));
+  assert.equal(cells.length, 10);
+  assert.equal(cells.flat().reduce((a, b) => a + b, 0), 10_000, "every test image is in one cell");
+  const right = cells.reduce((s, row, i) => s + row[i], 0);
+  assert.equal(Number(await page.evaluate(() => document.body.dataset.analysedAccuracy)), right / 10_000);
+  assert.equal(await page.locator("#first-digits .thumb").count(), 20);
+  assert.equal(await page.locator("#misclassified .thumb").count(), Math.min(60, 10_000 - right));
+  // The fullest cell shows its digits (at most 60).
+  const [t, p] = cells.flatMap((row, i) => row.map((n, j) => [i, j, n])).sort((a, b) => b[2] - a[2])[0];
+  await page.click(`#confusion tbody tr:nth-child(${t + 1}) td:nth-child(${p + 2})`);
+  assert.equal(await page.locator("#cell-digits .thumb").count(), Math.min(60, cells[t][p]));
+  assert.match(await page.textContent("#cell-title"), new RegExp(`True ${t}, predicted ${p}: ${cells[t][p]} images`));
+  assert.equal(await page.locator("#filters canvas").count(), 6, "lenet's first layer has 6 filters");
+  assert.match(await page.textContent("#summary"), /lenet/);
+  console.log(`analysis of an untrained lenet: ${await page.textContent("#analysis-status")}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("model files: download gives <preset>.safetensors that loads again; a malformed one shows a clear error and the model keeps working", { timeout: 120_000 }, async () => {
+  const { page, errors, context } = await openApp(browser, server.url);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#model-download")]);
+  assert.equal(download.suggestedFilename(), "pytorch-cnn.safetensors");
+  const saved = join(ARTIFACTS, "downloaded.safetensors");
+  await download.saveAs(saved);
+  await page.setInputFiles("#model-file", saved);
+  await page.waitForFunction(() => /loaded from downloaded.safetensors/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
+
   await page.setInputFiles("#model-file", { name: "broken.safetensors", mimeType: "application/octet-stream", buffer: randomBytes(4096) });
   const banner = page.locator(".banner.error", { hasText: "broken.safetensors" });
   await banner.waitFor({ timeout: 30_000 });
-  const message = await banner.textContent();
-  console.log(`bad model file message: ${message.replace("×", "").trim()}`);
+  const message = await banner.innerText();
+  console.log(`bad model file message: ${message.replace("×", "").replace(/\s+/g, " ").trim()}`);
   assert.match(message, /current model is still in use/);
   assert.equal(await page.textContent("#model-name"), "pytorch-cnn");
   await drawWithMouse(page, ONE);
@@ -146,7 +201,9 @@ test("a correction joins my digits, fine-tuning uses them, and both survive a re
   await page.waitForFunction(() => document.querySelectorAll("#personal .thumb").length === 1, null, { timeout: 10_000 });
   if (await page.evaluate(() => typeof window.wasmBindings.fine_tune === "function")) {
     assert.match(await page.textContent("#model-origin"), /saved in this browser/);
-    assert.ok(await page.isVisible("#model-restore"), "the default model can be restored");
+    await page.click("#model-restore");
+    await page.waitForFunction(() => /default model/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
+    assert.ok(await page.isHidden("#model-restore"));
   }
   assert.deepEqual(errors, []);
   await context.close();
@@ -158,7 +215,7 @@ test("without WebGPU it says so, turns training off, and still recognises digits
     const { page, errors } = await openApp(noGpu, server.url);
     const banner = page.locator(".banner.error", { hasText: "WebGPU" });
     await banner.waitFor({ timeout: 30_000 });
-    console.log(`no-WebGPU message: ${(await banner.textContent()).replace("×", "").trim()}`);
+    console.log(`no-WebGPU message: ${(await banner.innerText()).replace("×", "").replace(/\s+/g, " ").trim()}`);
     assert.match(await page.textContent("#adapter"), /No WebGPU/);
     assert.ok(await page.isDisabled("#train-start"));
     assert.match(await page.textContent("#train-note"), /needs WebGPU/);
@@ -166,6 +223,17 @@ test("without WebGPU it says so, turns training off, and still recognises digits
     assert.equal(await settledGuess(page), "1");
     await shot(page, "app-no-webgpu.png");
     assert.deepEqual(errors, []);
+
+    // A browser without the API at all (navigator.gpu removed): no data download either.
+    const context = await noGpu.newContext(LAPTOP);
+    await context.addInitScript(() => delete Navigator.prototype.gpu);
+    const bare = await context.newPage();
+    await bare.goto(server.url);
+    await modelReady(bare);
+    await bare.locator(".banner.error", { hasText: "navigator.gpu is missing" }).waitFor({ timeout: 30_000 });
+    assert.match(await bare.textContent("#data-label"), /not downloaded/);
+    await drawWithMouse(bare, SEVEN);
+    assert.equal(await settledGuess(bare), "7");
   } finally {
     await noGpu.close();
   }

@@ -32,7 +32,7 @@ export async function serveDist(dist = join(root, "dist")) {
   return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
 
-/** Starts Chromium; `{ webgpu: false }` leaves WebGPU off (navigator.gpu is then missing). */
+/** Starts Chromium; `{ webgpu: false }` leaves out --enable-unsafe-webgpu (headless Chromium then offers no WebGPU adapter). */
 export async function launch({ webgpu = true } = {}) {
   await mkdir(ARTIFACTS, { recursive: true });
   return chromium.launch({

@@ -2,7 +2,7 @@
 // matrix (click a cell to see its digits), the misclassified digits, the first 20 test
 // digits, plus the network's summary and its first-layer filters.
 
-import { $, h, errorText, pct } from "./util.js";
+import { $, h, errorText, pct, countUp } from "./util.js";
 import { digitFigure } from "./digits.js";
 
 const MAX_GALLERY = 60;
@@ -53,16 +53,14 @@ export class Analysis {
     this.running = true;
     this.#updateControls();
     const t0 = performance.now();
-    const tick = () => ($("analysis-status").textContent = `Predicting the 10,000 test images… ${Math.round((performance.now() - t0) / 1000)} s`);
-    tick();
-    const ticker = setInterval(tick, 1000);
+    const stopCounting = countUp($("analysis-status"), "Predicting the 10,000 test images…");
     try {
       const predicted = await this.app.lock.run(() => this.wasm.test_predictions());
-      clearInterval(ticker);
+      stopCounting();
       this.#show(predicted, performance.now() - t0);
       this.analysed = true;
     } catch (e) {
-      clearInterval(ticker);
+      stopCounting();
       $("analysis-status").textContent = `Analysis failed: ${errorText(e)}`;
     } finally {
       this.running = false;

@@ -39,8 +39,8 @@ export class TrainingChart {
     const { w, h, dpr } = this.size;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    const xMax = niceCeil(Math.max(0.1, ...this.points.map((p) => p.x), ...this.tests.map((p) => p.x)));
-    const lossMax = niceCeil(Math.max(0.5, ...this.points.map((p) => (Number.isFinite(p.loss) ? p.loss : 0))));
+    const xMax = 5 * niceStep(Math.max(this.points.length ? 0.005 : 1, ...this.points.map((p) => p.x), ...this.tests.map((p) => p.x)) / 5);
+    const lossMax = 4 * niceStep(Math.max(0.5, ...this.points.map((p) => (Number.isFinite(p.loss) ? p.loss : 0))) / 4);
     const plot = { x0: PAD.left, x1: w - PAD.right, y0: h - PAD.bottom, y1: PAD.top };
     const X = (x) => plot.x0 + (x / xMax) * (plot.x1 - plot.x0);
     const Y = (f) => plot.y0 + f * (plot.y1 - plot.y0); // f in 0..1 of the height
@@ -99,10 +99,10 @@ export class TrainingChart {
   }
 }
 
-/** The smallest of 1, 2, 2.5, 5 times a power of ten at or above v. */
-function niceCeil(v) {
+/** The smallest round tick step (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at or above v. */
+function niceStep(v) {
   const p = 10 ** Math.floor(Math.log10(v));
-  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((n) => n >= v * 0.999);
+  return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * p).find((n) => n >= v * 0.999);
 }
 
 const trim = (v) => String(Number(v.toPrecision(3)));

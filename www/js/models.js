@@ -63,7 +63,8 @@ export class Models {
   }
 
   async #install(fileName, bytes, origin, isDefault = false) {
-    this.app.training?.stop();
+    // Paused, not stopped: a file that does not load leaves the trainer (and the run) as it was.
+    this.app.training?.pause();
     const name = await this.app.lock.run(() => this.app.wasm.load_model(fileName, bytes));
     this.changed(name, origin, isDefault);
   }
@@ -111,9 +112,7 @@ export class Models {
   }
 }
 
-/** "default model: pytorch-cnn, 98.1% test accuracy" from models/default.json, if there is one. */
+/** "default model, 98.1% test accuracy" from models/default.json, if there is one (the name is shown beside it). */
 function describeDefault(info) {
-  if (!info) return "default model";
-  const acc = typeof info.test_accuracy === "number" ? `, ${pct(info.test_accuracy)} test accuracy` : "";
-  return `default model${info.name ? `: ${info.name}` : ""}${acc}`;
+  return typeof info?.test_accuracy === "number" ? `default model, ${pct(info.test_accuracy)} test accuracy` : "default model";
 }

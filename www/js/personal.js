@@ -2,7 +2,7 @@
 // label in a small personal set (persisted), and "Fine-tune on my digits" trains the
 // current model on them mixed with MNIST.
 
-import { $, h, errorText, notify, dismiss, pct } from "./util.js";
+import { $, h, errorText, notify, dismiss, pct, countUp } from "./util.js";
 import { digitFigure } from "./digits.js";
 import * as store from "./store.js";
 
@@ -62,7 +62,7 @@ export class PersonalSet {
   async fineTune() {
     this.busy = true;
     this.#updateControls();
-    $("personal-note").textContent = "Fine-tuning…";
+    const stopCounting = countUp($("personal-note"), "Fine-tuning…");
     try {
       const n = this.examples.length;
       const images = new Float32Array(n * 784);
@@ -70,11 +70,13 @@ export class PersonalSet {
       const labels = Uint8Array.from(this.examples, (ex) => ex.label);
       const t0 = performance.now();
       const r = JSON.parse(await this.app.lock.run(() => this.app.wasm.fine_tune(images, labels, FINE_TUNE_STEPS)));
+      stopCounting();
       $("personal-note").textContent = `Fine-tuned for ${FINE_TUNE_STEPS} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s (last batch: loss ${r.loss.toFixed(3)}, accuracy ${pct(r.accuracy, 0)}).`;
       dismiss("fine-tune");
-      this.app.emit("weights-changed", { final: true });
+      this.app.emit("weights-changed", { live: false });
       await this.app.models.trained("fine-tuned on your digits");
     } catch (e) {
+      stopCounting();
       $("personal-note").textContent = "";
       notify("error", `Fine-tuning failed: ${errorText(e)}`, "fine-tune");
     } finally {

@@ -9,6 +9,9 @@ export class Predictor extends EventTarget {
   /** The 28x28 input of the current drawing (784 floats in 0..1), or null. */
   input = null;
   #ready = false;
+  /** Bumped by each change the guess must reflect (drawing, model); #shown is the one shown. */
+  #wanted = 0;
+  #shown = -1;
   #dirty = false;
   #frameQueued = false;
   #inFlight = false;
@@ -29,10 +32,16 @@ export class Predictor extends EventTarget {
     this.schedule();
   }
 
-  /** Asks for a prediction of the current drawing at the next animation frame. */
+  /** Asks for a prediction of the current drawing (or with a new model) at the next animation frame. */
   schedule() {
+    this.#wanted++;
+    this.refresh();
+  }
+
+  /** Re-predicts with the latest weights (during training) without making the shown guess stale. */
+  refresh() {
     this.#dirty = true;
-    document.body.dataset.predictor = "busy"; // "idle" once the shown guess is the drawing's (for tests)
+    this.#publish();
     if (!this.#ready || this.#frameQueued || this.#inFlight) return;
     this.#frameQueued = true;
     requestAnimationFrame(() => {
@@ -43,6 +52,7 @@ export class Predictor extends EventTarget {
 
   async #run() {
     this.#dirty = false;
+    const version = this.#wanted;
     this.input = this.pad.isEmpty ? null : this.wasm.preprocess(this.pad.ink(), INK_SIDE, INK_SIDE) ?? null;
     this.#showInput();
     if (!this.input) {
@@ -58,9 +68,15 @@ export class Predictor extends EventTarget {
         this.#inFlight = false;
       }
     }
+    this.#shown = version;
     this.dispatchEvent(new Event("input"));
-    if (this.#dirty) this.schedule();
-    else document.body.dataset.predictor = "idle";
+    if (this.#dirty) this.refresh();
+    this.#publish();
+  }
+
+  /** For tests: "idle" once the shown guess is the one for the current drawing and model. */
+  #publish() {
+    document.body.dataset.predictor = this.#shown === this.#wanted ? "idle" : "busy";
   }
 
   #barRow(digit) {

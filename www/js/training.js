@@ -15,6 +15,8 @@ const STOP_AFTER = Number(new URLSearchParams(location.search).get("stopAfter"))
 export class Training {
   /** "idle" (no trainer), "running", "paused" or "finished". */
   state = "idle";
+  /** True while this panel itself replaces the model (so its model-changed is not a stop). */
+  #installing = false;
 
   constructor(app) {
     this.app = app;
@@ -39,8 +41,6 @@ export class Training {
     this.#updateControls();
   }
 
-  #installing = false;
-
   /** Fills optimizer, learning rate, batch and epochs with the preset's recipe. */
   #fillRecipe() {
     const r = JSON.parse(this.wasm.preset_recipe(this.fields.preset.value));
@@ -62,6 +62,7 @@ export class Training {
     const config = this.#config();
     const fresh = !this.fields.continue.checked;
     this.#setBusy(true);
+    this.#status("Starting…");
     try {
       const info = await this.app.lock.run(async () => {
         if (fresh) await this.#newModel(preset, config.seed, "trained in this browser");
@@ -83,7 +84,7 @@ export class Training {
     this.#setBusy(true);
     try {
       await this.app.lock.run(() => this.#newModel(this.fields.preset.value, Number(this.fields.seed.value), "new, untrained (random weights)"));
-      this.chart.reset();
+      this.#clearStats();
       this.#status("Reset: the model has random weights. Start to train it.");
     } catch (e) {
       this.#fail(e);
@@ -105,10 +106,16 @@ export class Training {
   /** The run's bookkeeping, from start_training's answer. */
   #begin(info) {
     this.run = { ...info, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [] };
-    this.chart.reset();
-    $("train-acc").textContent = $("train-loss").textContent = $("test-acc").textContent = "–";
-    delete document.body.dataset.trainAccuracy;
+    this.#clearStats();
     this.#progress(0, info.steps_per_epoch, 1, info.epochs);
+  }
+
+  #clearStats() {
+    this.chart.reset();
+    for (const id of ["train-loss", "train-acc", "test-acc", "train-rate", "train-elapsed", "train-eta"]) $(id).textContent = "–";
+    $("epoch-bar").value = 0;
+    $("epoch-label").textContent = "";
+    for (const key of ["trainAccuracy", "trainRate", "trainSteps", "testAccuracy"]) delete document.body.dataset[key];
   }
 
   pause() {
@@ -124,28 +131,41 @@ export class Training {
     if (this.state === "paused") this.#loop();
   }
 
+  /**
+   * The training loop: one chunk at a time until paused, stopped or finished. A loop
+   * belongs to one run; Resume while the previous loop still waits for its last chunk
+   * lets that loop carry on instead of starting a second one.
+   */
   async #loop() {
+    const run = this.run;
     this.#setState("running");
-    while (this.state === "running") {
-      let chunk;
-      try {
-        chunk = await this.#chunk();
-      } catch (e) {
-        this.#fail(e);
-        return;
+    if (run.looping) return;
+    run.looping = true;
+    try {
+      while (this.state === "running" && this.run === run) {
+        let chunk;
+        try {
+          chunk = await this.#chunk(run);
+        } catch (e) {
+          if (this.run === run && this.state !== "idle") this.#fail(e);
+          return;
+        }
+        if (this.run !== run || this.state === "idle") return; // the model was replaced meanwhile
+        this.#record(chunk);
+        if (chunk.epoch_done) await this.#epochEnd(chunk);
+        if (chunk.finished) this.#setState("finished");
+        else if (run.stepsDone >= STOP_AFTER) this.#setState("paused");
       }
-      if (this.state === "idle") return; // the model was replaced meanwhile
-      this.#record(chunk);
-      if (chunk.epoch_done) await this.#epochEnd(chunk);
-      if (chunk.finished) this.#setState("finished");
-      else if (this.run.stepsDone >= STOP_AFTER) this.#setState("paused");
+    } finally {
+      run.looping = false;
     }
-    if (this.state !== "idle") await this.app.models.trained(this.state === "finished" ? "trained in this browser" : "trained in this browser (paused)");
+    if (this.run === run && this.state !== "idle") {
+      await this.app.models.trained(this.state === "finished" ? "trained in this browser" : "trained in this browser (paused)");
+    }
   }
 
   /** One train_chunk, sized from the measured time per step. */
-  async #chunk() {
-    const run = this.run;
+  async #chunk(run) {
     const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(CHUNK_MS / run.msPerStep), 2 * run.lastSteps)) : 1;
     const [json, ms] = await this.app.lock.run(async () => {
       const t0 = performance.now();
@@ -182,7 +202,7 @@ export class Training {
     $("train-eta").textContent = duration((stepsLeft * run.batch) / rate);
     Object.assign(document.body.dataset, { trainAccuracy: c.accuracy.toFixed(4), trainRate: rate.toFixed(1), trainSteps: run.stepsDone });
     this.#progress(c.step, c.steps_per_epoch, c.epoch, c.epochs);
-    this.app.emit("weights-changed", { final: false });
+    this.app.emit("weights-changed", { live: true });
   }
 
   async #epochEnd(c) {
@@ -206,8 +226,7 @@ export class Training {
   }
 
   #fail(e) {
-    const message = errorText(e);
-    notify("error", message.startsWith("training diverged") ? `${message}. Press Reset (or lower the learning rate) to try again.` : `Training stopped: ${message}`, "training");
+    notify("error", `Training stopped: ${errorText(e)}`, "training");
     this.#setState("idle");
   }
 

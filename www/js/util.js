@@ -24,7 +24,14 @@ export function duration(s) {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
-export const nextFrame = () => new Promise((r) => requestAnimationFrame(r));
+/** Shows "<text> N s" in `el`, counting up each second, until the returned function is called. */
+export function countUp(el, text) {
+  const t0 = performance.now();
+  const tick = () => (el.textContent = `${text} ${Math.round((performance.now() - t0) / 1000)} s`);
+  tick();
+  const timer = setInterval(tick, 1000);
+  return () => clearInterval(timer);
+}
 
 /**
  * Runs async jobs one at a time, in call order. Everything that submits long work to
