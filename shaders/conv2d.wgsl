@@ -10,23 +10,6 @@ const FORWARD: u32 = 1u;
 const BACKWARD_INPUT: u32 = 2u;
 const BACKWARD_WEIGHTS: u32 = 3u;
 
-struct Conv2dParams {
-    m: u32, n: u32, k: u32, k_chunk: u32,
-    batch: u32, in_c: u32, in_h: u32, in_w: u32,
-    out_c: u32, out_h: u32, out_w: u32, k_h: u32,
-    k_w: u32, stride: u32, pad_h: u32, pad_w: u32,
-    relu: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Conv2dParams;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw_partial: array<f32>;
-
 // x at output position (n = b*oh*ow + oy*ow + ox) under tap (k = ic*kh*kw + ky*kw + kx); 0 in the padding.
 fn input_at(out_index: u32, tap: u32) -> f32 {
     let plane = p.out_h * p.out_w;

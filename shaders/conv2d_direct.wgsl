@@ -6,23 +6,6 @@
 
 const CHANNEL_BLOCK: u32 = 8u;
 
-struct Conv2dParams {
-    splits: u32, n: u32, k: u32, chunk: u32,
-    batch: u32, in_c: u32, in_h: u32, in_w: u32,
-    out_c: u32, out_h: u32, out_w: u32, k_h: u32,
-    k_w: u32, stride: u32, pad_h: u32, pad_w: u32,
-    relu: u32, _p0: u32, _p1: u32, _p2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Conv2dParams;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw_partial: array<f32>;
-
 // Thread: (n, block of 8 output channels, oy, ox). Each input value read feeds 8 outputs.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_forward_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
@@ -106,7 +89,7 @@ fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin
                                   @builtin(local_invocation_index) local: u32) {
     let i = thread_index(wg, groups, local);
     let weights = p.out_c * p.in_c * p.k_h * p.k_w;
-    if (i >= weights * p.splits) { return; }
+    if (i >= weights * p.m) { return; }
     let j = i % weights;
     let split = i / weights;
     let kx = j % p.k_w;
@@ -114,8 +97,8 @@ fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin
     let ic = (j / (p.k_w * p.k_h)) % p.in_c;
     let oc = j / (p.k_w * p.k_h * p.in_c);
     let plane = p.out_h * p.out_w;
-    let begin = split * p.chunk;
-    let end = min(begin + p.chunk, p.batch * plane);
+    let begin = split * p.k_chunk;
+    let end = min(begin + p.k_chunk, p.batch * plane);
     var acc = 0.0;
     for (var t = begin; t < end; t++) {
         let n = t / plane;

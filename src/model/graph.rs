@@ -59,15 +59,7 @@ impl Graph {
             let y = match layer {
                 Planned::Conv { name, relu, .. } => {
                     let s = conv_shape(layer, b);
-                    forward.push(conv2d_forward(
-                        gpu,
-                        &s,
-                        &x,
-                        &model.view(&format!("{name}.weight")),
-                        &model.view(&format!("{name}.bias")),
-                        &out,
-                        *relu,
-                    )?);
+                    forward.push(conv2d_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
                     out
                 }
                 Planned::Relu { .. } => {
@@ -88,23 +80,15 @@ impl Graph {
                 Planned::BatchNorm { name, .. } => {
                     let s = batchnorm_shape(layer, b);
                     let stats = View::new(gpu, "batch stats", 2 * s.channels)?;
-                    let running = View::range(&model.state, model.view(&format!("{name}.running_mean")).offset, 2 * s.channels);
-                    let (gamma, beta) = (model.view(&format!("{name}.weight")), model.view(&format!("{name}.bias")));
+                    let running = View::range(&model.state, model.param(name, "running_mean").offset, 2 * s.channels);
+                    let (gamma, beta) = (model.param(name, "weight"), model.param(name, "bias"));
                     forward.extend(batchnorm_forward(gpu, &s, training, &x, &gamma, &beta, &stats, &running, &out)?);
                     extra = Some(stats);
                     out
                 }
                 Planned::Dense { name, in_f, out_f, relu } => {
                     let s = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
-                    forward.push(dense_forward(
-                        gpu,
-                        &s,
-                        &x,
-                        &model.view(&format!("{name}.weight")),
-                        &model.view(&format!("{name}.bias")),
-                        &out,
-                        *relu,
-                    )?);
+                    forward.push(dense_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
                     out
                 }
             };
@@ -201,19 +185,19 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
             Planned::Conv { name, relu, .. } => {
                 let shape = conv_shape(layer, b);
                 let g = masked(*relu, &mut out)?;
-                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.grad(&format!("{name}.weight")))?);
-                out.push(conv2d_backward_bias(gpu, &shape, &g, &model.grad(&format!("{name}.bias")))?);
+                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"))?);
+                out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
-                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.view(&format!("{name}.weight")), &dx)?);
+                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx)?);
                 }
             }
             Planned::Dense { name, in_f, out_f, relu } => {
                 let shape = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
                 let g = masked(*relu, &mut out)?;
-                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.grad(&format!("{name}.weight")))?);
-                out.push(dense_backward_bias(gpu, &shape, &g, &model.grad(&format!("{name}.bias")))?);
+                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"))?);
+                out.push(dense_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
-                    out.push(dense_backward_input(gpu, &shape, &g, &model.view(&format!("{name}.weight")), &dx)?);
+                    out.push(dense_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx)?);
                 }
             }
             Planned::Relu { .. } if need_dx => out.push(relu_backward(gpu, dx.len, &s.y, &dy, &dx)?),
@@ -227,7 +211,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
             Planned::BatchNorm { name, .. } => {
                 let stats = s.extra.as_ref().expect("batchnorm keeps its statistics");
                 let (gamma, dgamma, dbeta) =
-                    (model.view(&format!("{name}.weight")), model.grad(&format!("{name}.weight")), model.grad(&format!("{name}.bias")));
+                    (model.param(name, "weight"), model.param_grad(name, "weight"), model.param_grad(name, "bias"));
                 out.extend(batchnorm_backward(gpu, &batchnorm_shape(layer, b), &s.x, &dy, &gamma, stats, &dgamma, &dbeta, &dx)?);
             }
             _ => {}

@@ -127,6 +127,16 @@ impl Model {
         View::range(if t.trainable { &self.params } else { &self.state }, t.offset, t.len)
     }
 
+    /// The view of `layer.what`, e.g. ("conv1", "weight").
+    pub fn param(&self, layer: &str, what: &str) -> View {
+        self.view(&format!("{layer}.{what}"))
+    }
+
+    /// The gradient view of `layer.what`.
+    pub fn param_grad(&self, layer: &str, what: &str) -> View {
+        self.grad(&format!("{layer}.{what}"))
+    }
+
     /// The gradient view of a trainable tensor.
     pub fn grad(&self, name: &str) -> View {
         let t = self.tensors.iter().find(|t| t.name == name && t.trainable).unwrap_or_else(|| panic!("no parameter {name}"));

@@ -6,10 +6,19 @@ use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader =
-    Shader { name: "conv2d", source: concat!(include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/conv2d.wgsl")) };
+const SHADER: Shader = Shader {
+    name: "conv2d",
+    source: concat!(
+        include_str!("../../shaders/conv2d_bindings.wgsl"),
+        include_str!("../../shaders/gemm.wgsl"),
+        include_str!("../../shaders/conv2d.wgsl")
+    ),
+};
 
-const DIRECT: Shader = Shader { name: "conv2d_direct", source: include_str!("../../shaders/conv2d_direct.wgsl") };
+const DIRECT: Shader = Shader {
+    name: "conv2d_direct",
+    source: concat!(include_str!("../../shaders/conv2d_bindings.wgsl"), include_str!("../../shaders/conv2d_direct.wgsl")),
+};
 /// Output channels (forward) or input channels (backward) each direct thread computes.
 const CHANNEL_BLOCK: usize = 8;
 /// Threads the direct weight gradient aims for: a small layer (conv1: 400 weights over
