@@ -6,6 +6,21 @@
 
 const CHANNEL_BLOCK: u32 = 8u;
 
+// The 8 weights w[i], w[i + stride], ... as two vec4s (clamped to the last weight so a
+// partial block reads in bounds), written out so no accumulator is indexed dynamically:
+// software adapters keep dynamically indexed arrays in memory, not registers.
+fn weights8(i: u32, stride: u32, last: u32) -> array<vec4<f32>, 2> {
+    return array<vec4<f32>, 2>(
+        vec4<f32>(w[min(i, last)], w[min(i + stride, last)], w[min(i + 2u * stride, last)], w[min(i + 3u * stride, last)]),
+        vec4<f32>(w[min(i + 4u * stride, last)], w[min(i + 5u * stride, last)], w[min(i + 6u * stride, last)], w[min(i + 7u * stride, last)]),
+    );
+}
+
+fn lane(acc0: vec4<f32>, acc1: vec4<f32>, j: u32) -> f32 {
+    if (j < 4u) { return acc0[j]; }
+    return acc1[j - 4u];
+}
+
 // Thread: (n, block of 8 output channels, oy, ox). Each input value read feeds 8 outputs.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_forward_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
@@ -26,21 +41,23 @@ fn conv2d_forward_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
     let taps = p.k_h * p.k_w;
     let channel_stride = p.in_c * taps;
     let last_w = p.out_c * channel_stride - 1u;
-    var acc: array<f32, 8>;
-    for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] = b[min(oc0 + j, p.out_c - 1u)]; }
+    let last_b = p.out_c - 1u;
+    var acc0 = vec4<f32>(b[min(oc0, last_b)], b[min(oc0 + 1u, last_b)], b[min(oc0 + 2u, last_b)], b[min(oc0 + 3u, last_b)]);
+    var acc1 = vec4<f32>(b[min(oc0 + 4u, last_b)], b[min(oc0 + 5u, last_b)], b[min(oc0 + 6u, last_b)], b[min(oc0 + 7u, last_b)]);
     for (var ic = 0u; ic < p.in_c; ic++) {
         for (var ky = ky_begin; ky < ky_end; ky++) {
             let x_row = ((n * p.in_c + ic) * p.in_h + u32(iy0 + i32(ky))) * p.in_w;
             for (var kx = kx_begin; kx < kx_end; kx++) {
                 let v = x[x_row + u32(ix0 + i32(kx))];
-                let w0 = oc0 * channel_stride + ic * taps + ky * p.k_w + kx;
-                for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] += v * w[min(w0 + j * channel_stride, last_w)]; }
+                let wv = weights8(oc0 * channel_stride + ic * taps + ky * p.k_w + kx, channel_stride, last_w);
+                acc0 += v * wv[0];
+                acc1 += v * wv[1];
             }
         }
     }
     for (var j = 0u; j < CHANNEL_BLOCK; j++) {
         if (oc0 + j < p.out_c) {
-            var v = acc[j];
+            var v = lane(acc0, acc1, j);
             if (p.relu != 0u) { v = max(v, 0.0); }
             y[(n * p.out_c + oc0 + j) * plane + q] = v;
         }
@@ -62,7 +79,8 @@ fn conv2d_backward_input_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(n
     let ix = q % p.in_w;
     let taps = p.k_h * p.k_w;
     let last_w = p.out_c * p.in_c * taps - 1u;
-    var acc: array<f32, 8>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
     for (var oc = 0u; oc < p.out_c; oc++) {
         for (var ky = 0u; ky < p.k_h; ky++) {
             let ty = i32(iy + p.pad_h) - i32(ky);
@@ -72,13 +90,14 @@ fn conv2d_backward_input_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(n
                 let tx = i32(ix + p.pad_w) - i32(kx);
                 if (tx < 0 || u32(tx) % p.stride != 0u || u32(tx) / p.stride >= p.out_w) { continue; }
                 let v = dy[dy_row + u32(tx) / p.stride];
-                let w0 = (oc * p.in_c + ic0) * taps + ky * p.k_w + kx;
-                for (var j = 0u; j < CHANNEL_BLOCK; j++) { acc[j] += v * w[min(w0 + j * taps, last_w)]; }
+                let wv = weights8((oc * p.in_c + ic0) * taps + ky * p.k_w + kx, taps, last_w);
+                acc0 += v * wv[0];
+                acc1 += v * wv[1];
             }
         }
     }
     for (var j = 0u; j < CHANNEL_BLOCK; j++) {
-        if (ic0 + j < p.in_c) { dx[(n * p.in_c + ic0 + j) * plane + q] = acc[j]; }
+        if (ic0 + j < p.in_c) { dx[(n * p.in_c + ic0 + j) * plane + q] = lane(acc0, acc1, j); }
     }
 }
 
