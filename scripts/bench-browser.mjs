@@ -1,7 +1,8 @@
 // The in-browser benchmark: builds nothing itself (run `trunk build --release` first, or
 // use scripts/bench), serves dist/, opens it in headless Chromium with WebGPU, loads
 // MNIST into the page and runs the same benchmark code as `wgpu-mnist bench`, then
-// prints the table. Usage: node scripts/bench-browser.mjs [models] [batches] [--profile] [--conv=tiled|direct]
+// prints the table. Usage: [WINDOWS=5] [IMAGES=1000] node scripts/bench-browser.mjs [models] [batches]
+// [--profile] [--conv=tiled|direct]
 import { serveDist, launch } from "../tests/e2e/harness.mjs";
 
 const [models = "pytorch-cnn", batches = "64,200"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
@@ -14,7 +15,7 @@ try {
   page.on("pageerror", (e) => console.error("page error:", String(e)));
   await page.goto(server.url + "?bench");
   await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
-  const result = await page.evaluate(async ({ models, batches, profile, conv }) => {
+  const result = await page.evaluate(async ({ models, batches, profile, conv, env }) => {
     const wasm = window.wasmBindings;
     const init = JSON.parse(await wasm.init());
     if (!init.webgpu) throw new Error(init.error);
@@ -25,12 +26,12 @@ try {
     };
     const files = await Promise.all(["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"].map(fetchGz));
     wasm.load_data(...files);
-    const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: 5, images: 1000, profile, conv };
+    const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv };
     return JSON.parse(await wasm.benchmark(JSON.stringify(config)));
-  }, { models, batches, profile, conv });
+  }, { models, batches, profile, conv, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES } });
   const ua = await page.evaluate(() => navigator.userAgent);
   console.log(`browser: ${ua}\nadapter: ${result.adapter}, convolutions: ${result.conv}; measured f32 peak ${result.peak_gflops.toFixed(1)} GFLOP/s`);
-  console.log("| model | batch | train img/s (median of 5) | GFLOP/s (% of peak) | 1-image inference ms | 1000-image inference ms |");
+  console.log(`| model | batch | train img/s (median of ${process.env.WINDOWS || 5}) | GFLOP/s (% of peak) | 1-image inference ms | 1000-image inference ms |`);
   console.log("|---|---|---|---|---|---|");
   for (const r of result.rows) {
     const pct = ((100 * r.gflops) / result.peak_gflops).toFixed(0);
