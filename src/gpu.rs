@@ -109,7 +109,7 @@ impl Gpu {
             return;
         }
         // write_buffer needs a multiple of 4 bytes.
-        if bytes.len() % 4 == 0 {
+        if bytes.len().is_multiple_of(4) {
             self.queue.write_buffer(buffer, offset_words * WORD, bytes);
         } else {
             let mut padded = bytes.to_vec();
@@ -132,7 +132,7 @@ impl Gpu {
     }
 
     fn check_size(&self, label: &str, size: u64) -> Result<(), Error> {
-        let max = (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size);
+        let max = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
         if size > max {
             return Err(Error::TooLarge(format!(
                 "buffer '{label}' needs {size} bytes, over this GPU's limit of {max} bytes per storage binding"

@@ -21,7 +21,7 @@ pub fn to_bytes(spec: &Spec, tensors: &[(Tensor, Vec<f32>)]) -> Vec<u8> {
         offset = end;
     }
     let mut text = serde_json::to_string(&Value::Object(header)).unwrap();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut out = Vec::with_capacity(8 + text.len() + offset);

@@ -25,7 +25,7 @@ impl DropoutConfig {
         1.0 / (1.0 - self.rate)
     }
     fn params(&self, n: usize) -> Result<[u32; 8], Error> {
-        if !(0.0..1.0).contains(&self.rate) || self.unit_size == 0 || n % self.unit_size != 0 {
+        if !(0.0..1.0).contains(&self.rate) || self.unit_size == 0 || !n.is_multiple_of(self.unit_size) {
             return Err(shape_err!("dropout: rate must be in [0, 1) and the unit size must divide {n}: {self:?}"));
         }
         let t = self.training as u32;

@@ -146,7 +146,7 @@ impl Dispatch {
         let uniform = gpu.uniform(entry, params);
         let align = gpu.limits.min_storage_buffer_offset_alignment as u64;
         for (_, v) in views {
-            if (v.offset * WORD) % align != 0 {
+            if !(v.offset * WORD).is_multiple_of(align) {
                 return Err(shape_err!("{entry}: a view at word {} is not aligned to {align} bytes", v.offset));
             }
             if (v.offset + v.len as u64) * WORD > v.buffer.size() {

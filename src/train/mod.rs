@@ -94,7 +94,7 @@ impl Trainer {
         let train_data = GpuSplit::upload(gpu, &data.train)?;
         let test_data = GpuSplit::upload(gpu, &data.test)?;
         let train_graph = Graph::new(&model, config.batch, Some(&config.optimizer))?;
-        let eval_batch = (1..=MAX_EVAL_BATCH).rev().find(|d| data.test.len() % d == 0 && n_val % d == 0).unwrap_or(1);
+        let eval_batch = (1..=MAX_EVAL_BATCH).rev().find(|d| data.test.len().is_multiple_of(*d) && n_val.is_multiple_of(*d)).unwrap_or(1);
         let eval_graph = Graph::new(&model, eval_batch, None)?;
         let train = Feed::new(gpu, &train_data, (0..n_train as u32).collect(), &train_graph)?;
         let validation =
