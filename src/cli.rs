@@ -126,12 +126,14 @@ async fn train(args: &Args) -> Result<(), Error> {
         Some(path) => load_model(&gpu, path).await?,
         None => Model::new(&gpu, &preset(args.get("model").unwrap_or("pytorch-cnn")).map_err(bad)?, seed)?,
     };
-    let spec = model.spec.clone();
+    let mut spec = model.spec.clone();
     let mut config = TrainConfig::from_spec(&spec, seed);
     config.optimizer = optimizer(args, &spec).map_err(bad)?;
     config.batch = args.num("batch").map_err(bad)?.unwrap_or(config.batch);
     config.epochs = args.num("epochs").map_err(bad)?.unwrap_or(config.epochs);
     config.validation_split = args.num("validation-split").map_err(bad)?.unwrap_or(config.validation_split);
+    // A saved file records the recipe it was trained with, not the preset's default.
+    (spec.optimizer, spec.batch, spec.validation_split) = (config.optimizer, config.batch, config.validation_split);
     let data = load_data(args)?;
     println!("device: {}", gpu.describe());
     print!("{}", summary(&spec)?);
@@ -176,6 +178,10 @@ async fn train(args: &Args) -> Result<(), Error> {
             seen as f64 / train_secs
         );
         last = Some(test);
+        // Saved after every epoch, so a long run that is stopped keeps its last epoch.
+        if let Some(path) = args.get("save") {
+            save(path, &spec, &trainer).await?;
+        }
     }
     if let Some(t) = last {
         println!(
@@ -186,11 +192,16 @@ async fn train(args: &Args) -> Result<(), Error> {
             t.examples
         );
     }
-    if let Some(path) = args.get("save") {
-        let bytes = safetensors::to_bytes(&spec, &trainer.model.read_tensors().await?);
-        std::fs::write(path, bytes).map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))?;
-        println!("saved {path}");
+    if let (Some(path), 0) = (args.get("save"), config.epochs) {
+        save(path, &spec, &trainer).await?;
     }
+    Ok(())
+}
+
+async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
+    let bytes = safetensors::to_bytes(spec, &trainer.model.read_tensors().await?);
+    std::fs::write(path, bytes).map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))?;
+    println!("saved {path}");
     Ok(())
 }
 
