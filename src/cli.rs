@@ -18,7 +18,7 @@ const USAGE: &str = "usage:
   wgpu-mnist eval --load FILE [--data DIR]
   wgpu-mnist summary --model NAME
   wgpu-mnist bench [--models a,b] [--batches 64,200] [--windows N] [--steps N]
-presets: pytorch-cnn, pytorch-cnn-3x3, pytorch-convnet, lenet, mindspore, keras-bn";
+presets: pytorch-cnn, pytorch-cnn-3x3, pytorch-convnet, lenet, mindspore, keras-bn, keras-bn-rows";
 
 /// Command-line options as `--key value` pairs.
 pub struct Args(Vec<(String, String)>);

@@ -94,6 +94,8 @@ fn summaries_count_the_tutorials_parameters() {
     assert_eq!(total("lenet"), 156 + 2416 + 30840 + 10164 + 850);
     // Keras' summary: 320, 13872, 12352, 1827936, 31690, plus gamma and beta of 48 and 64 channels.
     assert_eq!(total("keras-bn"), 320 + 13872 + 12352 + 1827936 + 31690 + 2 * (48 + 64));
+    // The tutorial's own network normalizes 13 and 7 rows: "Trainable params: 1,886,210".
+    assert_eq!(total("keras-bn-rows"), 1_886_210);
 }
 
 fn predictions(model: &Model, images: &[f32]) -> Vec<f32> {
@@ -206,5 +208,35 @@ fn every_presets_gpu_graph_matches_the_cpu_reference_network() {
         let reference = wgpu_mnist::reference::network::forward(&model.layers, &tensors, 3, &images);
         let err = wgpu_mnist::selftest::relative_error(&logits, &reference).unwrap();
         assert!(err < 1e-4, "{name}: logits differ from the reference network by {err:e}");
+    }
+}
+
+/// Keras' BatchNormalization(axis=1) on channels-last data: one mean and variance per
+/// image row, over every example, column and channel. The layer's shape rule, run through
+/// the batchnorm op, is checked against that definition written out directly.
+#[test]
+fn batch_norm_over_rows_normalizes_each_image_row() {
+    use wgpu_mnist::model::{plan, Planned};
+    use wgpu_mnist::reference::batchnorm::batchnorm_forward;
+    let bn1 = plan(&Spec::preset("keras-bn-rows").unwrap()).unwrap().into_iter().find(|l| matches!(l, Planned::BatchNorm { .. })).unwrap();
+    assert_eq!(bn1.tensors()[0].1, vec![13], "one gamma per row of the 13 x 13 planes");
+    let (n, c, h, w) = (2, 3, 5, 4);
+    let layer = Planned::BatchNorm { name: "bn".into(), dims: (c, h, w), eps: 1e-3, momentum: 0.1, rows: true };
+    let s = layer.batchnorm_shape(n);
+    let mut rng = wgpu_mnist::selftest::Rng::new(11);
+    let x: Vec<f32> = (0..n * c * h * w).map(|_| rng.uniform() * 4.0 - 1.0).collect();
+    let gamma: Vec<f32> = (0..h).map(|i| 0.5 + i as f32).collect();
+    let beta: Vec<f32> = (0..h).map(|i| i as f32 - 2.0).collect();
+    let mut running = vec![0.0; 2 * h];
+    let (y, _) = batchnorm_forward(&s, true, &x, &gamma, &beta, &mut running);
+    for row in 0..h {
+        let at = |b: usize, ch: usize, col: usize| ((b * c + ch) * h + row) * w + col;
+        let idx: Vec<usize> = (0..n).flat_map(|b| (0..c).flat_map(move |ch| (0..w).map(move |col| at(b, ch, col)))).collect();
+        let mean = idx.iter().map(|&i| x[i] as f64).sum::<f64>() / idx.len() as f64;
+        let var = idx.iter().map(|&i| (x[i] as f64 - mean).powi(2)).sum::<f64>() / idx.len() as f64;
+        for &i in &idx {
+            let want = gamma[row] as f64 * (x[i] as f64 - mean) / (var + 1e-3).sqrt() + beta[row] as f64;
+            assert!((y[i] as f64 - want).abs() < 1e-4, "row {row}, element {i}: {} != {want}", y[i]);
+        }
     }
 }

@@ -155,8 +155,7 @@ fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
 }
 
 fn batchnorm_shape(layer: &Planned, batch: usize) -> BatchNormShape {
-    let Planned::BatchNorm { dims: (c, h, w), eps, momentum, .. } = *layer else { unreachable!() };
-    BatchNormShape { n: batch, channels: c, inner: h * w, eps, momentum }
+    layer.batchnorm_shape(batch)
 }
 
 fn dropout_config(model: &Model, layer: &Planned, index: usize) -> DropoutConfig {

@@ -54,11 +54,15 @@ impl Model {
         let align = (gpu.limits.min_storage_buffer_offset_alignment as u64 / 4).max(1);
         let (mut tensors, mut next) = (Vec::new(), [0u64, 0u64]);
         for l in &layers {
+            // Each trainable tensor is bound on its own, so it starts at a binding offset;
+            // a layer's state (running mean, then variance) is bound as one range, packed.
+            let mut first_state = true;
             for (name, shape, trainable) in l.tensors() {
                 let len: usize = shape.iter().product();
                 let slot = &mut next[!trainable as usize];
-                let offset = *slot;
-                *slot = (offset + len as u64).div_ceil(align) * align;
+                let offset = if trainable || first_state { slot.div_ceil(align) * align } else { *slot };
+                first_state &= trainable;
+                *slot = offset + len as u64;
                 tensors.push(Tensor { name, shape, trainable, offset, len });
             }
         }

@@ -2,6 +2,7 @@
 
 use super::spec::{Layer, Spec};
 use crate::error::{shape_err, Error};
+use crate::ops::batchnorm::BatchNormShape;
 
 /// Channels, height, width of one example (a dense output is (features, 1, 1)).
 pub type Dims = (usize, usize, usize);
@@ -38,6 +39,7 @@ pub enum Planned {
         dims: Dims,
         eps: f32,
         momentum: f32,
+        rows: bool,
     },
     Dense {
         name: String,
@@ -48,6 +50,14 @@ pub enum Planned {
 }
 
 impl Planned {
+    /// A batch-norm layer as the batchnorm op sees it. Rows are channel batch norm on a
+    /// reshaped view: NCHW read as (N*C) x H x W has one "channel" per image row.
+    pub fn batchnorm_shape(&self, batch: usize) -> BatchNormShape {
+        let Planned::BatchNorm { dims: (c, h, w), eps, momentum, rows, .. } = *self else { panic!("not a batch-norm layer") };
+        let (n, channels, inner) = if rows { (batch * c, h, w) } else { (batch, c, h * w) };
+        BatchNormShape { n, channels, inner, eps, momentum }
+    }
+
     /// Shape of one example's output.
     pub fn output(&self) -> Dims {
         match self {
@@ -68,12 +78,14 @@ impl Planned {
             Planned::Dense { name, in_f, out_f, .. } => {
                 vec![(format!("{name}.weight"), vec![*out_f, *in_f], true), (format!("{name}.bias"), vec![*out_f], true)]
             }
-            Planned::BatchNorm { name, dims, .. } => vec![
-                (format!("{name}.weight"), vec![dims.0], true),
-                (format!("{name}.bias"), vec![dims.0], true),
-                (format!("{name}.running_mean"), vec![dims.0], false),
-                (format!("{name}.running_var"), vec![dims.0], false),
-            ],
+            Planned::BatchNorm { name, .. } => {
+                let features = self.batchnorm_shape(1).channels;
+                ["weight", "bias", "running_mean", "running_var"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (format!("{name}.{t}"), vec![features], i < 2))
+                    .collect()
+            }
             _ => vec![],
         }
     }
@@ -87,7 +99,7 @@ impl Planned {
             Planned::Relu { .. } => "ReLU".into(),
             Planned::MaxPool { .. } => "MaxPool 2x2".into(),
             Planned::Dropout { rate, unit, .. } => format!("{} {rate}", if *unit > 1 { "Dropout2d" } else { "Dropout" }),
-            Planned::BatchNorm { name, .. } => format!("{name} BatchNorm"),
+            Planned::BatchNorm { name, rows, .. } => format!("{name} BatchNorm{}", if *rows { " over rows" } else { "" }),
             Planned::Dense { name, out_f, relu, .. } => format!("{name} Dense {out_f}{}", if *relu { " + ReLU" } else { "" }),
         }
     }
@@ -142,9 +154,9 @@ pub fn plan(spec: &Spec) -> Result<Vec<Planned>, Error> {
             }
             Layer::Dropout { rate } => Planned::Dropout { dims, rate, unit: 1 },
             Layer::Dropout2d { rate } => Planned::Dropout { dims, rate, unit: dims.1 * dims.2 },
-            Layer::BatchNorm { eps, momentum } => {
+            Layer::BatchNorm { eps, momentum, rows } => {
                 bns += 1;
-                Planned::BatchNorm { name: format!("bn{bns}"), dims, eps, momentum }
+                Planned::BatchNorm { name: format!("bn{bns}"), dims, eps, momentum, rows }
             }
             Layer::Dense { out: out_f } => {
                 denses += 1;

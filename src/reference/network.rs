@@ -2,7 +2,6 @@
 //! without WebGPU (prediction only) and a check of the GPU graph.
 
 use crate::model::{Planned, Tensor};
-use crate::ops::batchnorm::BatchNormShape;
 use crate::ops::conv2d::Conv2dShape;
 use crate::ops::dense::DenseShape;
 use crate::ops::maxpool::PoolShape;
@@ -34,8 +33,8 @@ pub fn forward(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch: usize,
                 super::maxpool::maxpool_forward(&PoolShape { planes: batch * c, in_h: *h, in_w: *w }, &x).0
             }
             Planned::Dropout { .. } => x,
-            Planned::BatchNorm { name, dims: (c, h, w), eps, momentum } => {
-                let s = BatchNormShape { n: batch, channels: *c, inner: h * w, eps: *eps, momentum: *momentum };
+            Planned::BatchNorm { name, .. } => {
+                let s = layer.batchnorm_shape(batch);
                 let mut running: Vec<f32> =
                     get(&format!("{name}.running_mean")).iter().chain(get(&format!("{name}.running_var"))).copied().collect();
                 super::batchnorm::batchnorm_forward(
