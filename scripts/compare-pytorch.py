@@ -59,6 +59,13 @@ def read_model(path):
     return spec, tensors
 
 
+class RowBatchNorm(nn.BatchNorm2d):
+    """Keras' BatchNormalization(axis=1) on channels-last data: statistics per image row."""
+
+    def forward(self, x):
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
 def build(spec):
     """The spec as an nn.Module whose parameter names match the engine's tensor names."""
     layers, channels, side = nn.Sequential(), 1, 28
@@ -86,7 +93,8 @@ def build(spec):
             layers.add_module(f"drop{i}", nn.Dropout2d(l["rate"]))
         elif kind == "batch_norm":
             counts["bn"] += 1
-            layers.add_module(f"bn{counts['bn']}", nn.BatchNorm2d(channels, eps=l["eps"], momentum=l["momentum"]))
+            norm = RowBatchNorm(side, eps=l["eps"], momentum=l["momentum"]) if l.get("rows") else nn.BatchNorm2d(channels, eps=l["eps"], momentum=l["momentum"])
+            layers.add_module(f"bn{counts['bn']}", norm)
         elif kind == "flatten":
             layers.add_module(f"flat{i}", nn.Flatten())
             features = channels * side * side
