@@ -9,6 +9,13 @@ which scripts/install does not do).
       --train-limit N --batch N --epochs S --save AFTER`). One batch per epoch makes the
       engine's shuffle irrelevant, so the two runs must agree to rounding.
 
+  compare-pytorch.py replay INIT --seed S
+      Replays `wgpu-mnist train --model NAME --seed S` in PyTorch, given INIT from
+      `wgpu-mnist train --model NAME --seed S --epochs 0 --save INIT`: the same starting
+      weights, the engine's shuffle and its hash dropout masks, the recipe's optimizer,
+      batch and epochs. Prints the running training loss and accuracy and the test
+      accuracy per epoch, to set beside the engine's own lines.
+
   compare-pytorch.py recipe MODEL_FILE --seeds 1,2,3 [--threads 2]
       Trains the file's network and recipe (batch, epochs, optimizer) from PyTorch's own
       default initialisation, once per seed, and prints test accuracy on all 10,000 test
@@ -59,6 +66,53 @@ def read_model(path):
     return spec, tensors
 
 
+M32 = 0xFFFFFFFF
+
+
+def pcg(v):
+    """The engine's pcg_hash (src/reference/dropout.rs), on ints or int64 tensors."""
+    s = (v * 747796405 + 2891336453) & M32
+    w = (((s >> ((s >> 28) + 4)) ^ s) * 277803737) & M32
+    return ((w >> 22) ^ w) & M32
+
+
+class EngineRng:
+    """The engine's xorshift64* (src/selftest/check.rs) and its Fisher-Yates shuffle."""
+
+    def __init__(self, seed):
+        self.s = ((seed * 0x9E3779B97F4A7C15) & (2**64 - 1)) | 1
+
+    def below(self, n):
+        s = self.s
+        s ^= s >> 12
+        s ^= (s << 25) & (2**64 - 1)
+        s ^= s >> 27
+        self.s = s
+        return ((((s * 0x2545F4914F6CDD1D) & (2**64 - 1)) >> 32) * n) >> 32
+
+    def shuffle(self, ids):
+        for i in range(len(ids) - 1, 0, -1):
+            j = self.below(i + 1)
+            ids[i], ids[j] = ids[j], ids[i]
+
+
+class HashDropout(nn.Module):
+    """The engine's dropout: the keep mask is a hash of (seed, step, unit), the step being
+    the optimizer's counter before this step (`counter[0]`, shared by the network)."""
+
+    def __init__(self, rate, seed, plane, counter):
+        super().__init__()
+        self.rate, self.seed, self.plane, self.counter = rate, seed, plane, counter
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        unit = x.shape[2] * x.shape[3] if self.plane else 1
+        base = pcg(self.seed ^ pcg(self.counter[0]))
+        r = pcg((base + torch.arange(x.numel(), dtype=torch.int64) // unit) & M32)
+        return x * (r >= int(self.rate * 2**32)).to(x.dtype).reshape(x.shape) / (1 - self.rate)
+
+
 class RowBatchNorm(nn.BatchNorm2d):
     """Keras' BatchNormalization(axis=1) on channels-last data: statistics per image row."""
 
@@ -66,14 +120,20 @@ class RowBatchNorm(nn.BatchNorm2d):
         return super().forward(x.transpose(1, 2)).transpose(1, 2)
 
 
-def build(spec):
-    """The spec as an nn.Module whose parameter names match the engine's tensor names."""
+def build(spec, model_seed=None, counter=None):
+    """The spec as an nn.Module whose parameter names match the engine's tensor names.
+    With `model_seed`, dropout is the engine's hash dropout (seeded per planned layer)."""
     layers, channels, side = nn.Sequential(), 1, 28
     counts = {"conv": 0, "bn": 0, "fc": 0}
     dense_total = sum(l["type"] == "dense" for l in spec["layers"])
     features, pad_next = None, 0
+    planned, last = -1, None  # the engine's layer index: a ReLU after conv/dense is fused
     for i, l in enumerate(spec["layers"]):
         kind = l["type"]
+        if kind in ("conv", "max_pool", "dropout", "dropout2d", "batch_norm", "dense") or (kind == "relu" and last not in ("conv", "dense")):
+            planned += 1
+        if kind not in ("flatten", "zero_pad"):
+            last = kind
         if kind == "conv":
             counts["conv"] += 1
             pad = l["pad"] + pad_next
@@ -87,6 +147,8 @@ def build(spec):
         elif kind == "max_pool":
             layers.add_module(f"pool{i}", nn.MaxPool2d(2))
             side //= 2
+        elif kind in ("dropout", "dropout2d") and model_seed is not None:
+            layers.add_module(f"drop{i}", HashDropout(l["rate"], pcg(model_seed ^ planned), kind == "dropout2d", counter))
         elif kind == "dropout":
             layers.add_module(f"drop{i}", nn.Dropout(l["rate"]))
         elif kind == "dropout2d":
@@ -150,16 +212,21 @@ def steps(args):
     _, after = read_model(args.after)
     if args.optimizer:
         spec["optimizer"] = json.loads(args.optimizer)
-    net = build(spec).double()
+    counter = [0]
+    # A loaded file's model has seed 0; the trainer shuffles with the CLI's --seed.
+    net = build(spec, model_seed=0 ^ 0x5EED, counter=counter).double()
     net.load_state_dict({k: v.double() for k, v in init.items()}, strict=False)
     (x, y), _ = mnist()
     x, y = x[: args.images].double(), y[: args.images]
     opt = optimizer(spec, net.parameters())
     net.train()
+    rng, ids = EngineRng(args.seed ^ 0xDA7A), list(range(args.images))
     for _ in range(args.steps):
+        rng.shuffle(ids)  # one full batch per epoch: the order only matters to dropout
         opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
+        nn.functional.cross_entropy(net(x[ids]), y[ids]).backward()
         opt.step()
+        counter[0] += 1
     worst = 0.0
     print(f"{'tensor':<24} {'max |engine - torch|':>22} {'max |torch|':>12} {'max |change|':>13}  relative")
     for name, want in named_state(net).items():
@@ -171,6 +238,36 @@ def steps(args):
         print(f"{name:<24} {diff:>22.3e} {want.abs().max().item():>12.3e} {change:>13.3e}  {rel:.2e}")
     print(f"worst difference relative to the change the steps made: {worst:.2e}")
     return 0 if worst < 1e-2 else 1
+
+
+def replay(args):
+    torch.set_num_threads(args.threads)
+    spec, init = read_model(args.init)
+    counter = [0]
+    net = build(spec, model_seed=(args.seed & M32) ^ 0x5EED, counter=counter)
+    net.load_state_dict(init, strict=False)
+    opt = optimizer(spec, net.parameters())
+    (x, y), (tx, ty) = mnist()
+    keep = len(x) - round(len(x) * spec["validation_split"])
+    rng, ids, batch = EngineRng(args.seed ^ 0xDA7A), list(range(keep)), spec["batch"]
+    for epoch in range(1, (args.epochs or spec["epochs"]) + 1):
+        rng.shuffle(ids)
+        net.train()
+        loss_sum = right = 0.0
+        for s in range(keep // batch):
+            b = ids[s * batch : (s + 1) * batch]
+            opt.zero_grad()
+            out = net(x[b])
+            loss = nn.functional.cross_entropy(out, y[b])
+            loss.backward()
+            opt.step()
+            counter[0] += 1
+            loss_sum += loss.item() * batch
+            right += (out.argmax(1) == y[b]).sum().item()
+        seen = keep // batch * batch
+        val = f"  val acc {100 * accuracy(net, x[keep:], y[keep:]).mean():.2f}%" if keep < len(x) else ""
+        print(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  train acc {100 * right / seen:.2f}%{val}  test acc {100 * accuracy(net, tx, ty).mean():.2f}%", flush=True)
+    return 0
 
 
 def recipe(args):
@@ -218,6 +315,12 @@ def main():
     s.add_argument("--images", type=int, required=True)
     s.add_argument("--steps", type=int, required=True)
     s.add_argument("--optimizer", help='JSON that replaces the file\'s optimizer, e.g. {"type":"sgd","lr":0.1,...}')
+    s.add_argument("--seed", type=int, default=1, help="the --seed the engine's run used (its shuffle)")
+    p = sub.add_parser("replay")
+    p.add_argument("init")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--threads", type=int, default=2)
     r = sub.add_parser("recipe")
     r.add_argument("model")
     r.add_argument("--seeds", default="1")
@@ -225,7 +328,7 @@ def main():
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--every-epoch", action="store_true", help="evaluate after every epoch, not only the last")
     args = parser.parse_args()
-    return steps(args) if args.command == "steps" else recipe(args)
+    return {"steps": steps, "replay": replay, "recipe": recipe}[args.command](args)
 
 
 if __name__ == "__main__":
