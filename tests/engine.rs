@@ -60,6 +60,7 @@ engine_tests!(
     optimizers_match_reference_for_three_steps,
     optimizers_match_hand_computed_values,
     gather_matches_reference,
+    every_preset_network_matches_reference,
     bad_shapes_are_errors,
 );
 

@@ -39,6 +39,7 @@ pub const CASES: &[&str] = &[
     "optimizers_match_reference_for_three_steps",
     "optimizers_match_hand_computed_values",
     "gather_matches_reference",
+    "every_preset_network_matches_reference",
     "bad_shapes_are_errors",
 ];
 
@@ -66,6 +67,7 @@ pub async fn run_case(gpu: &Gpu, name: &str) -> Result<Report, String> {
         "optimizers_match_reference_for_three_steps" => optimizers_match_reference_for_three_steps(gpu, r).await,
         "optimizers_match_hand_computed_values" => optimizers_match_hand_computed_values(),
         "gather_matches_reference" => gather_matches_reference(gpu, r).await,
+        "every_preset_network_matches_reference" => every_preset_network_matches_reference(gpu, r).await,
         "bad_shapes_are_errors" => bad_shapes_are_errors(gpu),
         other => Err(format!("no case named {other}")),
     };
@@ -607,5 +609,38 @@ fn bad_shapes_are_errors(gpu: &Gpu) -> Result<Report, String> {
     tiny.max_workgroups_per_dim = 1;
     tiny.limits.max_compute_workgroups_per_dimension = 2;
     expect_err("a dispatch over the workgroup limit", relu_forward(&tiny, 5000, &v(5000)?, &v(5000)?))?;
+    Ok(rep)
+}
+
+/// Every preset's whole GPU network (eval mode) against the CPU reference network, with
+/// every tensor random, running statistics included: this checks how the model lays its
+/// tensors out, under this adapter's binding alignment and under the 256 bytes browsers use.
+async fn every_preset_network_matches_reference(gpu: &Gpu, rng: &mut Rng) -> Result<Report, String> {
+    use crate::model::{Graph, Model, Spec, PRESETS};
+    let mut rep = Report::new("every preset's network");
+    let batch = 2;
+    let mut browser_like = gpu.clone();
+    browser_like.limits.min_storage_buffer_offset_alignment = browser_like.limits.min_storage_buffer_offset_alignment.max(256);
+    for (gpu, name) in [gpu, &browser_like].into_iter().flat_map(|g| PRESETS.iter().map(move |n| (g, n))) {
+        let spec = Spec::preset(name).ok_or("no preset")?;
+        let model = Model::new(gpu, &spec, rng.below(1000) as u64).map_err(err)?;
+        let values: Vec<Vec<f32>> = model
+            .tensors
+            .iter()
+            .map(|t| match t.name.rsplit('.').next() {
+                Some("running_var") => (0..t.len).map(|_| 0.5 + rng.uniform()).collect(),
+                _ => rng.vec(t.len).iter().map(|v| v * 0.3).collect(),
+            })
+            .collect();
+        model.write_tensors(&values);
+        let tensors: Vec<_> = model.tensors.iter().cloned().zip(values).collect();
+        let images: Vec<f32> = (0..batch * 784).map(|_| rng.uniform()).collect();
+        let graph = Graph::new(&model, batch, None).map_err(err)?;
+        crate::train::predict(gpu, &graph, &images).await.map_err(err)?;
+        let logits = graph.logits.read(gpu).await.map_err(err)?;
+        let align = gpu.limits.min_storage_buffer_offset_alignment;
+        rep.compare(&format!("{name}, {align}-byte alignment"), &logits, &cpu::network::forward(&model.layers, &tensors, batch, &images))?;
+        rep.shapes.push(format!("{name} ({align} B)"));
+    }
     Ok(rep)
 }
