@@ -27,9 +27,9 @@ const DIRECT_WEIGHT_THREADS: usize = 8192;
 /// From this many weights on, the weight gradient uses the tiled kernel in direct mode too.
 const DIRECT_WEIGHTS_MAX: usize = 4096;
 
-/// How convolutions run on an adapter. Measured (docs/benchmarks.md): the tiled GEMM is
-/// faster on lavapipe and GPUs; direct threads without barriers are faster on
-/// SwiftShader, the software WebGPU adapter of Chromium.
+/// How convolutions run on an adapter: the tiled GEMM for GPUs; direct threads without
+/// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
+/// in Chromium, and lavapipe when measured side by side on idle cores).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvAlgorithm {
     Tiled,
@@ -45,7 +45,9 @@ impl ConvAlgorithm {
             Ok("direct") => return ConvAlgorithm::Direct,
             _ => {}
         }
-        if info.backend == wgpu::Backend::BrowserWebGpu && info.device_type == wgpu::DeviceType::Cpu {
+        // On CPU adapters (SwiftShader in browsers, lavapipe natively) the barrier-free
+        // direct kernels win: lavapipe, pytorch-cnn batch 64, 159 vs 115 img/s.
+        if info.device_type == wgpu::DeviceType::Cpu {
             ConvAlgorithm::Direct
         } else {
             ConvAlgorithm::Tiled
