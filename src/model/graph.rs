@@ -3,7 +3,7 @@
 
 use super::{Model, Planned, CLASSES, INPUT};
 use crate::error::Error;
-use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward, BatchNormShape};
+use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
 use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape};
 use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
 use crate::ops::dropout::{dropout_backward, dropout_forward, DropoutConfig};
@@ -78,7 +78,7 @@ impl Graph {
                     out
                 }
                 Planned::BatchNorm { name, .. } => {
-                    let s = batchnorm_shape(layer, b);
+                    let s = layer.batchnorm_shape(b);
                     let stats = View::new(gpu, "batch stats", 2 * s.channels)?;
                     let running = View::range(&model.state, model.param(name, "running_mean").offset, 2 * s.channels);
                     let (gamma, beta) = (model.param(name, "weight"), model.param(name, "bias"));
@@ -154,10 +154,6 @@ fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
     Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
 }
 
-fn batchnorm_shape(layer: &Planned, batch: usize) -> BatchNormShape {
-    layer.batchnorm_shape(batch)
-}
-
 fn dropout_config(model: &Model, layer: &Planned, index: usize) -> DropoutConfig {
     let Planned::Dropout { rate, unit, .. } = *layer else { unreachable!() };
     DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model.seed ^ index as u32), training: true }
@@ -211,7 +207,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
                 let stats = s.extra.as_ref().expect("batchnorm keeps its statistics");
                 let (gamma, dgamma, dbeta) =
                     (model.param(name, "weight"), model.param_grad(name, "weight"), model.param_grad(name, "bias"));
-                out.extend(batchnorm_backward(gpu, &batchnorm_shape(layer, b), &s.x, &dy, &gamma, stats, &dgamma, &dbeta, &dx)?);
+                out.extend(batchnorm_backward(gpu, &layer.batchnorm_shape(b), &s.x, &dy, &gamma, stats, &dgamma, &dbeta, &dx)?);
             }
             _ => {}
         }
