@@ -2,12 +2,14 @@
 // use scripts/bench), serves dist/, opens it in headless Chromium with WebGPU, loads
 // MNIST into the page and runs the same benchmark code as `wgpu-mnist bench`, then
 // prints the table. Usage: [WINDOWS=5] [IMAGES=1000] node scripts/bench-browser.mjs [models] [batches]
-// [--profile] [--conv=tiled|direct]
+// [--profile] [--conv=tiled|direct] [--engine=gpu|cpu] (cpu: the CPU engine's wasm, simd128,
+// one thread, with WebGPU unused)
 import { serveDist, launch } from "../tests/e2e/harness.mjs";
 
 const [models = "pytorch-cnn", batches = "64,200"] = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const profile = process.argv.includes("--profile");
 const conv = (process.argv.find((a) => a.startsWith("--conv=")) || "").slice(7) || undefined;
+const engine = (process.argv.find((a) => a.startsWith("--engine=")) || "").slice(9) || "gpu";
 const server = await serveDist(process.env.DIST || undefined);
 const browser = await launch();
 try {
@@ -15,10 +17,10 @@ try {
   page.on("pageerror", (e) => console.error("page error:", String(e)));
   await page.goto(server.url + "?bench");
   await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
-  const result = await page.evaluate(async ({ models, batches, profile, conv, env }) => {
+  const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env }) => {
     const wasm = window.wasmBindings;
     const init = JSON.parse(await wasm.init());
-    if (!init.webgpu) throw new Error(init.error);
+    if (!init.webgpu && engine === "gpu") throw new Error(init.error);
     const fetchGz = async (name) => {
       const res = await fetch(`data/${name}.gz`);
       const stream = res.body.pipeThrough(new DecompressionStream("gzip"));
@@ -26,20 +28,23 @@ try {
     };
     const files = await Promise.all(["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"].map(fetchGz));
     wasm.load_data(...files);
-    const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv };
+    const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv, engine };
     return JSON.parse(await wasm.benchmark(JSON.stringify(config)));
-  }, { models, batches, profile, conv, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES } });
+  }, { models, batches, profile, conv, engine, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES } });
   const ua = await page.evaluate(() => navigator.userAgent);
-  console.log(`browser: ${ua}\nadapter: ${result.adapter}, convolutions: ${result.conv}; measured f32 peak ${result.peak_gflops.toFixed(1)} GFLOP/s`);
-  console.log(`| model | batch | train img/s (median of ${process.env.WINDOWS || 5}) | GFLOP/s (% of peak) | 1-image inference ms | 1000-image inference ms |`);
-  console.log("|---|---|---|---|---|---|");
+  const peak = result.peak_gflops;
+  const how = peak ? `, convolutions: ${result.conv}; measured f32 peak ${peak.toFixed(1)} GFLOP/s` : "";
+  console.log(`browser: ${ua}\nengine ${engine}: ${result.adapter}${how}`);
+  console.log(`| engine | model | batch | train img/s (median of ${process.env.WINDOWS || 5}) | GFLOP/s${peak ? " (% of peak)" : ""} | 1-image inference ms | 1000-image inference ms |`);
+  console.log("|---|---|---|---|---|---|---|");
   for (const r of result.rows) {
-    const pct = ((100 * r.gflops) / result.peak_gflops).toFixed(0);
-    console.log(`| ${r.model} | ${r.batch} | ${r.train_images_per_s.toFixed(0)} | ${r.gflops.toFixed(2)} (${pct}%) | ${r.infer_1_ms.toFixed(2)} | ${r.infer_1000_ms.toFixed(1)} |`);
+    const pct = peak ? ` (${((100 * r.gflops) / peak).toFixed(0)}%)` : "";
+    console.log(`| ${engine} (browser) | ${r.model} | ${r.batch} | ${r.train_images_per_s.toFixed(0)} | ${r.gflops.toFixed(2)}${pct} | ${r.infer_1_ms.toFixed(2)} | ${r.infer_1000_ms.toFixed(1)} |`);
   }
   for (const p of result.profiles) {
     const total = p.kernels.reduce((s, k) => s + k[1], 0);
-    console.log(`\nper-kernel time of one ${p.model} step at batch ${p.batch} (ms, each dispatch alone):`);
+    const what = engine === "cpu" ? "by layer and pass (ms, median of 3 steps)" : "(ms, each dispatch alone)";
+    console.log(`\ntime of one ${p.model} step at batch ${p.batch} ${what}:`);
     for (const [label, ms] of p.kernels) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
     console.log(`  ${"total".padEnd(28)} ${total.toFixed(2).padStart(8)}`);
   }

@@ -6,22 +6,10 @@
 use crate::data::Mnist;
 use crate::error::Error;
 use crate::gpu::Gpu;
-use crate::model::{Graph, Model, Spec};
-use crate::train::{predict, TrainConfig, Trainer, PIXEL_SCALE};
+use crate::model::{Engine, Graph, Model, Net, Planned, Spec};
+use crate::train::{Predictor, TrainConfig, Trainer, PIXEL_SCALE};
 
-/// Milliseconds from an arbitrary origin (performance.now() in the browser).
-pub fn now_ms() -> f64 {
-    #[cfg(target_arch = "wasm32")]
-    {
-        js_sys::Date::now()
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use std::sync::OnceLock;
-        static START: OnceLock<std::time::Instant> = OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
-    }
-}
+pub use crate::clock::now_ms;
 
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -29,11 +17,11 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Training images per second: median of `windows` windows of at least `images` images.
-pub async fn train_throughput(gpu: &Gpu, spec: &Spec, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
+pub async fn train_throughput(engine: &Engine, spec: &Spec, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
     let mut config = TrainConfig::from_spec(spec, 1);
     config.batch = batch;
     config.validation_split = 0.0;
-    let mut trainer = Trainer::new(gpu, Model::new(gpu, spec, 1)?, config, data)?;
+    let mut trainer = Trainer::new(Net::new(engine, spec, 1)?, config, data)?;
     let steps = images.div_ceil(batch).min(trainer.steps_per_epoch);
     let mut rates = Vec::new();
     for w in 0..=windows {
@@ -50,14 +38,14 @@ pub async fn train_throughput(gpu: &Gpu, spec: &Spec, data: &Mnist, batch: usize
 }
 
 /// Median latency (ms) of predicting `n` test images, over `runs` runs after a warm-up.
-pub async fn inference_latency(gpu: &Gpu, model: &Model, data: &Mnist, n: usize, runs: usize) -> Result<f64, Error> {
-    let graph = Graph::new(model, n, None)?;
+pub async fn inference_latency(net: &mut Net, data: &Mnist, n: usize, runs: usize) -> Result<f64, Error> {
+    let mut predictor = Predictor::new(net, n)?;
     let images: Vec<f32> = data.test.images.pixels[..n * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
-    predict(gpu, &graph, &images).await?;
+    predictor.run(net, &images).await?;
     let mut times = Vec::new();
     for _ in 0..runs {
         let t = now_ms();
-        predict(gpu, &graph, &images).await?;
+        predictor.run(net, &images).await?;
         times.push(now_ms() - t);
     }
     Ok(median(times))
@@ -67,7 +55,7 @@ pub async fn inference_latency(gpu: &Gpu, model: &Model, data: &Mnist, n: usize,
 /// target, checking every `check_every` images; None for a target not reached within
 /// `max_epochs`. Also returns the last accuracy measured.
 pub async fn time_to_accuracy(
-    gpu: &Gpu,
+    engine: &Engine,
     spec: &Spec,
     data: &Mnist,
     batch: usize,
@@ -78,7 +66,7 @@ pub async fn time_to_accuracy(
     let mut config = TrainConfig::from_spec(spec, 1);
     config.batch = batch;
     config.validation_split = 0.0;
-    let mut trainer = Trainer::new(gpu, Model::new(gpu, spec, 1)?, config, data)?;
+    let mut trainer = Trainer::new(Net::new(engine, spec, 1)?, config, data)?;
     let mut reached = vec![None; targets.len()];
     let (mut trained_ms, mut last) = (0.0, 0.0);
     'outer: for _ in 0..max_epochs {
@@ -149,10 +137,9 @@ pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
 
 /// Floating-point operations of one training example (forward, backward, in
 /// multiply-adds x 2), counting convolutions and dense layers, which dominate.
-pub fn train_flops_per_example(model: &Model) -> f64 {
-    use crate::model::Planned;
+pub fn train_flops_per_example(layers: &[Planned]) -> f64 {
     let mut flops = 0.0;
-    for (i, l) in model.layers.iter().enumerate() {
+    for (i, l) in layers.iter().enumerate() {
         let macs = match l {
             Planned::Conv { input, kernel, .. } => {
                 let (c, h, w) = l.output();
@@ -172,4 +159,26 @@ pub fn profile_graph(gpu: &Gpu, spec: &Spec, batch: usize) -> Result<(Model, Gra
     let model = Model::new(gpu, spec, 1)?;
     let graph = Graph::new(&model, batch, Some(&spec.optimizer))?;
     Ok((model, graph))
+}
+
+/// The CPU engine's time per layer and pass of one training step at `batch`: median of
+/// `steps` steps after a warm-up step, in ms.
+pub fn cpu_step_profile(spec: &Spec, data: &Mnist, batch: usize, steps: usize) -> Result<Vec<(String, f64)>, Error> {
+    let mut model = crate::model::CpuModel::new(spec, 1)?;
+    let mut graph = crate::model::CpuGraph::new(&model, batch, true)?;
+    let (x, labels) = graph.input_mut();
+    for (i, (x, l)) in x.chunks_mut(784).zip(labels.iter_mut()).enumerate() {
+        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = p as f32 * PIXEL_SCALE);
+        *l = data.train.labels[i] as u32;
+    }
+    let mut runs: Vec<Vec<(String, f64)>> = Vec::new();
+    for s in 0..=steps {
+        graph.timings = Some(Vec::new());
+        graph.train_step(&mut model, &spec.optimizer);
+        let t = graph.timings.take().unwrap_or_default();
+        if s > 0 {
+            runs.push(t);
+        }
+    }
+    Ok((0..runs[0].len()).map(|i| (runs[0][i].0.clone(), median(runs.iter().map(|r| r[i].1).collect()))).collect())
 }

@@ -6,18 +6,23 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use wgpu_mnist::data::{Mnist, DEFAULT_DIR};
-use wgpu_mnist::model::{safetensors, summary, Graph, Model, Spec, PRESETS};
+use wgpu_mnist::model::{safetensors, summary, Engine, EngineChoice, Net, Spec, PRESETS};
 use wgpu_mnist::ops::optim::Optimizer;
-use wgpu_mnist::train::{predict, TrainConfig, Trainer, PIXEL_SCALE};
-use wgpu_mnist::{Error, Gpu};
+use wgpu_mnist::train::{Predictor, TrainConfig, Trainer, PIXEL_SCALE};
+use wgpu_mnist::Error;
 
 const USAGE: &str = "usage:
   wgpu-mnist train --model NAME [--epochs N] [--batch N] [--optimizer sgd|nesterov|adam|rmsprop|adadelta]
                    [--lr X] [--seed N] [--save FILE] [--load FILE] [--data DIR]
                    [--train-limit N] [--test-limit N] [--validation-split X]
-  wgpu-mnist eval --load FILE [--data DIR]
+                   [--engine gpu|cpu|auto] [--threads N]
+  wgpu-mnist eval --load FILE [--data DIR] [--engine gpu|cpu|auto] [--threads N]
   wgpu-mnist summary --model NAME
-  wgpu-mnist bench [--models a,b] [--batches 64,200] [--windows N] [--steps N]
+  wgpu-mnist bench [--models a,b] [--batches 64,200] [--windows N] [--images N]
+                   [--engine gpu|cpu|auto|both] [--threads N] [--profile 1]
+                   [--time-to-accuracy NAME] [--check-every N]
+engines: auto (the default) trains on a hardware GPU if wgpu finds one, else on the CPU
+engine; --threads sets the CPU engine's threads (default: all cores)
 presets: pytorch-cnn, pytorch-cnn-3x3, pytorch-convnet, lenet, mindspore, keras-bn, keras-bn-rows";
 
 /// Command-line options as `--key value` pairs.
@@ -56,6 +61,12 @@ pub fn main() {
 
 fn run(cmd: &str, args: &Args) -> Result<(), String> {
     let text = |e: Error| e.to_string();
+    if let Some(n) = args.num::<usize>("threads")? {
+        if n == 0 {
+            return Err("--threads must be at least 1".into());
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().map_err(|e| format!("--threads: {e}"))?;
+    }
     match cmd {
         "summary" => {
             let spec = preset(args.get("model").unwrap_or("pytorch-cnn"))?;
@@ -109,24 +120,35 @@ fn load_data(args: &Args) -> Result<Mnist, Error> {
     Ok(data)
 }
 
-/// Reads a model file into a fresh model on `gpu`.
-async fn load_model(gpu: &Gpu, path: &str) -> Result<Model, Error> {
+/// Reads a model file into a network on `engine`.
+fn load_model(engine: &Engine, path: &str) -> Result<Net, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::BadFile(format!("{path}: cannot read it ({e})")))?;
     let (spec, values) = safetensors::from_bytes(path, &bytes)?;
-    let model = Model::new(gpu, &spec, 0)?;
-    model.write_tensors(&values);
-    Ok(model)
+    Net::with_values(engine, &spec, &values)
+}
+
+/// The engine `--engine` asks for (auto by default), announced with the reason.
+pub async fn engine(args: &Args) -> Result<Engine, Error> {
+    let choice: EngineChoice = args.get("engine").unwrap_or("auto").parse().map_err(Error::Shape)?;
+    let (engine, why) = Engine::choose(choice).await?;
+    println!("engine: {} ({why})", engine.describe());
+    Ok(engine)
 }
 
 async fn train(args: &Args) -> Result<(), Error> {
     let bad = |e: String| Error::Shape(e);
-    let gpu = Gpu::new().await?;
     let seed = args.num::<u64>("seed").map_err(bad)?.unwrap_or(1);
-    let model = match args.get("load") {
-        Some(path) => load_model(&gpu, path).await?,
-        None => Model::new(&gpu, &preset(args.get("model").unwrap_or("pytorch-cnn")).map_err(bad)?, seed)?,
+    let spec = match args.get("load") {
+        Some(_) => None,
+        None => Some(preset(args.get("model").unwrap_or("pytorch-cnn")).map_err(bad)?),
     };
-    let mut spec = model.spec.clone();
+    let engine = engine(args).await?;
+    let model = match (args.get("load"), &spec) {
+        (Some(path), _) => load_model(&engine, path)?,
+        (None, Some(spec)) => Net::new(&engine, spec, seed)?,
+        (None, None) => unreachable!(),
+    };
+    let mut spec = model.spec().clone();
     let mut config = TrainConfig::from_spec(&spec, seed);
     config.optimizer = optimizer(args, &spec).map_err(bad)?;
     config.batch = args.num("batch").map_err(bad)?.unwrap_or(config.batch);
@@ -135,10 +157,9 @@ async fn train(args: &Args) -> Result<(), Error> {
     // A saved file records the recipe it was trained with, not the preset's default.
     (spec.optimizer, spec.batch, spec.validation_split) = (config.optimizer, config.batch, config.validation_split);
     let data = load_data(args)?;
-    println!("device: {}", gpu.describe());
     print!("{}", summary(&spec)?);
     println!("optimizer {:?}, batch {}, {} epochs, seed {seed}", config.optimizer, config.batch, config.epochs);
-    let mut trainer = Trainer::new(&gpu, model, config, &data)?;
+    let mut trainer = Trainer::new(model, config, &data)?;
     let report_every = (2000 / config.batch).max(1);
     let started = Instant::now();
     let mut last = None;
@@ -180,7 +201,7 @@ async fn train(args: &Args) -> Result<(), Error> {
         last = Some(test);
         // Saved after every epoch, so a long run that is stopped keeps its last epoch.
         if let Some(path) = args.get("save") {
-            save(path, &spec, &trainer).await?;
+            save(path, &spec, &mut trainer).await?;
         }
     }
     if let Some(t) = last {
@@ -193,12 +214,12 @@ async fn train(args: &Args) -> Result<(), Error> {
         );
     }
     if let (Some(path), 0) = (args.get("save"), config.epochs) {
-        save(path, &spec, &trainer).await?;
+        save(path, &spec, &mut trainer).await?;
     }
     Ok(())
 }
 
-async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
+async fn save(path: &str, spec: &Spec, trainer: &mut Trainer) -> Result<(), Error> {
     let bytes = safetensors::to_bytes(spec, &trainer.model.read_tensors().await?);
     std::fs::write(path, bytes).map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))?;
     println!("saved {path}");
@@ -206,22 +227,22 @@ async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
 }
 
 async fn eval(args: &Args) -> Result<(), Error> {
-    let gpu = Gpu::new().await?;
     let path = args.get("load").ok_or_else(|| Error::BadFile("eval needs --load FILE".into()))?;
-    let model = load_model(&gpu, path).await?;
+    let engine = engine(args).await?;
+    let mut model = load_model(&engine, path)?;
     let data = load_data(args)?;
     let n = data.test.len().min(1000);
-    let graph = Graph::new(&model, n, None)?;
+    let mut predictor = Predictor::new(&model, n)?;
     let (mut correct, mut total) = (0, 0);
     for start in (0..data.test.len() - data.test.len() % n).step_by(n) {
         let images: Vec<f32> = data.test.images.pixels[start * 784..(start + n) * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
-        let probs = predict(&gpu, &graph, &images).await?;
+        let probs = predictor.run(&mut model, &images).await?;
         for (i, row) in probs.chunks(10).enumerate() {
             let guess = (0..10).fold(0, |b, j| if row[j] > row[b] { j } else { b });
             correct += (guess == data.test.labels[start + i] as usize) as usize;
             total += 1;
         }
     }
-    println!("{path}: {} — test accuracy {:.2}% on {total} images", model.spec.name, 100.0 * correct as f64 / total as f64);
+    println!("{path}: {} — test accuracy {:.2}% on {total} images", model.spec().name, 100.0 * correct as f64 / total as f64);
     Ok(())
 }

@@ -78,6 +78,12 @@ impl Gpu {
         format!("{name} ({:?}, {:?})", i.backend, i.device_type)
     }
 
+    /// Whether the adapter runs on the CPU (lavapipe, SwiftShader, WARP): a software
+    /// adapter, which the CPU engine outruns.
+    pub fn is_software(&self) -> bool {
+        self.adapter_info.device_type == wgpu::DeviceType::Cpu
+    }
+
     /// The error that ended the device, if it was lost.
     pub fn lost_reason(&self) -> Option<String> {
         self.lost.lock().unwrap().clone()

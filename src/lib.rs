@@ -2,6 +2,8 @@
 //! WebGPU and natively through wgpu, with a hand-written WGSL kernel for every op.
 
 pub mod benchmark;
+pub mod clock;
+pub mod cpu;
 pub mod data;
 pub mod error;
 pub mod gpu;
@@ -9,6 +11,7 @@ pub mod model;
 pub mod ops;
 pub mod preprocess;
 pub mod reference;
+pub mod rng;
 pub mod selftest;
 pub mod train;
 

@@ -1,9 +1,10 @@
-//! The engine suite (src/selftest): every op against its CPU reference and every
-//! backward pass against finite differences. Natively (`cargo test`) it runs on wgpu's
-//! Vulkan backend (lavapipe without a GPU); in the browser (`wasm-pack test --headless
-//! --chrome`) on WebGPU. One test per case, the same cases on both.
+//! The engine suite (src/selftest): every op against its f64 reference and every
+//! backward pass against finite differences, on both engines. Natively (`cargo test`)
+//! the GPU engine runs on wgpu's Vulkan backend (lavapipe without a GPU); in the browser
+//! (`wasm-pack test --headless --chrome`) on WebGPU. The CPU engine runs in both places.
+//! One test per case and engine: `gpu::case` and `cpu::case`.
 
-use wgpu_mnist::selftest::run_case;
+use wgpu_mnist::selftest::{run_case, CpuEngine};
 use wgpu_mnist::Gpu;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -15,7 +16,7 @@ fn gpu() -> &'static Gpu {
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
         #[cfg(not(target_arch = "wasm32"))]
-        mod native {
+        mod gpu {
             $(
                 #[test]
                 fn $case() {
@@ -25,8 +26,19 @@ macro_rules! engine_tests {
             )*
         }
 
+        #[cfg(not(target_arch = "wasm32"))]
+        mod cpu {
+            $(
+                #[test]
+                fn $case() {
+                    let report = pollster::block_on(super::run_case(&super::CpuEngine, stringify!($case))).unwrap();
+                    println!("{report:?}");
+                }
+            )*
+        }
+
         #[cfg(target_arch = "wasm32")]
-        mod web {
+        mod web_gpu {
             use wasm_bindgen_test::*;
             wasm_bindgen_test_configure!(run_in_browser);
             $(
@@ -38,38 +50,19 @@ macro_rules! engine_tests {
                 }
             )*
         }
+
+        #[cfg(target_arch = "wasm32")]
+        mod web_cpu {
+            use wasm_bindgen_test::*;
+            $(
+                #[wasm_bindgen_test]
+                async fn $case() {
+                    let report = super::run_case(&super::CpuEngine, stringify!($case)).await.unwrap();
+                    web_sys::console::log_1(&format!("{report:?}").into());
+                }
+            )*
+        }
     };
 }
 
-engine_tests!(
-    conv2d_matches_reference,
-    conv2d_backward_matches_finite_differences,
-    maxpool_matches_reference,
-    maxpool_backward_matches_finite_differences,
-    matmul_matches_reference,
-    dense_matches_reference,
-    dense_backward_matches_finite_differences,
-    relu_matches_reference,
-    relu_backward_matches_finite_differences,
-    dropout_matches_reference,
-    dropout_backward_matches_finite_differences,
-    batchnorm_matches_reference,
-    batchnorm_backward_matches_finite_differences,
-    softmax_xent_matches_reference,
-    softmax_xent_gradient_matches_finite_differences,
-    optimizers_match_reference_for_three_steps,
-    optimizers_match_hand_computed_values,
-    gather_matches_reference,
-    every_preset_network_matches_reference,
-    bad_shapes_are_errors,
-);
-
-/// The macro's list and the suite's list must not drift apart.
-#[cfg(not(target_arch = "wasm32"))]
-#[test]
-fn every_case_has_a_test() {
-    let source = include_str!("engine.rs");
-    for case in wgpu_mnist::selftest::CASES {
-        assert!(source.contains(&format!("    {case},")), "case {case} has no test");
-    }
-}
+wgpu_mnist::for_each_case!(engine_tests);

@@ -1,7 +1,7 @@
 //! Initial parameter values, after each framework's default (see `Init`).
 
 use super::spec::Init;
-use crate::selftest::Rng;
+use crate::rng::Rng;
 
 /// Fills a layer's weights and bias. `fan_in` = in_c * k * k (or in features),
 /// `fan_out` = out_c * k * k (or out features); `dense` tells MindSpore's two defaults apart.

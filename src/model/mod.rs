@@ -1,7 +1,9 @@
 //! A network on the GPU: its parameters in one flat buffer (so one optimizer dispatch
 //! updates them all), and graphs that record its forward and backward passes.
 
+pub mod cpu;
 pub mod graph;
+pub mod net;
 pub mod init;
 pub mod plan;
 pub mod safetensors;
@@ -10,8 +12,10 @@ pub mod spec;
 use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::ops::View;
-use crate::selftest::Rng;
+use crate::rng::Rng;
+pub use cpu::{CpuGraph, CpuModel};
 pub use graph::Graph;
+pub use net::{Engine, EngineChoice, Net};
 pub use plan::{plan, summary, Planned, CLASSES, INPUT};
 pub use spec::{Layer, Spec, PRESETS};
 
@@ -52,21 +56,7 @@ impl Model {
     pub fn new(gpu: &Gpu, spec: &Spec, seed: u64) -> Result<Model, Error> {
         let layers = plan::plan(spec)?;
         let align = (gpu.limits.min_storage_buffer_offset_alignment as u64 / 4).max(1);
-        let (mut tensors, mut next) = (Vec::new(), [0u64, 0u64]);
-        for l in &layers {
-            // Each trainable tensor is bound on its own, so it starts at a binding offset;
-            // a layer's state (running mean, then variance) is bound as one range, packed.
-            let mut first_state = true;
-            for (name, shape, trainable) in l.tensors() {
-                let len: usize = shape.iter().product();
-                let slot = &mut next[!trainable as usize];
-                let offset = if trainable || first_state { slot.div_ceil(align) * align } else { *slot };
-                first_state &= trainable;
-                *slot = offset + len as u64;
-                tensors.push(Tensor { name, shape, trainable, offset, len });
-            }
-        }
-        let (param_words, state_words) = (next[0] as usize, next[1] as usize);
+        let (tensors, param_words, state_words) = layout(&layers, align);
         let model = Model {
             gpu: gpu.clone(),
             spec: spec.clone(),
@@ -79,7 +69,7 @@ impl Model {
             tensors,
             param_words,
             state_words,
-            seed: (seed as u32) ^ 0x5eed,
+            seed: dropout_seed(seed),
         };
         model.reset(seed);
         Ok(model)
@@ -87,30 +77,7 @@ impl Model {
 
     /// Re-initializes every parameter and clears the optimizer state and step counter.
     pub fn reset(&self, seed: u64) {
-        let mut rng = Rng::new(seed);
-        let (mut params, mut state) = (vec![0f32; self.param_words], vec![0f32; self.state_words]);
-        for l in &self.layers {
-            let names: Vec<String> = l.tensors().into_iter().map(|t| t.0).collect();
-            let find = |n: &str| self.tensors.iter().find(|t| t.name == n).unwrap();
-            match l {
-                Planned::Conv { .. } | Planned::Dense { .. } => {
-                    let (w, b) = (find(&names[0]), find(&names[1]));
-                    let (fan_in, fan_out) = fans(l);
-                    let (wr, br) = (w.offset as usize..w.offset as usize + w.len, b.offset as usize..b.offset as usize + b.len);
-                    let mut wv = params[wr.clone()].to_vec();
-                    let mut bv = params[br.clone()].to_vec();
-                    init::init_layer(self.spec.init, &mut rng, &mut wv, &mut bv, fan_in, fan_out, matches!(l, Planned::Dense { .. }));
-                    params[wr].copy_from_slice(&wv);
-                    params[br].copy_from_slice(&bv);
-                }
-                Planned::BatchNorm { .. } => {
-                    let (gamma, var) = (find(&names[0]), find(&names[3]));
-                    params[gamma.offset as usize..gamma.offset as usize + gamma.len].fill(1.0);
-                    state[var.offset as usize..var.offset as usize + var.len].fill(1.0);
-                }
-                _ => {}
-            }
-        }
+        let (params, state) = initial_values(&self.spec, &self.layers, &self.tensors, self.param_words, self.state_words, seed);
         self.gpu.write(&self.params, 0, &params);
         self.gpu.write(&self.state, 0, &state);
         self.clear_optimizer();
@@ -151,14 +118,7 @@ impl Model {
     pub async fn read_tensors(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
         let params: Vec<f32> = self.gpu.read(&self.params, 0, self.param_words).await?;
         let state: Vec<f32> = self.gpu.read(&self.state, 0, self.state_words).await?;
-        Ok(self
-            .tensors
-            .iter()
-            .map(|t| {
-                let src = if t.trainable { &params } else { &state };
-                (t.clone(), src[t.offset as usize..t.offset as usize + t.len].to_vec())
-            })
-            .collect())
+        Ok(named_values(&self.tensors, &params, &state))
     }
 
     /// Overwrites every tensor (for loading); the values must match `tensors` in order.
@@ -172,6 +132,70 @@ impl Model {
     pub fn parameter_count(&self) -> usize {
         self.tensors.iter().filter(|t| t.trainable).map(|t| t.len).sum()
     }
+}
+
+/// Each tensor with its values, cut from the flat parameter and state buffers.
+pub fn named_values(tensors: &[Tensor], params: &[f32], state: &[f32]) -> Vec<(Tensor, Vec<f32>)> {
+    tensors
+        .iter()
+        .map(|t| {
+            let src = if t.trainable { params } else { state };
+            (t.clone(), src[t.offset as usize..t.offset as usize + t.len].to_vec())
+        })
+        .collect()
+}
+
+/// The seed of a model's dropout masks, from its initialisation seed (both engines).
+pub fn dropout_seed(seed: u64) -> u32 {
+    (seed as u32) ^ 0x5eed
+}
+
+/// Where each tensor lives in the flat parameter and state buffers: (tensors, parameter
+/// words, state words). Each trainable tensor is bound on its own, so it starts at a
+/// multiple of `align` words; a layer's state (running mean, then variance) is bound as
+/// one range, packed.
+pub fn layout(layers: &[Planned], align: u64) -> (Vec<Tensor>, usize, usize) {
+    let (mut tensors, mut next) = (Vec::new(), [0u64, 0u64]);
+    for l in layers {
+        let mut first_state = true;
+        for (name, shape, trainable) in l.tensors() {
+            let len: usize = shape.iter().product();
+            let slot = &mut next[!trainable as usize];
+            let offset = if trainable || first_state { slot.div_ceil(align) * align } else { *slot };
+            first_state &= trainable;
+            *slot = offset + len as u64;
+            tensors.push(Tensor { name, shape, trainable, offset, len });
+        }
+    }
+    (tensors, next[0] as usize, next[1] as usize)
+}
+
+/// Every parameter's starting value (the spec's framework default, seeded) and the
+/// running statistics' (mean 0, variance 1), laid out as `tensors` says.
+pub fn initial_values(spec: &Spec, layers: &[Planned], tensors: &[Tensor], param_words: usize, state_words: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Rng::new(seed);
+    let (mut params, mut state) = (vec![0f32; param_words], vec![0f32; state_words]);
+    for l in layers {
+        let names: Vec<String> = l.tensors().into_iter().map(|t| t.0).collect();
+        let find = |n: &str| tensors.iter().find(|t| t.name == n).unwrap();
+        let range = |t: &Tensor| t.offset as usize..t.offset as usize + t.len;
+        match l {
+            Planned::Conv { .. } | Planned::Dense { .. } => {
+                let (w, b) = (range(find(&names[0])), range(find(&names[1])));
+                let (fan_in, fan_out) = fans(l);
+                let (mut wv, mut bv) = (params[w.clone()].to_vec(), params[b.clone()].to_vec());
+                init::init_layer(spec.init, &mut rng, &mut wv, &mut bv, fan_in, fan_out, matches!(l, Planned::Dense { .. }));
+                params[w].copy_from_slice(&wv);
+                params[b].copy_from_slice(&bv);
+            }
+            Planned::BatchNorm { .. } => {
+                params[range(find(&names[0]))].fill(1.0);
+                state[range(find(&names[3]))].fill(1.0);
+            }
+            _ => {}
+        }
+    }
+    (params, state)
 }
 
 /// (fan_in, fan_out) of a conv or dense layer, counting the receptive field as Keras does.

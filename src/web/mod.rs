@@ -9,7 +9,7 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::data::Mnist;
-use crate::model::{plan, safetensors, summary, Graph, Model, Planned, Spec, Tensor};
+use crate::model::{plan, safetensors, summary, Engine, Graph, Model, Net, Planned, Spec, Tensor};
 use crate::ops::optim::Optimizer;
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
@@ -145,7 +145,7 @@ pub async fn model_bytes() -> Result<Vec<u8>, JsValue> {
 /// Copies the GPU model's values to the CPU copy (after training).
 async fn refresh_cpu_copy() -> Result<(), JsValue> {
     let read = with(|s| {
-        let model = s.trainer.as_ref().map(|t| &t.model).or(s.model.as_ref())?;
+        let model = s.trainer.as_ref().and_then(|t| t.model.as_gpu()).or(s.model.as_ref())?;
         let (gpu, params, state, tensors, pw, sw) =
             (model.gpu.clone(), model.params.clone(), model.state.clone(), model.tensors.clone(), model.param_words, model.state_words);
         Some(async move {
@@ -215,9 +215,8 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
         let gpu = s.gpu.clone().ok_or_else(|| JsValue::from_str("training needs WebGPU, which this browser does not provide"))?;
         let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
         let model = match (s.trainer.take(), s.model.take()) {
-            (Some(t), _) => t.model,
-            (None, Some(m)) => m,
-            (None, None) => return Err(JsValue::from_str("no model loaded")),
+            (Some(Trainer { model: Net::Gpu(m), .. }), _) | (None, Some(m)) => m,
+            _ => return Err(JsValue::from_str("no model loaded")),
         };
         let mut tc = TrainConfig::from_spec(&model.spec, c["seed"].as_u64().unwrap_or(1));
         let lr = c["lr"].as_f64().map(|v| v as f32);
@@ -234,7 +233,8 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
                 &limited
             }
         };
-        let result = Trainer::new(&gpu, model, tc, data);
+        let _ = &gpu;
+        let result = Trainer::new(Net::Gpu(model), tc, data);
         match result {
             Ok(mut t) => {
                 t.begin_epoch();
@@ -295,7 +295,7 @@ pub async fn train_chunk(steps: usize) -> Result<String, JsValue> {
 /// Loss and accuracy of the current model on the 10,000 test images: {loss, accuracy}.
 #[wasm_bindgen]
 pub async fn evaluate_test() -> Result<String, JsValue> {
-    let reader = with(|s| s.trainer.as_ref().map(|t| t.test_reader())).ok_or_else(|| JsValue::from_str("training has not started"))?;
+    let reader = with(|s| s.trainer.as_mut().map(|t| t.test_reader())).ok_or_else(|| JsValue::from_str("training has not started"))?;
     let m = reader.await.map_err(js)?;
     Ok(json!({ "loss": m.loss, "accuracy": m.accuracy, "examples": m.examples }).to_string())
 }
@@ -305,7 +305,7 @@ pub async fn evaluate_test() -> Result<String, JsValue> {
 pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     const BATCH: usize = 500;
     let (gpu, graph, images) = with(|s| {
-        let model = s.trainer.as_ref().map(|t| &t.model).or(s.model.as_ref());
+        let model = s.trainer.as_ref().and_then(|t| t.model.as_gpu()).or(s.model.as_ref());
         let data = s.data.as_ref();
         match (model, data) {
             (Some(m), Some(d)) => Ok((m.gpu.clone(), Graph::new(m, BATCH, None).map_err(js)?, d.test.images.pixels.clone())),
@@ -354,7 +354,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
         let model = s
             .trainer
             .as_ref()
-            .map(|t| &t.model)
+            .and_then(|t| t.model.as_gpu())
             .or(s.model.as_ref())
             .ok_or_else(|| JsValue::from_str("fine-tuning needs a model on WebGPU"))?;
         let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
@@ -362,7 +362,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
         // from training are a fine start for fine-tuning, and training can resume after.
         Ok::<_, JsValue>((model.gpu.clone(), Graph::new(model, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?, data.train.clone()))
     })?;
-    let mut rng = crate::selftest::Rng::new(js_sys::Date::now() as u64);
+    let mut rng = crate::rng::Rng::new(js_sys::Date::now() as u64);
     let own = n.min(FINE_TUNE_BATCH / 2);
     for _ in 0..steps.max(1) {
         let (mut x, mut y) = (Vec::with_capacity(FINE_TUNE_BATCH * 784), Vec::with_capacity(FINE_TUNE_BATCH));
@@ -392,8 +392,8 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
 }
 
 /// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is JSON
-/// {models: [..], batches: [..], windows, images, profile: bool, conv: "tiled"|"direct"
-/// (default: the adapter's choice)}; needs init() and
+/// {engine: "gpu"|"cpu" (default gpu), models: [..], batches: [..], windows, images,
+/// profile: bool, conv: "tiled"|"direct" (default: the adapter's choice)}; needs init() and
 /// load_data() first. Resolves to JSON {adapter, rows: [{model, batch, train_images_per_s,
 /// infer_1_ms, infer_1000_ms}], profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
 #[wasm_bindgen]
@@ -401,7 +401,11 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, profile_graph, train_flops_per_example, train_throughput};
     let c: serde_json::Value = serde_json::from_str(&config).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
-    let (mut gpu, data) = (gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?, data.ok_or_else(|| JsValue::from_str("no data"))?);
+    let data = data.ok_or_else(|| JsValue::from_str("no data"))?;
+    if c["engine"].as_str() == Some("cpu") {
+        return cpu_benchmark(&c, &data).await;
+    }
+    let mut gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
     match c["conv"].as_str() {
         Some("tiled") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Tiled,
         Some("direct") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Direct,
@@ -415,13 +419,13 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     for m in list("models") {
         let name = m.as_str().unwrap_or_default().to_string();
         let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
-        let model = Model::new(&gpu, &spec, 1).map_err(js)?;
-        let one = inference_latency(&gpu, &model, &data, 1, 21).await.map_err(js)?;
-        let thousand = inference_latency(&gpu, &model, &data, 1000, 3).await.map_err(js)?;
+        let mut model = Net::new(&Engine::Gpu(gpu.clone()), &spec, 1).map_err(js)?;
+        let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
+        let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
         for b in list("batches") {
             let batch = b.as_u64().unwrap_or(64) as usize;
-            let rate = train_throughput(&gpu, &spec, &data, batch, windows, images).await.map_err(js)?;
-            let gflops = rate * train_flops_per_example(&model) / 1e9;
+            let rate = train_throughput(&Engine::Gpu(gpu.clone()), &spec, &data, batch, windows, images).await.map_err(js)?;
+            let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
         if c["profile"].as_bool().unwrap_or(false) {
@@ -432,6 +436,34 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
         }
     }
     Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
+}
+
+/// The CPU engine's rows of `benchmark` (wasm32 with simd128, one thread), with a
+/// per-layer breakdown when `profile` is set.
+async fn cpu_benchmark(c: &serde_json::Value, data: &Mnist) -> Result<String, JsValue> {
+    use crate::benchmark::{cpu_step_profile, inference_latency, train_flops_per_example, train_throughput};
+    let list = |key: &str| -> Vec<serde_json::Value> { c[key].as_array().cloned().unwrap_or_default() };
+    let windows = c["windows"].as_u64().unwrap_or(5) as usize;
+    let images = c["images"].as_u64().unwrap_or(2000) as usize;
+    let (mut rows, mut profiles) = (Vec::new(), Vec::new());
+    for m in list("models") {
+        let name = m.as_str().unwrap_or_default().to_string();
+        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+        let mut model = Net::new(&Engine::Cpu, &spec, 1).map_err(js)?;
+        let one = inference_latency(&mut model, data, 1, 21).await.map_err(js)?;
+        let thousand = inference_latency(&mut model, data, 1000, 3).await.map_err(js)?;
+        for b in list("batches") {
+            let batch = b.as_u64().unwrap_or(64) as usize;
+            let rate = train_throughput(&Engine::Cpu, &spec, data, batch, windows, images).await.map_err(js)?;
+            let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
+            rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
+        }
+        if c["profile"].as_bool().unwrap_or(false) {
+            let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
+            profiles.push(json!({ "model": name, "batch": batch, "kernels": cpu_step_profile(&spec, data, batch, 3).map_err(js)? }));
+        }
+    }
+    Ok(json!({ "adapter": Engine::Cpu.describe(), "rows": rows, "profiles": profiles }).to_string())
 }
 
 /// The presets, for the picker.
@@ -454,19 +486,22 @@ pub fn preset_recipe(name: &str) -> Result<String, JsValue> {
     Ok(json!({ "optimizer": opt, "lr": s.optimizer.lr(), "batch": s.batch, "epochs": s.epochs }).to_string())
 }
 
-/// Runs every engine case (each GPU op against its CPU reference) and resolves to a
-/// JSON array of {name, ok, max_rel_err, max_fd_err, shapes, error}.
+/// Runs every engine case (each op against its f64 reference) on the CPU engine and,
+/// with WebGPU, on the GPU; resolves to a JSON array of {name, engine, ok, max_rel_err,
+/// max_fd_err, shapes, error}.
 #[wasm_bindgen]
 pub async fn engine_selftest() -> Result<String, JsValue> {
-    let gpu = with(|s| s.gpu.clone()).ok_or_else(|| JsValue::from_str("the self-test needs WebGPU"))?;
+    let gpu = with(|s| s.gpu.clone());
     let mut rows = Vec::new();
+    let row = |name: &str, engine: &str, r: Result<crate::selftest::Report, String>| match r {
+        Ok(r) => json!({ "name": name, "engine": engine, "ok": true, "max_rel_err": r.max_rel_err, "max_fd_err": r.max_fd_err, "shapes": r.shapes.len() }),
+        Err(e) => json!({ "name": name, "engine": engine, "ok": false, "error": e }),
+    };
     for name in crate::selftest::CASES {
-        rows.push(match crate::selftest::run_case(&gpu, name).await {
-            Ok(r) => {
-                json!({ "name": name, "ok": true, "max_rel_err": r.max_rel_err, "max_fd_err": r.max_fd_err, "shapes": r.shapes.len() })
-            }
-            Err(e) => json!({ "name": name, "ok": false, "error": e }),
-        });
+        if let Some(gpu) = &gpu {
+            rows.push(row(name, "gpu", crate::selftest::run_case(gpu, name).await));
+        }
+        rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CpuEngine, name).await));
     }
     Ok(serde_json::Value::Array(rows).to_string())
 }

@@ -1,4 +1,5 @@
-// The page's engine self-test runs every kernel against the CPU reference in the browser.
+// The page's engine self-test runs every op of both engines (WebGPU kernels and the CPU
+// engine's wasm) against the f64 reference in the browser.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -19,6 +20,9 @@ test("the page names the WebGPU adapter and its engine self-test passes", { time
     await page.screenshot({ path: join(ARTIFACTS, "selftest.png"), fullPage: true });
     const failures = await page.$$eval("#selftest td.fail", (tds) => tds.map((t) => t.textContent));
     assert.deepEqual(failures, []);
+    const engines = await page.$$eval("#selftest tbody tr td:nth-child(2)", (tds) => tds.map((t) => t.textContent));
+    const count = (e) => engines.filter((x) => x === e).length;
+    assert.ok(count("cpu") >= 20 && count("gpu") === count("cpu"), `cases per engine: ${count("gpu")} GPU, ${count("cpu")} CPU`);
     assert.equal(await page.evaluate(() => document.body.dataset.selftest), "pass");
     assert.deepEqual(errors, []);
   } finally {

@@ -1,27 +1,28 @@
-// The engine self-test card: every WGSL kernel, forward and backward, against the CPU
-// reference. Sets document.body.dataset.selftest to "pass", "fail" or "error".
+// The engine self-test card: every op of both engines (the WGSL kernels on WebGPU, and
+// the CPU engine), forward and backward, against the f64 reference. Sets
+// document.body.dataset.selftest to "pass", "fail" or "error".
 
 import { $, h, errorText } from "./util.js";
 
 export function setUpSelfTest(app) {
   const button = $("selftest-run");
-  button.disabled = !app.webgpu;
-  if (!app.webgpu) $("selftest-note").textContent = "The self-test needs WebGPU.";
+  if (!app.webgpu) $("selftest-note").textContent = "Without WebGPU only the CPU engine is tested.";
   button.onclick = async () => {
     button.disabled = true;
     const body = $("selftest").querySelector("tbody");
-    body.replaceChildren(row([cell("running…", "", 4)]));
+    body.replaceChildren(row([cell("running…", "", 5)]));
     try {
       const rows = JSON.parse(await app.lock.run(() => app.wasm.engine_selftest()));
       body.replaceChildren(...rows.map((r) => row([
         cell(r.name),
+        cell(r.engine),
         cell(r.ok ? "pass" : `FAIL: ${r.error}`, r.ok ? "ok" : "fail"),
         cell(r.ok ? r.max_rel_err.toExponential(1) : ""),
         cell(r.ok && r.max_fd_err ? r.max_fd_err.toExponential(1) : ""),
       ])));
       document.body.dataset.selftest = rows.every((r) => r.ok) ? "pass" : "fail";
     } catch (e) {
-      body.replaceChildren(row([cell(errorText(e), "fail", 4)]));
+      body.replaceChildren(row([cell(errorText(e), "fail", 5)]));
       document.body.dataset.selftest = "error";
     }
     button.disabled = false;

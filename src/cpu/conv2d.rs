@@ -1,0 +1,141 @@
+//! 2-D convolution on the CPU engine (shaders/conv2d.wgsl; reference:
+//! `reference::conv2d`) as GEMMs over im2col columns, one image at a time within each
+//! shard of the batch: forward W[out_c, K] * cols[K, P]; input gradient W^T * dY, folded
+//! back by col2im; weight gradient dY * cols^T, summed over the shard's images and then
+//! over shards. K = in_c * k_h * k_w, P = out_h * out_w.
+
+use super::gemm::{gemm, Mat};
+use super::par::{for_shards_mut, map_shards, sum_into};
+use super::expect_len;
+use crate::error::Error;
+use crate::ops::conv2d::Conv2dShape;
+
+/// The output positions `lo..hi` along one axis whose input `o * stride + k - pad` falls
+/// inside `0..input`: outside them the window hangs over the zero padding.
+fn inside(outputs: usize, input: usize, k: usize, pad: usize, stride: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(k).div_ceil(stride).min(outputs);
+    let hi = if input + pad > k { (input + pad - k).div_ceil(stride).min(outputs) } else { 0 };
+    (lo, hi.max(lo))
+}
+
+/// The columns of one image: row (c, ky, kx) holds the input under that tap at every
+/// output position, zero where the window hangs over the padding. Rows are filled with
+/// slice copies (stride 1) rather than per-element bounds checks.
+fn im2col(s: &Conv2dShape, x: &[f32], cols: &mut [f32]) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let mut rows = cols.chunks_mut(oh * ow);
+    for c in 0..s.in_c {
+        let plane = &x[c * s.in_h * s.in_w..][..s.in_h * s.in_w];
+        for ky in 0..s.k_h {
+            let (y_lo, y_hi) = inside(oh, s.in_h, ky, s.pad_h, s.stride);
+            for kx in 0..s.k_w {
+                let (x_lo, x_hi) = inside(ow, s.in_w, kx, s.pad_w, s.stride);
+                let row = rows.next().expect("cols holds K rows");
+                row[..y_lo * ow].fill(0.0);
+                row[y_hi * ow..].fill(0.0);
+                for oy in y_lo..y_hi {
+                    let out = &mut row[oy * ow..][..ow];
+                    let line = &plane[(oy * s.stride + ky - s.pad_h) * s.in_w..][..s.in_w];
+                    out[..x_lo].fill(0.0);
+                    out[x_hi..].fill(0.0);
+                    let first = x_lo * s.stride + kx - s.pad_w;
+                    if s.stride == 1 {
+                        out[x_lo..x_hi].copy_from_slice(&line[first..first + x_hi - x_lo]);
+                    } else {
+                        out[x_lo..x_hi].iter_mut().zip(line[first..].iter().step_by(s.stride)).for_each(|(o, v)| *o = *v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: adds each column entry back onto the input element it came from.
+fn col2im_add(s: &Conv2dShape, cols: &[f32], dx: &mut [f32]) {
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let mut rows = cols.chunks(oh * ow);
+    for c in 0..s.in_c {
+        let plane = &mut dx[c * s.in_h * s.in_w..][..s.in_h * s.in_w];
+        for ky in 0..s.k_h {
+            let (y_lo, y_hi) = inside(oh, s.in_h, ky, s.pad_h, s.stride);
+            for kx in 0..s.k_w {
+                let (x_lo, x_hi) = inside(ow, s.in_w, kx, s.pad_w, s.stride);
+                let row = rows.next().expect("cols holds K rows");
+                for oy in y_lo..y_hi {
+                    let src = &row[oy * ow + x_lo..oy * ow + x_hi];
+                    let line = &mut plane[(oy * s.stride + ky - s.pad_h) * s.in_w..][..s.in_w];
+                    let first = x_lo * s.stride + kx - s.pad_w;
+                    line[first..].iter_mut().step_by(s.stride).zip(src).for_each(|(d, v)| *d += v);
+                }
+            }
+        }
+    }
+}
+
+fn taps(s: &Conv2dShape) -> usize {
+    s.in_c * s.k_h * s.k_w
+}
+
+/// y = conv(x, w) + b (then ReLU). The shape and lengths are checked as on the GPU.
+pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) -> Result<(), Error> {
+    s.validate()?;
+    expect_len("conv2d input", x.len(), s.input_len())?;
+    expect_len("conv2d weights", w.len(), s.weight_len())?;
+    expect_len("conv2d bias", b.len(), s.out_c)?;
+    expect_len("conv2d output", y.len(), s.output_len())?;
+    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
+        let mut cols = vec![0f32; k * p];
+        for (n, y) in images.zip(y.chunks_mut(s.out_c * p)) {
+            im2col(s, &x[n * in_len..][..in_len], &mut cols);
+            gemm(s.out_c, p, k, Mat::rows(w, k), Mat::rows(&cols, p), y, false);
+            for (plane, &bias) in y.chunks_mut(p).zip(b) {
+                if relu {
+                    plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                } else {
+                    plane.iter_mut().for_each(|v| *v += bias);
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    for_shards_mut(&mut dx[..s.input_len()], in_len, |images, dx| {
+        let mut cols = vec![0f32; k * p];
+        for (n, dx) in images.zip(dx.chunks_mut(in_len)) {
+            gemm(k, p, s.out_c, Mat::transposed(w, k), Mat::rows(&dy[n * s.out_c * p..], p), &mut cols, false);
+            dx.fill(0.0);
+            col2im_add(s, &cols, dx);
+        }
+    });
+}
+
+pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    let partials = map_shards(s.batch, |images| {
+        let (mut cols, mut part) = (vec![0f32; k * p], vec![0f32; s.out_c * k]);
+        for n in images {
+            im2col(s, &x[n * in_len..][..in_len], &mut cols);
+            gemm(s.out_c, k, p, Mat::rows(&dy[n * s.out_c * p..], p), Mat::transposed(&cols, p), &mut part, true);
+        }
+        part
+    });
+    sum_into(&mut dw[..s.weight_len()], &partials);
+}
+
+pub fn conv2d_backward_bias(s: &Conv2dShape, dy: &[f32], db: &mut [f32]) {
+    let p = s.out_h() * s.out_w();
+    let partials = map_shards(s.batch, |images| {
+        let mut part = vec![0f32; s.out_c];
+        for n in images {
+            for (c, plane) in dy[n * s.out_c * p..][..s.out_c * p].chunks(p).enumerate() {
+                part[c] += plane.iter().sum::<f32>();
+            }
+        }
+        part
+    });
+    sum_into(&mut db[..s.out_c], &partials);
+}

@@ -1,0 +1,28 @@
+//! The CPU engine: every op of `crate::ops` again, in f32 on the CPU, fast by
+//! construction (convolutions and dense layers as packed SIMD GEMMs, shards of the batch
+//! spread over all cores), for browsers without a hardware WebGPU adapter and machines
+//! without a GPU. Each function has the name of its GPU op and its reference twin, takes
+//! slices where the GPU op takes views, and writes every element of its outputs (so the
+//! engine suite can poison them with NaN first).
+
+pub mod batchnorm;
+pub mod conv2d;
+pub mod dense;
+pub mod dropout;
+pub mod gather;
+pub mod gemm;
+pub mod maxpool;
+pub mod optim;
+pub mod par;
+pub mod relu;
+pub mod softmax_xent;
+
+use crate::error::{shape_err, Error};
+
+/// The length check every GPU op makes of its views, with the same message.
+pub(crate) fn expect_len(what: &str, len: usize, expected: usize) -> Result<(), Error> {
+    if len != expected {
+        return Err(shape_err!("{what} has {len} elements, expected {expected}"));
+    }
+    Ok(())
+}

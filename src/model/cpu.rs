@@ -1,0 +1,307 @@
+//! A network on the CPU engine: the same plan, tensor names, initialisation, dropout
+//! masks and optimizer formulas as the GPU `Model` and `Graph`, with its parameters in
+//! flat host vectors and each layer run by `crate::cpu`.
+
+use super::{dropout_seed, initial_values, layout, named_values, plan, Planned, Spec, Tensor, CLASSES, INPUT};
+use crate::clock::now_ms;
+use crate::cpu;
+use crate::error::Error;
+use crate::ops::conv2d::Conv2dShape;
+use crate::ops::dense::DenseShape;
+use crate::ops::dropout::DropoutConfig;
+use crate::ops::maxpool::PoolShape;
+use crate::ops::optim::Optimizer;
+use crate::reference::dropout::pcg_hash;
+
+/// A network's parameters, gradients, optimizer state and running statistics in memory.
+pub struct CpuModel {
+    pub spec: Spec,
+    pub layers: Vec<Planned>,
+    pub tensors: Vec<Tensor>,
+    pub params: Vec<f32>,
+    pub grads: Vec<f32>,
+    pub opt_state: [Vec<f32>; 2],
+    pub state: Vec<f32>,
+    /// Training steps taken (Adam's bias correction, dropout masks).
+    pub step: u32,
+    pub seed: u32,
+}
+
+impl CpuModel {
+    /// A freshly initialized network: the same values `Model::new` gives for this seed.
+    pub fn new(spec: &Spec, seed: u64) -> Result<CpuModel, Error> {
+        let layers = plan(spec)?;
+        let (tensors, param_words, state_words) = layout(&layers, 1);
+        let (params, state) = initial_values(spec, &layers, &tensors, param_words, state_words, seed);
+        Ok(CpuModel {
+            spec: spec.clone(),
+            layers,
+            tensors,
+            grads: vec![0.0; param_words],
+            opt_state: [vec![0.0; param_words], vec![0.0; param_words]],
+            params,
+            state,
+            step: 0,
+            seed: dropout_seed(seed),
+        })
+    }
+
+    /// Zeroes the optimizer state, gradients and step counter (a new optimizer run).
+    pub fn clear_optimizer(&mut self) {
+        let [s1, s2] = &mut self.opt_state;
+        for v in [&mut self.grads, s1, s2] {
+            v.fill(0.0);
+        }
+        self.step = 0;
+    }
+
+    /// Every tensor's values (for saving).
+    pub fn read_tensors(&self) -> Vec<(Tensor, Vec<f32>)> {
+        named_values(&self.tensors, &self.params, &self.state)
+    }
+
+    /// Overwrites every tensor (for loading); the values must match `tensors` in order.
+    pub fn write_tensors(&mut self, values: &[Vec<f32>]) {
+        for (t, v) in self.tensors.iter().zip(values) {
+            let dst = if t.trainable { &mut self.params } else { &mut self.state };
+            dst[t.offset as usize..][..t.len].copy_from_slice(&v[..t.len]);
+        }
+    }
+
+    fn range(&self, name: &str) -> std::ops::Range<usize> {
+        let t = self.tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tensor {name}"));
+        t.offset as usize..t.offset as usize + t.len
+    }
+}
+
+/// Every layer's shapes were checked by `plan` and the buffers sized from them.
+const PLANNED: &str = "layer shapes are checked when the network is planned";
+
+/// What a layer keeps of its forward pass for the backward pass.
+enum Saved {
+    None,
+    Argmax(Vec<u32>),
+    Stats(Vec<f32>),
+}
+
+/// The buffers of one network at one batch size, allocated once: activations (layer i
+/// reads `acts[i]` and writes `acts[i + 1]`), their gradients, and what layers keep.
+pub struct CpuGraph {
+    pub batch: usize,
+    pub training: bool,
+    acts: Vec<Vec<f32>>,
+    grads: Vec<Vec<f32>>,
+    masked: Vec<f32>,
+    saved: Vec<Saved>,
+    pub labels: Vec<u32>,
+    dlogits: Vec<f32>,
+    row_loss: Vec<f32>,
+    row_correct: Vec<f32>,
+    pub probs: Vec<f32>,
+    /// When set, each layer's forward and backward time and the update's are appended
+    /// (label, ms): the benchmark's per-op breakdown.
+    pub timings: Option<Vec<(String, f64)>>,
+}
+
+fn len(d: (usize, usize, usize)) -> usize {
+    d.0 * d.1 * d.2
+}
+
+fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
+    let Planned::Conv { input: (in_c, in_h, in_w), out_c, kernel, pad, .. } = *layer else { unreachable!() };
+    Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
+}
+
+fn dropout_config(model: &CpuModel, layer: &Planned, index: usize) -> DropoutConfig {
+    let Planned::Dropout { rate, unit, .. } = *layer else { unreachable!() };
+    DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model.seed ^ index as u32), training: true }
+}
+
+impl CpuGraph {
+    /// Buffers for `model`'s layers at `batch` images a step.
+    pub fn new(model: &CpuModel, batch: usize, training: bool) -> Result<CpuGraph, Error> {
+        if batch == 0 {
+            return Err(Error::Shape("the batch size must be at least 1".into()));
+        }
+        let mut acts = vec![vec![0f32; batch * len(INPUT)]];
+        let mut saved = Vec::new();
+        let mut widest = 0;
+        for l in &model.layers {
+            let out = batch * len(l.output());
+            widest = widest.max(out);
+            acts.push(vec![0f32; out]);
+            saved.push(match l {
+                Planned::MaxPool { .. } => Saved::Argmax(vec![0; out]),
+                Planned::BatchNorm { .. } => Saved::Stats(vec![0.0; 2 * l.batchnorm_shape(batch).channels]),
+                _ => Saved::None,
+            });
+        }
+        let grads = if training { acts.iter().map(|a| vec![0f32; a.len()]).collect() } else { Vec::new() };
+        Ok(CpuGraph {
+            batch,
+            training,
+            masked: vec![0f32; if training { widest } else { 0 }],
+            acts,
+            grads,
+            saved,
+            labels: vec![0; batch],
+            dlogits: vec![0f32; batch * CLASSES],
+            row_loss: vec![0f32; batch],
+            row_correct: vec![0f32; batch],
+            probs: vec![0f32; batch * CLASSES],
+            timings: None,
+        })
+    }
+
+    /// The input images [batch, 1, 28, 28] (normalized) and labels, to fill before a step.
+    pub fn input_mut(&mut self) -> (&mut [f32], &mut [u32]) {
+        (&mut self.acts[0], &mut self.labels)
+    }
+
+    /// The logits of the last forward pass.
+    pub fn logits(&self) -> &[f32] {
+        self.acts.last().expect("a network has layers")
+    }
+
+    /// The forward pass of every layer (dropout only in training graphs; batch norm on
+    /// batch statistics in training graphs, running statistics otherwise).
+    pub fn forward(&mut self, model: &mut CpuModel) {
+        let b = self.batch;
+        for (i, layer) in model.layers.iter().enumerate() {
+            let started = self.timings.is_some().then(now_ms);
+            let (before, after) = self.acts.split_at_mut(i + 1);
+            let (x, y) = (&before[i], &mut after[0]);
+            match layer {
+                Planned::Conv { name, relu, .. } => {
+                    let (w, bias) = (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
+                    cpu::conv2d::conv2d_forward(&conv_shape(layer, b), x, w, bias, y, *relu).expect(PLANNED);
+                }
+                Planned::Relu { .. } => cpu::relu::relu_forward(x, y),
+                Planned::MaxPool { input: (c, h, w) } => {
+                    let Saved::Argmax(arg) = &mut self.saved[i] else { unreachable!() };
+                    cpu::maxpool::maxpool_forward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, x, y, arg).expect(PLANNED);
+                }
+                Planned::Dropout { .. } if self.training => cpu::dropout::dropout_forward(&dropout_config(model, layer, i), model.step, x, y),
+                Planned::Dropout { .. } => y.copy_from_slice(x),
+                Planned::BatchNorm { name, .. } => {
+                    let Saved::Stats(stats) = &mut self.saved[i] else { unreachable!() };
+                    let (g, be) = (model.range(&format!("{name}.weight")), model.range(&format!("{name}.bias")));
+                    let mean = model.range(&format!("{name}.running_mean"));
+                    let running = &mut model.state[mean.start..mean.start + 2 * mean.len()];
+                    let s = layer.batchnorm_shape(b);
+                    cpu::batchnorm::batchnorm_forward(&s, self.training, x, &model.params[g], &model.params[be], stats, running, y);
+                }
+                Planned::Dense { name, in_f, out_f, relu } => {
+                    let (w, bias) = (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
+                    cpu::dense::dense_forward(&DenseShape { batch: b, in_f: *in_f, out_f: *out_f }, x, w, bias, y, *relu);
+                }
+            }
+            record(&mut self.timings, started, || format!("{} forward", layer.describe()));
+        }
+    }
+
+    /// Loss sum and correct count of the last forward pass against `labels`; leaves the
+    /// logit gradient for the backward pass.
+    pub fn loss(&mut self) -> (f64, f64) {
+        let logits = self.acts.last().expect("a network has layers");
+        cpu::softmax_xent::softmax_xent(self.batch, CLASSES, logits, &self.labels, &mut self.dlogits, &mut self.row_loss, &mut self.row_correct);
+        (self.row_loss.iter().map(|&v| v as f64).sum(), self.row_correct.iter().map(|&v| v as f64).sum())
+    }
+
+    /// Class probabilities of the last forward pass.
+    pub fn predict(&mut self, model: &mut CpuModel) -> &[f32] {
+        self.forward(model);
+        let logits = self.acts.last().expect("a network has layers");
+        cpu::softmax_xent::softmax(self.batch, CLASSES, logits, &mut self.probs);
+        &self.probs
+    }
+
+    /// One training step on the input and labels: forward, loss, backward, update.
+    /// Returns the batch's loss sum and correct count.
+    pub fn train_step(&mut self, model: &mut CpuModel, optimizer: &Optimizer) -> (f64, f64) {
+        assert!(self.training, "a training step needs a training graph");
+        self.forward(model);
+        let metrics = self.loss();
+        self.backward(model);
+        model.step += 1;
+        let started = self.timings.is_some().then(now_ms);
+        let [s1, s2] = &mut model.opt_state;
+        cpu::optim::optimizer_step(optimizer, model.step, &mut model.params, &model.grads, s1, s2);
+        record(&mut self.timings, started, || format!("{} update", optimizer.entry()));
+        metrics
+    }
+
+    /// Gradients of every parameter, last layer first; the first layer's input gradient
+    /// is never needed, so it is not computed.
+    fn backward(&mut self, model: &mut CpuModel) {
+        let b = self.batch;
+        let last = model.layers.len();
+        self.grads[last].copy_from_slice(&self.dlogits);
+        for (i, layer) in model.layers.iter().enumerate().rev() {
+            let started = self.timings.is_some().then(now_ms);
+            let need_dx = i > 0;
+            let (before, after) = self.grads.split_at_mut(i + 1);
+            let (dx, dy) = (&mut before[i], &after[0][..]);
+            let (x, y) = (&self.acts[i], &self.acts[i + 1]);
+            // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0.
+            let masked = &mut self.masked[..dy.len()];
+            let g: &[f32] = match layer {
+                Planned::Conv { relu: true, .. } | Planned::Dense { relu: true, .. } => {
+                    cpu::relu::relu_backward(y, dy, masked);
+                    masked
+                }
+                _ => dy,
+            };
+            let grad_range = |name: &str, what: &str| model.range(&format!("{name}.{what}"));
+            match layer {
+                Planned::Conv { name, .. } => {
+                    let s = conv_shape(layer, b);
+                    let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
+                    cpu::conv2d::conv2d_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
+                    cpu::conv2d::conv2d_backward_bias(&s, g, &mut model.grads[br]);
+                    if need_dx {
+                        cpu::conv2d::conv2d_backward_input(&s, g, &model.params[wr], dx);
+                    }
+                }
+                Planned::Dense { name, in_f, out_f, .. } => {
+                    let s = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
+                    let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
+                    cpu::dense::dense_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
+                    cpu::dense::dense_backward_bias(&s, g, &mut model.grads[br]);
+                    if need_dx {
+                        cpu::dense::dense_backward_input(&s, g, &model.params[wr], dx);
+                    }
+                }
+                Planned::Relu { .. } if need_dx => cpu::relu::relu_backward(y, dy, dx),
+                Planned::MaxPool { input: (c, h, w) } if need_dx => {
+                    let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
+                    cpu::maxpool::maxpool_backward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, dy, arg, dx);
+                }
+                Planned::Dropout { .. } if need_dx => cpu::dropout::dropout_backward(&dropout_config(model, layer, i), model.step, dy, dx),
+                Planned::BatchNorm { name, .. } => {
+                    let Saved::Stats(stats) = &self.saved[i] else { unreachable!() };
+                    let (gr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
+                    let gamma = model.params[gr.clone()].to_vec();
+                    let (dgamma, dbeta) = split_two(&mut model.grads, gr, br);
+                    cpu::batchnorm::batchnorm_backward(&layer.batchnorm_shape(b), x, dy, &gamma, stats, dgamma, dbeta, dx);
+                }
+                _ => {}
+            }
+            record(&mut self.timings, started, || format!("{} backward", layer.describe()));
+        }
+    }
+}
+
+/// Appends the time since `started` to `timings`, when timing.
+fn record(timings: &mut Option<Vec<(String, f64)>>, started: Option<f64>, label: impl FnOnce() -> String) {
+    if let (Some(t), Some(start)) = (timings, started) {
+        t.push((label(), now_ms() - start));
+    }
+}
+
+/// Two disjoint ranges of one vector, both mutable.
+fn split_two(v: &mut [f32], a: std::ops::Range<usize>, b: std::ops::Range<usize>) -> (&mut [f32], &mut [f32]) {
+    assert!(a.end <= b.start, "ranges in state-dict order");
+    let (head, tail) = v.split_at_mut(b.start);
+    (&mut head[a], &mut tail[..b.len()])
+}

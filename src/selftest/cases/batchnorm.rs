@@ -1,0 +1,52 @@
+//! batchnorm: eval and training forward, batch and running statistics, and all three
+//! gradients against the reference; the gradients against finite differences.
+
+use crate::ops::batchnorm::BatchNormShape;
+use crate::reference as cpu;
+use crate::selftest::check::{project, Report, Rng};
+use crate::selftest::engine::{OpEngine, Widen};
+
+pub async fn batchnorm_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("batchnorm");
+    let shapes = [(2, 5, 9), (7, 3, 1), (8, 32, 121), (3, 64, 16), (1, 48, 13), (64, 10, 1)];
+    for (row, &(n, channels, inner)) in shapes.iter().enumerate() {
+        for (e, _) in engine.variants(Widen::Grid, row) {
+            let s = BatchNormShape { n, channels, inner, eps: 1e-3, momentum: if row % 2 == 0 { 0.01 } else { 0.1 } };
+            // Shifted and scaled inputs: the two-pass variance must not lose precision.
+            let x: Vec<f32> = rng.vec(s.len()).into_iter().map(|v| 3.0 + 2.0 * v).collect();
+            let (gamma, beta, dy) = (rng.vec(channels), rng.vec(channels), rng.vec(s.len()));
+            let running: Vec<f32> = rng.vec(channels).into_iter().chain((0..channels).map(|_| 0.5 + rng.uniform())).collect();
+            let (y_eval, y, stats, run, dx, dgamma, dbeta) = e.batchnorm(&s, &x, &gamma, &beta, &running, &dy).await?;
+            let mut ref_running = running.clone();
+            let (ref_eval, _) = cpu::batchnorm::batchnorm_forward(&s, false, &x, &gamma, &beta, &mut ref_running);
+            let (ref_y, ref_stats) = cpu::batchnorm::batchnorm_forward(&s, true, &x, &gamma, &beta, &mut ref_running);
+            let (ref_dx, ref_dg, ref_db) = cpu::batchnorm::batchnorm_backward(&s, &x, &dy, &gamma);
+            let what = format!("[{n}, {channels}, {inner}]");
+            rep.compare(&format!("eval forward {what}"), &y_eval, &ref_eval)?;
+            rep.compare(&format!("train forward {what}"), &y, &ref_y)?;
+            rep.compare(&format!("batch statistics {what}"), &stats, &ref_stats)?;
+            rep.compare(&format!("running statistics {what}"), &run, &ref_running)?;
+            rep.compare(&format!("backward input {what}"), &dx, &ref_dx)?;
+            rep.compare(&format!("backward gamma {what}"), &dgamma, &ref_dg)?;
+            rep.compare(&format!("backward beta {what}"), &dbeta, &ref_db)?;
+            rep.shapes.push(what);
+        }
+    }
+    Ok(rep)
+}
+
+pub async fn batchnorm_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("batchnorm backward (finite differences)");
+    let s = BatchNormShape { n: 3, channels: 4, inner: 5, eps: 1e-3, momentum: 0.1 };
+    let (x, gamma, beta, r) = (rng.vec(s.len()), rng.vec(4), rng.vec(4), rng.vec(s.len()));
+    let (_, _, _, _, dx, dg, db) = engine.batchnorm(&s, &x, &gamma, &beta, &[0f32; 8], &r).await?;
+    let (cdx, cdg, cdb) = cpu::batchnorm::batchnorm_backward(&s, &x, &r, &gamma);
+    let f = |x: &[f32], g: &[f32], b: &[f32]| project(&cpu::batchnorm::batchnorm_forward(&s, true, x, g, b, &mut [0.0; 8]).0, &r);
+    for grads in [[&cdx, &cdg, &cdb], [&dx, &dg, &db]] {
+        rep.check_fd("dx", &x, grads[0], 3e-3, rng, 60, |_| false, |v| f(v, &gamma, &beta))?;
+        rep.check_fd("dgamma", &gamma, grads[1], 3e-3, rng, 4, |_| false, |v| f(&x, v, &beta))?;
+        rep.check_fd("dbeta", &beta, grads[2], 3e-3, rng, 4, |_| false, |v| f(&x, &gamma, v))?;
+    }
+    rep.shapes.push("[3, 4, 5]".into());
+    Ok(rep)
+}

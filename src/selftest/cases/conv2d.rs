@@ -1,0 +1,70 @@
+//! conv2d: forward and all three gradients against the reference, and against finite
+//! differences.
+
+use crate::ops::conv2d::Conv2dShape;
+use crate::reference as cpu;
+use crate::selftest::check::{project, Report, Rng};
+use crate::selftest::engine::{OpEngine, Widen};
+
+#[allow(clippy::too_many_arguments)]
+fn conv(batch: usize, in_c: usize, in_h: usize, in_w: usize, out_c: usize, k_h: usize, k_w: usize, stride: usize, pad_h: usize, pad_w: usize) -> Conv2dShape {
+    Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h, k_w, stride, pad_h, pad_w }
+}
+
+fn describe(s: &Conv2dShape) -> String {
+    format!("x[{},{},{},{}] w[{},{},{},{}] s{} p{}x{}", s.batch, s.in_c, s.in_h, s.in_w, s.out_c, s.in_c, s.k_h, s.k_w, s.stride, s.pad_h, s.pad_w)
+}
+
+pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("conv2d");
+    let shapes = [
+        conv(1, 1, 28, 28, 16, 5, 5, 1, 0, 0),  // the first layer of most presets
+        conv(3, 3, 13, 11, 7, 3, 5, 1, 1, 2),   // rectangular kernel, odd sizes
+        conv(2, 5, 9, 9, 6, 7, 7, 1, 3, 3),     // 7x7 "same"
+        conv(2, 6, 15, 17, 5, 4, 4, 2, 1, 1),   // stride 2
+        conv(1, 256, 5, 5, 3, 3, 3, 1, 1, 1),   // 256 input channels
+        conv(1, 3, 4, 4, 256, 1, 1, 1, 0, 0),   // 256 output channels, 1x1
+        conv(2, 64, 6, 6, 96, 3, 3, 1, 1, 1),   // 55,296 weights: many workgroups
+        conv(4, 1, 40, 40, 8, 5, 5, 1, 2, 2),   // large planes
+        conv(2, 48, 7, 7, 64, 2, 2, 1, 1, 1),   // keras-bn's 2x2 after ZeroPad(1)
+        conv(3, 32, 14, 14, 17, 5, 5, 2, 2, 2), // odd channel count, stride 2, same
+        conv(5, 16, 14, 14, 32, 5, 5, 1, 2, 2), // pytorch-cnn's conv2, an odd batch
+    ];
+    for (row, s) in shapes.iter().enumerate() {
+        for (e, variant) in engine.variants(Widen::ConvAlgorithms, row) {
+            let relu = row % 3 == 0;
+            let (x, w, b, dy) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
+            let out = e.conv2d(s, &x, &w, &b, &dy, relu).await?;
+            let what = format!("{} {variant}", describe(s));
+            rep.compare(&format!("forward {what}"), &out[0], &cpu::conv2d::conv2d_forward(s, &x, &w, &b, relu))?;
+            rep.compare(&format!("backward input {what}"), &out[1], &cpu::conv2d::conv2d_backward_input(s, &dy, &w))?;
+            rep.compare(&format!("backward weights {what}"), &out[2], &cpu::conv2d::conv2d_backward_weights(s, &x, &dy))?;
+            rep.compare(&format!("backward bias {what}"), &out[3], &cpu::conv2d::conv2d_backward_bias(s, &dy))?;
+            rep.shapes.push(what);
+        }
+    }
+    Ok(rep)
+}
+
+pub async fn conv2d_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("conv2d backward (finite differences)");
+    for (row, s) in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)].into_iter().enumerate() {
+        // One algorithm per row is enough here: both are checked against the reference above.
+        let variants = engine.variants(Widen::ConvAlgorithms, 0);
+        let (e, variant) = &variants[(row + 1) % variants.len()];
+        let (x, w, b, r) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
+        let out = e.conv2d(&s, &x, &w, &b, &r, false).await?;
+        let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
+        let ref_grads =
+            [cpu::conv2d::conv2d_backward_input(&s, &r, &w), cpu::conv2d::conv2d_backward_weights(&s, &x, &r), cpu::conv2d::conv2d_backward_bias(&s, &r)];
+        let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::conv2d::conv2d_forward(&s, x, w, b, false), &r);
+        for grads in [&ref_grads, &engine_grads] {
+            rep.check_fd("dx", &x, &grads[0], 1e-2, rng, 40, |_| false, |xp| f(xp, &w, &b))?;
+            rep.check_fd("dw", &w, &grads[1], 1e-2, rng, 40, |_| false, |wp| f(&x, wp, &b))?;
+            rep.check_fd("db", &b, &grads[2], 1e-2, rng, 40, |_| false, |bp| f(&x, &w, bp))?;
+        }
+        rep.compare(&format!("{} vs reference dx", e.name()), &engine_grads[0], &ref_grads[0])?;
+        rep.shapes.push(format!("{} {variant}", describe(&s)));
+    }
+    Ok(rep)
+}
