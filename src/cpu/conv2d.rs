@@ -65,7 +65,11 @@ fn col2im_add(s: &Conv2dShape, cols: &[f32], dx: &mut [f32]) {
                     let src = &row[oy * ow + x_lo..oy * ow + x_hi];
                     let line = &mut plane[(oy * s.stride + ky - s.pad_h) * s.in_w..][..s.in_w];
                     let first = x_lo * s.stride + kx - s.pad_w;
-                    line[first..].iter_mut().step_by(s.stride).zip(src).for_each(|(d, v)| *d += v);
+                    if s.stride == 1 {
+                        line[first..first + src.len()].iter_mut().zip(src).for_each(|(d, v)| *d += v);
+                    } else {
+                        line[first..].iter_mut().step_by(s.stride).zip(src).for_each(|(d, v)| *d += v);
+                    }
                 }
             }
         }
@@ -113,13 +117,23 @@ pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f
     });
 }
 
+/// dW, summed over the batch. Each shard accumulates dW^T = cols * dY^T: the large
+/// operand (cols) is then read row-major and only the small dY is read transposed, which
+/// rten-gemm packs far faster than a transposed cols (pytorch-cnn batch 64: conv1's
+/// weight gradient 3.96 -> see docs/benchmarks.md).
 pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
     let partials = map_shards(s.batch, |images| {
-        let (mut cols, mut part) = (vec![0f32; k * p], vec![0f32; s.out_c * k]);
+        let (mut cols, mut part_t) = (vec![0f32; k * p], vec![0f32; k * s.out_c]);
         for n in images {
             im2col(s, &x[n * in_len..][..in_len], &mut cols);
-            gemm(s.out_c, k, p, Mat::rows(&dy[n * s.out_c * p..], p), Mat::transposed(&cols, p), &mut part, true);
+            gemm(k, s.out_c, p, Mat::rows(&cols, p), Mat::transposed(&dy[n * s.out_c * p..][..s.out_c * p], p), &mut part_t, true);
+        }
+        let mut part = vec![0f32; s.out_c * k];
+        for (j, row) in part_t.chunks(s.out_c).enumerate() {
+            for (o, v) in row.iter().enumerate() {
+                part[o * k + j] = *v;
+            }
         }
         part
     });
@@ -132,7 +146,7 @@ pub fn conv2d_backward_bias(s: &Conv2dShape, dy: &[f32], db: &mut [f32]) {
         let mut part = vec![0f32; s.out_c];
         for n in images {
             for (c, plane) in dy[n * s.out_c * p..][..s.out_c * p].chunks(p).enumerate() {
-                part[c] += plane.iter().sum::<f32>();
+                part[c] += super::sum(plane);
             }
         }
         part
