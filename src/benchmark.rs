@@ -17,7 +17,14 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Training images per second: median of `windows` windows of at least `images` images.
-pub async fn train_throughput(engine: &Engine, spec: &Spec, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
+pub async fn train_throughput(
+    engine: &Engine,
+    spec: &Spec,
+    data: &Mnist,
+    batch: usize,
+    windows: usize,
+    images: usize,
+) -> Result<f64, Error> {
     let mut config = TrainConfig::from_spec(spec, 1);
     config.batch = batch;
     config.validation_split = 0.0;

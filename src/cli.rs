@@ -131,7 +131,7 @@ fn load_model(engine: &Engine, path: &str) -> Result<Net, Error> {
 pub async fn engine(args: &Args) -> Result<Engine, Error> {
     let choice: EngineChoice = args.get("engine").unwrap_or("auto").parse().map_err(Error::Shape)?;
     let (engine, why) = Engine::choose(choice).await?;
-    println!("engine: {} ({why})", engine.describe());
+    println!("engine: {}, because {why}", engine.describe());
     Ok(engine)
 }
 

@@ -13,4 +13,3 @@ pub fn now_ms() -> f64 {
         START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
     }
 }
-

@@ -319,3 +319,20 @@ fn batch_norm_over_rows_normalizes_each_image_row() {
         }
     }
 }
+
+/// On a machine with no GPU adapter at all (no Vulkan driver: pointed at none here),
+/// `train` picks the CPU engine by itself, says so and why, and trains.
+#[test]
+fn train_without_any_gpu_adapter_runs_on_the_cpu_engine_and_says_so() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist"))
+        .args(["train", "--model", "pytorch-cnn-3x3", "--train-limit", "640", "--test-limit", "200", "--epochs", "1", "--batch", "64"])
+        .args(["--data", data_dir().to_str().unwrap()])
+        .env("VK_ICD_FILENAMES", "/nonexistent")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let engine_line = stdout.lines().find(|l| l.starts_with("engine:")).unwrap_or_default();
+    assert!(engine_line.contains("CPU engine") && engine_line.contains("no usable GPU"), "{engine_line}");
+    assert!(stdout.contains("done: 1 epochs"), "{stdout}");
+}

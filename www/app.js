@@ -22,6 +22,9 @@ const GPU_POLL_MS = 3000;
 class App extends EventTarget {
   lock = new Mutex();
   webgpu = false;
+  /** "gpu" or "cpu": where the model trains and predicts. Training works on either. */
+  engine = "cpu";
+  canTrain = true;
   dataReady = false;
   testSet = null;
   on(type, handler) {
@@ -39,13 +42,8 @@ function whenWasmReady() {
   });
 }
 
-/** Starts downloading MNIST, reporting progress in the header. Null without WebGPU (not needed). */
+/** Starts downloading MNIST, reporting progress in the header (every browser trains). */
 function startDataDownload() {
-  if (!("gpu" in navigator)) {
-    $("data-progress").hidden = true;
-    $("data-label").textContent = "Data set not downloaded: training needs WebGPU.";
-    return null;
-  }
   const mb = (b) => (b / 1e6).toFixed(1);
   return downloadMnist((received, total) => {
     $("data-progress").value = received / total;
@@ -70,37 +68,69 @@ async function loadData(app, download) {
   }
 }
 
-/** "GPU: <adapter>": the browser's adapter info when it has some (wgpu's name on WebGPU is often empty or "0"). */
-async function showAdapter(init) {
+/** The engine line: which engine runs and why, and the adapter when there is WebGPU. */
+async function showEngine(app, init) {
   const el = $("adapter");
-  if (!init.webgpu) {
-    el.textContent = "No WebGPU: recognition runs on the CPU";
-    el.classList.add("error");
-    notify("error", "No usable WebGPU here, so training is off. Drawing and recognition still work, on the CPU.", "webgpu", init.error);
-    return;
-  }
+  el.classList.remove("error");
   let details = "";
-  try {
-    const info = (await navigator.gpu.requestAdapter())?.info;
-    details = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ");
-  } catch {
-    // The name from wgpu is enough.
+  if (init.webgpu) {
+    try {
+      const info = (await navigator.gpu.requestAdapter())?.info;
+      details = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ");
+    } catch {
+      // The name from wgpu is enough.
+    }
   }
-  el.textContent = `GPU: ${details || init.adapter}`;
-  el.title = `wgpu: ${init.adapter}`;
+  const gpuName = details || init.adapter;
+  el.textContent = app.engine === "gpu" ? `GPU: ${gpuName}` : `CPU engine: ${init.reason}`;
+  el.title = app.engine === "gpu" ? `wgpu: ${init.adapter}` : `${init.cpu}${init.webgpu ? `; WebGPU adapter: ${gpuName}` : ""}`;
+  const select = $("engine-select");
+  select.value = app.engine;
+  select.querySelector('option[value="gpu"]').disabled = !init.webgpu;
+  document.body.dataset.engine = app.engine;
 }
 
-/** Watches for a lost device: the app then predicts on the CPU and cannot train. */
-function watchGpu(app) {
-  const timer = setInterval(() => {
+/** The engine picker: moves the model to the other engine (weights kept; training stops). */
+function setUpEnginePicker(app, init) {
+  const select = $("engine-select");
+  select.onchange = async () => {
+    const engine = select.value;
+    app.training.stop();
+    try {
+      await app.lock.run(() => app.wasm.set_engine(engine));
+      app.engine = engine;
+      init.reason = "picked on this page";
+      await showEngine(app, init);
+      app.models.changed(app.models.name ?? "model", "moved to the " + engine.toUpperCase() + " engine");
+    } catch (e) {
+      select.value = app.engine;
+      notify("error", `Could not switch the engine: ${errorText(e)}`, "engine");
+    }
+    app.emit("capabilities");
+  };
+}
+
+/** Watches for a lost device: the model moves to the CPU engine, which trains too. */
+function watchGpu(app, init) {
+  const timer = setInterval(async () => {
     const status = app.wasm.gpu_status();
     if (!status.startsWith("lost")) return;
     clearInterval(timer);
     app.webgpu = false;
+    init.webgpu = false;
     app.training.stop();
-    $("adapter").textContent = "GPU lost: recognition runs on the CPU";
+    if (app.engine === "gpu") {
+      try {
+        await app.lock.run(() => app.wasm.set_engine("cpu"));
+      } catch {
+        // The reference network still predicts from the last copy.
+      }
+      app.engine = "cpu";
+    }
+    init.reason = "the GPU device was lost";
+    await showEngine(app, init);
     $("adapter").classList.add("error");
-    notify("error", `The GPU device was lost (${status.slice(5).trim() || "no reason given"}). Recognition goes on on the CPU; reload the page to train again.`, "gpu-lost");
+    notify("error", `The GPU device was lost (${status.slice(5).trim() || "no reason given"}). The model moved to the CPU engine, which trains and recognises digits too.`, "gpu-lost");
     app.emit("capabilities");
   }, GPU_POLL_MS);
 }
@@ -126,8 +156,21 @@ async function main() {
   app.wasm = await whenWasmReady();
   const init = JSON.parse(await app.wasm.init());
   app.webgpu = init.webgpu;
+  app.engine = init.engine;
   document.body.dataset.webgpu = String(init.webgpu);
-  showAdapter(init);
+  // ?engine=gpu|cpu overrides the automatic choice (the end-to-end tests use it).
+  const asked = new URLSearchParams(location.search).get("engine");
+  if (asked && asked !== app.engine) {
+    try {
+      await app.wasm.set_engine(asked);
+      app.engine = asked;
+      init.reason = "asked for in the address";
+    } catch (e) {
+      notify("error", `Could not use the ${asked} engine: ${errorText(e)}`, "engine");
+    }
+  }
+  if (!init.webgpu) notify("info", "No usable WebGPU here: the CPU engine trains and recognises digits instead.", "webgpu", init.error);
+  showEngine(app, init);
 
   const predictor = new Predictor(app.wasm, pad);
   app.models = new Models(app);
@@ -135,10 +178,11 @@ async function main() {
   new Analysis(app);
   new PersonalSet(app, predictor);
   setUpSelfTest(app);
+  setUpEnginePicker(app, init);
   app.on("model-changed", () => predictor.schedule());
   // Live training changes the weights every chunk: refresh the guess; fine-tuning replaces it.
   app.on("weights-changed", ({ live }) => (live ? predictor.refresh() : predictor.schedule()));
-  if (app.webgpu) watchGpu(app);
+  if (app.webgpu) watchGpu(app, init);
 
   await Promise.all([
     app.models.loadInitial().then(() => {

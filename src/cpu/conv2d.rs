@@ -4,9 +4,9 @@
 //! back by col2im; weight gradient dY * cols^T, summed over the shard's images and then
 //! over shards. K = in_c * k_h * k_w, P = out_h * out_w.
 
+use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, map_shards, sum_into};
-use super::expect_len;
 use crate::error::Error;
 use crate::ops::conv2d::Conv2dShape;
 

@@ -2,9 +2,9 @@
 //! `reference::dense`): the batch's rows (or the weight gradient's rows) are split into
 //! shards, one GEMM each, so no shard's output overlaps another's.
 
+use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::for_shards_mut;
-use super::expect_len;
 use crate::error::{shape_err, Error};
 use crate::ops::dense::{DenseShape, MatmulShape};
 

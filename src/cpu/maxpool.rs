@@ -1,8 +1,8 @@
 //! Max-pooling 2x2 stride 2 on the CPU engine (shaders/maxpool.wgsl; reference:
 //! `reference::maxpool`). The first maximum of a window wins ties, as on the GPU.
 
-use super::par::{for_shards_mut, for_shards_mut2};
 use super::expect_len;
+use super::par::{for_shards_mut, for_shards_mut2};
 use crate::error::{shape_err, Error};
 use crate::ops::maxpool::PoolShape;
 
@@ -24,7 +24,11 @@ pub fn maxpool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u3
                 for ox in 0..ow {
                     // The window in reading order; a later element wins only if larger.
                     let mut best = (row0[2 * ox], top + 2 * ox);
-                    for (v, i) in [(row0[2 * ox + 1], top + 2 * ox + 1), (row1[2 * ox], top + s.in_w + 2 * ox), (row1[2 * ox + 1], top + s.in_w + 2 * ox + 1)] {
+                    for (v, i) in [
+                        (row0[2 * ox + 1], top + 2 * ox + 1),
+                        (row1[2 * ox], top + s.in_w + 2 * ox),
+                        (row1[2 * ox + 1], top + s.in_w + 2 * ox + 1),
+                    ] {
                         if v > best.0 {
                             best = (v, i);
                         }

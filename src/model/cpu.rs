@@ -6,12 +6,9 @@ use super::{dropout_seed, initial_values, layout, named_values, plan, Planned, S
 use crate::clock::now_ms;
 use crate::cpu;
 use crate::error::Error;
-use crate::ops::conv2d::Conv2dShape;
 use crate::ops::dense::DenseShape;
-use crate::ops::dropout::DropoutConfig;
 use crate::ops::maxpool::PoolShape;
 use crate::ops::optim::Optimizer;
-use crate::reference::dropout::pcg_hash;
 
 /// A network's parameters, gradients, optimizer state and running statistics in memory.
 pub struct CpuModel {
@@ -107,16 +104,6 @@ fn len(d: (usize, usize, usize)) -> usize {
     d.0 * d.1 * d.2
 }
 
-fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
-    let Planned::Conv { input: (in_c, in_h, in_w), out_c, kernel, pad, .. } = *layer else { unreachable!() };
-    Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
-}
-
-fn dropout_config(model: &CpuModel, layer: &Planned, index: usize) -> DropoutConfig {
-    let Planned::Dropout { rate, unit, .. } = *layer else { unreachable!() };
-    DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model.seed ^ index as u32), training: true }
-}
-
 impl CpuGraph {
     /// Buffers for `model`'s layers at `batch` images a step.
     pub fn new(model: &CpuModel, batch: usize, training: bool) -> Result<CpuGraph, Error> {
@@ -173,15 +160,18 @@ impl CpuGraph {
             let (x, y) = (&before[i], &mut after[0]);
             match layer {
                 Planned::Conv { name, relu, .. } => {
-                    let (w, bias) = (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
-                    cpu::conv2d::conv2d_forward(&conv_shape(layer, b), x, w, bias, y, *relu).expect(PLANNED);
+                    let (w, bias) =
+                        (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
+                    cpu::conv2d::conv2d_forward(&layer.conv_shape(b), x, w, bias, y, *relu).expect(PLANNED);
                 }
                 Planned::Relu { .. } => cpu::relu::relu_forward(x, y),
                 Planned::MaxPool { input: (c, h, w) } => {
                     let Saved::Argmax(arg) = &mut self.saved[i] else { unreachable!() };
                     cpu::maxpool::maxpool_forward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, x, y, arg).expect(PLANNED);
                 }
-                Planned::Dropout { .. } if self.training => cpu::dropout::dropout_forward(&dropout_config(model, layer, i), model.step, x, y),
+                Planned::Dropout { .. } if self.training => {
+                    cpu::dropout::dropout_forward(&layer.dropout_config(model.seed, i), model.step, x, y)
+                }
                 Planned::Dropout { .. } => y.copy_from_slice(x),
                 Planned::BatchNorm { name, .. } => {
                     let Saved::Stats(stats) = &mut self.saved[i] else { unreachable!() };
@@ -192,7 +182,8 @@ impl CpuGraph {
                     cpu::batchnorm::batchnorm_forward(&s, self.training, x, &model.params[g], &model.params[be], stats, running, y);
                 }
                 Planned::Dense { name, in_f, out_f, relu } => {
-                    let (w, bias) = (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
+                    let (w, bias) =
+                        (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
                     cpu::dense::dense_forward(&DenseShape { batch: b, in_f: *in_f, out_f: *out_f }, x, w, bias, y, *relu);
                 }
             }
@@ -204,7 +195,15 @@ impl CpuGraph {
     /// logit gradient for the backward pass.
     pub fn loss(&mut self) -> (f64, f64) {
         let logits = self.acts.last().expect("a network has layers");
-        cpu::softmax_xent::softmax_xent(self.batch, CLASSES, logits, &self.labels, &mut self.dlogits, &mut self.row_loss, &mut self.row_correct);
+        cpu::softmax_xent::softmax_xent(
+            self.batch,
+            CLASSES,
+            logits,
+            &self.labels,
+            &mut self.dlogits,
+            &mut self.row_loss,
+            &mut self.row_correct,
+        );
         (self.row_loss.iter().map(|&v| v as f64).sum(), self.row_correct.iter().map(|&v| v as f64).sum())
     }
 
@@ -255,7 +254,7 @@ impl CpuGraph {
             let grad_range = |name: &str, what: &str| model.range(&format!("{name}.{what}"));
             match layer {
                 Planned::Conv { name, .. } => {
-                    let s = conv_shape(layer, b);
+                    let s = layer.conv_shape(b);
                     let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
                     cpu::conv2d::conv2d_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
                     cpu::conv2d::conv2d_backward_bias(&s, g, &mut model.grads[br]);
@@ -277,7 +276,9 @@ impl CpuGraph {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
                     cpu::maxpool::maxpool_backward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, dy, arg, dx);
                 }
-                Planned::Dropout { .. } if need_dx => cpu::dropout::dropout_backward(&dropout_config(model, layer, i), model.step, dy, dx),
+                Planned::Dropout { .. } if need_dx => {
+                    cpu::dropout::dropout_backward(&layer.dropout_config(model.seed, i), model.step, dy, dx)
+                }
                 Planned::BatchNorm { name, .. } => {
                     let Saved::Stats(stats) = &self.saved[i] else { unreachable!() };
                     let (gr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));

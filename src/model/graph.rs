@@ -4,15 +4,14 @@
 use super::{Model, Planned, CLASSES, INPUT};
 use crate::error::Error;
 use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
-use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape};
+use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward};
 use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
-use crate::ops::dropout::{dropout_backward, dropout_forward, DropoutConfig};
+use crate::ops::dropout::{dropout_backward, dropout_forward};
 use crate::ops::maxpool::{maxpool_backward, maxpool_forward, PoolShape};
 use crate::ops::optim::{optimizer_step, Optimizer};
 use crate::ops::relu::{relu_backward, relu_forward};
 use crate::ops::softmax_xent::{accumulate_metrics, softmax, softmax_xent};
 use crate::ops::{Dispatch, View};
-use crate::reference::dropout::pcg_hash;
 
 /// A network's passes at one batch size. Training graphs also hold the backward pass
 /// and the optimizer update; evaluation graphs run dropout as identity and batch norm on
@@ -58,7 +57,7 @@ impl Graph {
             let mut extra = None;
             let y = match layer {
                 Planned::Conv { name, relu, .. } => {
-                    let s = conv_shape(layer, b);
+                    let s = layer.conv_shape(b);
                     forward.push(conv2d_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
                     out
                 }
@@ -74,7 +73,7 @@ impl Graph {
                 }
                 Planned::Dropout { .. } if !training => x.clone(),
                 Planned::Dropout { .. } => {
-                    forward.push(dropout_forward(gpu, &dropout_config(model, layer, i), out.len, &x, &model.step, &out)?);
+                    forward.push(dropout_forward(gpu, &layer.dropout_config(model.seed, i), out.len, &x, &model.step, &out)?);
                     out
                 }
                 Planned::BatchNorm { name, .. } => {
@@ -149,16 +148,6 @@ impl Graph {
     }
 }
 
-fn conv_shape(layer: &Planned, batch: usize) -> Conv2dShape {
-    let Planned::Conv { input: (in_c, in_h, in_w), out_c, kernel, pad, .. } = *layer else { unreachable!() };
-    Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
-}
-
-fn dropout_config(model: &Model, layer: &Planned, index: usize) -> DropoutConfig {
-    let Planned::Dropout { rate, unit, .. } = *layer else { unreachable!() };
-    DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model.seed ^ index as u32), training: true }
-}
-
 /// The backward dispatches, last layer first. `dy` starts as the logit gradient; the
 /// first layer's input gradient is never needed, so it is not computed.
 fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
@@ -178,7 +167,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
         };
         match layer {
             Planned::Conv { name, relu, .. } => {
-                let shape = conv_shape(layer, b);
+                let shape = layer.conv_shape(b);
                 let g = masked(*relu, &mut out)?;
                 out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"))?);
                 out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
@@ -201,7 +190,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
                 out.push(maxpool_backward(gpu, &PoolShape { planes: b * c, in_h: *h, in_w: *w }, &dy, argmax, &dx)?);
             }
             Planned::Dropout { .. } if need_dx => {
-                out.push(dropout_backward(gpu, &dropout_config(model, layer, i), dx.len, &dy, &model.step, &dx)?)
+                out.push(dropout_backward(gpu, &layer.dropout_config(model.seed, i), dx.len, &dy, &model.step, &dx)?)
             }
             Planned::BatchNorm { name, .. } => {
                 let stats = s.extra.as_ref().expect("batchnorm keeps its statistics");

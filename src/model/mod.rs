@@ -3,8 +3,8 @@
 
 pub mod cpu;
 pub mod graph;
-pub mod net;
 pub mod init;
+pub mod net;
 pub mod plan;
 pub mod safetensors;
 pub mod spec;
@@ -172,7 +172,14 @@ pub fn layout(layers: &[Planned], align: u64) -> (Vec<Tensor>, usize, usize) {
 
 /// Every parameter's starting value (the spec's framework default, seeded) and the
 /// running statistics' (mean 0, variance 1), laid out as `tensors` says.
-pub fn initial_values(spec: &Spec, layers: &[Planned], tensors: &[Tensor], param_words: usize, state_words: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+pub fn initial_values(
+    spec: &Spec,
+    layers: &[Planned],
+    tensors: &[Tensor],
+    param_words: usize,
+    state_words: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Rng::new(seed);
     let (mut params, mut state) = (vec![0f32; param_words], vec![0f32; state_words]);
     for l in layers {

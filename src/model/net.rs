@@ -7,6 +7,8 @@ use crate::error::Error;
 use crate::gpu::Gpu;
 
 /// Where a network runs: a WebGPU/wgpu device, or the CPU engine (`crate::cpu`).
+// One value per trainer or session, never in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone)]
 pub enum Engine {
     Gpu(Gpu),
@@ -63,21 +65,25 @@ impl Engine {
     /// to the CPU engine, which trains faster than they do (docs/benchmarks.md).
     pub async fn choose(choice: EngineChoice) -> Result<(Engine, String), Error> {
         match choice {
-            EngineChoice::Cpu => Ok((Engine::Cpu, "asked for".into())),
+            EngineChoice::Cpu => Ok((Engine::Cpu, "as asked".into())),
             EngineChoice::Gpu => {
                 let gpu = Gpu::new().await?;
-                Ok((Engine::Gpu(gpu), "asked for".into()))
+                Ok((Engine::Gpu(gpu), "as asked".into()))
             }
             EngineChoice::Auto => match Gpu::new().await {
                 Ok(gpu) if !gpu.is_software() => Ok((Engine::Gpu(gpu), "a hardware GPU adapter was found".into())),
-                Ok(gpu) => Ok((Engine::Cpu, format!("the only GPU adapter, {}, is a software one", gpu.describe()))),
-                Err(e) => Ok((Engine::Cpu, format!("{e}"))),
+                Ok(gpu) => {
+                    Ok((Engine::Cpu, format!("the only GPU adapter, {}, is a software one, which the CPU engine outruns", gpu.describe())))
+                }
+                Err(e) => Ok((Engine::Cpu, format!("there is no usable GPU: {e}"))),
             },
         }
     }
 }
 
 /// A network on one engine.
+// One value per trainer or session, never in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Net {
     Gpu(Model),
     Cpu(CpuModel),

@@ -3,6 +3,9 @@
 use super::spec::{Layer, Spec};
 use crate::error::{shape_err, Error};
 use crate::ops::batchnorm::BatchNormShape;
+use crate::ops::conv2d::Conv2dShape;
+use crate::ops::dropout::DropoutConfig;
+use crate::reference::dropout::pcg_hash;
 
 /// Channels, height, width of one example (a dense output is (features, 1, 1)).
 pub type Dims = (usize, usize, usize);
@@ -56,6 +59,19 @@ impl Planned {
         let Planned::BatchNorm { dims: (c, h, w), eps, momentum, rows, .. } = *self else { panic!("not a batch-norm layer") };
         let (n, channels, inner) = if rows { (batch * c, h, w) } else { (batch, c, h * w) };
         BatchNormShape { n, channels, inner, eps, momentum }
+    }
+
+    /// A convolution layer as the conv2d op sees it.
+    pub fn conv_shape(&self, batch: usize) -> Conv2dShape {
+        let Planned::Conv { input: (in_c, in_h, in_w), out_c, kernel, pad, .. } = *self else { panic!("not a convolution") };
+        Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h: kernel, k_w: kernel, stride: 1, pad_h: pad, pad_w: pad }
+    }
+
+    /// A dropout layer's training-mode config: its masks follow the model's dropout seed
+    /// and the layer's index, the same on every engine.
+    pub fn dropout_config(&self, model_seed: u32, index: usize) -> DropoutConfig {
+        let Planned::Dropout { rate, unit, .. } = *self else { panic!("not a dropout layer") };
+        DropoutConfig { rate, unit_size: unit, seed: pcg_hash(model_seed ^ index as u32), training: true }
     }
 
     /// Shape of one example's output.

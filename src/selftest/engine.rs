@@ -52,14 +52,29 @@ pub trait OpEngine: Sized {
     /// (forward, backward) at training step `step`.
     async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
     /// Eval forward on `running`, then a training forward (updating it) and backward.
-    async fn batchnorm(&self, s: &BatchNormShape, x: &[f32], gamma: &[f32], beta: &[f32], running: &[f32], dy: &[f32]) -> Result<BatchNormOut, String>;
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String>;
     /// (logit gradient, metrics [loss sum, correct, rows] after accumulating twice, softmax).
     async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String>;
     /// The parameters after each of `grads.len()` steps from `params` and zero state, and
     /// the step counter at the end.
     async fn optimizer_steps(&self, opt: &Optimizer, params: &[f32], grads: &[Vec<f32>]) -> Result<(Vec<Vec<f32>>, u32), String>;
     /// (x, labels, cursor after the batch).
-    async fn gather(&self, s: &GatherShape, images: &[u8], labels: &[u32], order: &[u32], cursor: u32) -> Result<(Vec<f32>, Vec<u32>, u32), String>;
+    async fn gather(
+        &self,
+        s: &GatherShape,
+        images: &[u8],
+        labels: &[u32],
+        order: &[u32],
+        cursor: u32,
+    ) -> Result<(Vec<f32>, Vec<u32>, u32), String>;
     /// Eval-mode logits of a preset's network with the given tensor values; the label
     /// says how the engine laid the tensors out.
     async fn network_logits(&self, spec: &Spec, values: &[Vec<f32>], images: &[f32]) -> Result<(Vec<f32>, String), String>;
@@ -113,7 +128,8 @@ impl OpEngine for Gpu {
     async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
         let g = self;
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
-        let (y, dx, dw, db) = (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
+        let (y, dx, dw, db) =
+            (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
         let ds = [
             ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
             ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
@@ -147,7 +163,8 @@ impl OpEngine for Gpu {
     async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
         let g = self;
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
-        let (y, dx, dw, db) = (poisoned(g, s.batch * s.out_f)?, poisoned(g, s.batch * s.in_f)?, poisoned(g, s.out_f * s.in_f)?, poisoned(g, s.out_f)?);
+        let (y, dx, dw, db) =
+            (poisoned(g, s.batch * s.out_f)?, poisoned(g, s.batch * s.in_f)?, poisoned(g, s.out_f * s.in_f)?, poisoned(g, s.out_f)?);
         let ds = [
             ops::dense::dense_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
             ops::dense::dense_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
@@ -175,7 +192,15 @@ impl OpEngine for Gpu {
         Ok(run_and_read(g, &[&ds[0], &ds[1]], &[&y, &dx]).await?.try_into().expect("two outputs"))
     }
 
-    async fn batchnorm(&self, s: &BatchNormShape, x: &[f32], gamma: &[f32], beta: &[f32], running: &[f32], dy: &[f32]) -> Result<BatchNormOut, String> {
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String> {
         let (g, c) = (self, s.channels);
         let (xv, gv, bv, dyv, runv) = (upload(g, x)?, upload(g, gamma)?, upload(g, beta)?, upload(g, dy)?, upload(g, running)?);
         let (y, stats, y_eval) = (poisoned(g, s.len())?, poisoned(g, 2 * c)?, poisoned(g, s.len())?);
@@ -201,7 +226,8 @@ impl OpEngine for Gpu {
     async fn optimizer_steps(&self, opt: &Optimizer, params: &[f32], grads: &[Vec<f32>]) -> Result<(Vec<Vec<f32>>, u32), String> {
         let (g, n) = (self, params.len());
         let zeros = vec![0f32; n];
-        let (pv, gv, s1v, s2v, stepv) = (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?);
+        let (pv, gv, s1v, s2v, stepv) =
+            (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?);
         let ds = ops::optim::optimizer_step(g, opt, &pv, &gv, &s1v, &s2v, &stepv).map_err(err)?;
         let mut out = Vec::new();
         for grad in grads {
@@ -213,9 +239,17 @@ impl OpEngine for Gpu {
         Ok((out, steps[0]))
     }
 
-    async fn gather(&self, s: &GatherShape, images: &[u8], labels: &[u32], order: &[u32], cursor: u32) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
+    async fn gather(
+        &self,
+        s: &GatherShape,
+        images: &[u8],
+        labels: &[u32],
+        order: &[u32],
+        cursor: u32,
+    ) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
         let g = self;
-        let (iv, lv, ov, cv) = (upload(g, &crate::reference::gather::pack_bytes(images))?, upload(g, labels)?, upload(g, order)?, upload(g, &[cursor])?);
+        let (iv, lv, ov, cv) =
+            (upload(g, &crate::reference::gather::pack_bytes(images))?, upload(g, labels)?, upload(g, order)?, upload(g, &[cursor])?);
         let (x, y) = (poisoned(g, s.batch * s.pixels)?, upload(g, &vec![u32::MAX; s.batch])?);
         let ds = ops::gather::gather_batch(g, s, &iv, &lv, &ov, &cv, &x, &y).map_err(err)?;
         let out = run_and_read(g, &[&ds[0], &ds[1]], &[&x]).await?;
@@ -316,7 +350,15 @@ impl OpEngine for CpuEngine {
         Ok([y, dx])
     }
 
-    async fn batchnorm(&self, s: &BatchNormShape, x: &[f32], gamma: &[f32], beta: &[f32], running: &[f32], dy: &[f32]) -> Result<BatchNormOut, String> {
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String> {
         let c = s.channels;
         let (mut y_eval, mut y, mut stats, mut running) = (nan(s.len()), nan(s.len()), nan(2 * c), running.to_vec());
         let (mut dx, mut dgamma, mut dbeta) = (nan(s.len()), nan(c), nan(c));
@@ -345,7 +387,14 @@ impl OpEngine for CpuEngine {
         Ok((out, grads.len() as u32))
     }
 
-    async fn gather(&self, s: &GatherShape, images: &[u8], labels: &[u32], order: &[u32], cursor: u32) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
+    async fn gather(
+        &self,
+        s: &GatherShape,
+        images: &[u8],
+        labels: &[u32],
+        order: &[u32],
+        cursor: u32,
+    ) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
         let (mut x, mut y) = (nan(s.batch * s.pixels), vec![u32::MAX; s.batch]);
         cpu::gather::gather_batch(s, images, labels, order, cursor as usize, &mut x, &mut y);
         Ok((x, y, cursor + s.batch as u32))
@@ -363,12 +412,18 @@ impl OpEngine for CpuEngine {
     fn bad_shapes_are_errors(&self) -> Result<Vec<String>, String> {
         let s = conv(1, 1, 5, 5, 2, 3, 3);
         Ok(vec![
-            expect_err("conv2d with a wrong-sized input", cpu::conv2d::conv2d_forward(&s, &[0.0; 24], &[0.0; 18], &[0.0; 2], &mut [0.0; 18], false))?,
+            expect_err(
+                "conv2d with a wrong-sized input",
+                cpu::conv2d::conv2d_forward(&s, &[0.0; 24], &[0.0; 18], &[0.0; 2], &mut [0.0; 18], false),
+            )?,
             expect_err(
                 "conv2d with a kernel larger than the input",
                 cpu::conv2d::conv2d_forward(&conv(1, 1, 2, 2, 1, 3, 3), &[0.0; 4], &[0.0; 9], &[0.0; 1], &mut [0.0; 1], false),
             )?,
-            expect_err("matmul with mismatched inner sizes", cpu::dense::matmul(&BAD_MATMUL, &[0.0; 8], &[0.0; 10], None, false, &mut [0.0; 6]))?,
+            expect_err(
+                "matmul with mismatched inner sizes",
+                cpu::dense::matmul(&BAD_MATMUL, &[0.0; 8], &[0.0; 10], None, false, &mut [0.0; 6]),
+            )?,
             expect_err("maxpool of a 1x1 input", cpu::maxpool::maxpool_forward(&ONE_BY_ONE, &[0.0], &mut [0.0], &mut [0]))?,
         ])
     }

@@ -68,6 +68,8 @@ impl Feed {
 }
 
 /// How the engine under a trainer runs steps and evaluations.
+// One value per trainer or session, never in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Exec {
     Gpu { train_graph: Graph, eval_graph: Graph, train: Feed, validation: Option<Feed>, test: Feed, _data: [GpuSplit; 2] },
     Cpu(CpuExec),
@@ -294,6 +296,8 @@ impl Trainer {
 }
 
 /// Metrics being computed: on the GPU, a buffer still to read back; on the CPU, done.
+// One value per trainer or session, never in a collection: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Pending {
     Gpu(Gpu, View),
     Ready(Metrics),

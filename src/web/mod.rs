@@ -1,6 +1,8 @@
 //! The browser surface (wasm only): what www/app.js calls. State lives in one
 //! thread-local; every function borrows it only between awaits, so predictions keep
-//! working while a training chunk is on the GPU.
+//! working while a training chunk is on the GPU. Models live on one engine at a time:
+//! WebGPU with a hardware adapter, else the CPU engine (`init` says which and why;
+//! `set_engine` switches, keeping the weights).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -9,22 +11,42 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::data::Mnist;
-use crate::model::{plan, safetensors, summary, Engine, Graph, Model, Net, Planned, Spec, Tensor};
+use crate::model::{plan, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
 use crate::ops::optim::Optimizer;
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
 
-#[derive(Default)]
 struct State {
     gpu: Option<Gpu>,
+    /// Where models are put: the GPU, or the CPU engine.
+    engine: Engine,
     data: Option<Mnist>,
     /// The model when no trainer holds it.
-    model: Option<Model>,
+    model: Option<Net>,
     trainer: Option<Trainer>,
-    /// A batch-1 prediction graph over the current model's buffers.
+    /// A batch-1 prediction graph over the GPU model's buffers.
     predictor: Option<Rc<Graph>>,
-    /// The current model's values on the CPU: the engine when there is no WebGPU.
+    /// A batch-1 prediction graph of the CPU engine.
+    cpu_predictor: Option<CpuGraph>,
+    /// The current model's values, copied out: what files are saved from, and the
+    /// reference network's input when the GPU device is lost.
     cpu: Option<(Spec, Vec<Planned>, Vec<(Tensor, Vec<f32>)>)>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State { gpu: None, engine: Engine::Cpu, data: None, model: None, trainer: None, predictor: None, cpu_predictor: None, cpu: None }
+    }
+}
+
+impl State {
+    /// The current network, wherever it is (a trainer holds it while training).
+    fn net(&mut self) -> Option<&mut Net> {
+        match self.trainer.as_mut() {
+            Some(t) => Some(&mut t.model),
+            None => self.model.as_mut(),
+        }
+    }
 }
 
 thread_local! {
@@ -44,18 +66,55 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Connects to WebGPU. Resolves to {webgpu: true, adapter} or {webgpu: false, error}
-/// with a message that says what is missing; the app then predicts on the CPU.
+/// Connects to WebGPU and picks the engine: WebGPU on a hardware adapter; the CPU engine
+/// where there is no WebGPU or only a software adapter (SwiftShader, WARP), which it
+/// outruns (docs/benchmarks.md). Resolves to {webgpu, adapter?, error?, software?,
+/// engine: "gpu"|"cpu", reason, cpu: the CPU engine's description}.
 #[wasm_bindgen]
 pub async fn init() -> String {
+    let cpu = Engine::Cpu.describe();
     match connect().await {
         Ok(gpu) => {
-            let adapter = gpu.describe();
-            with(|s| s.gpu = Some(gpu));
-            json!({ "webgpu": true, "adapter": adapter }).to_string()
+            let (adapter, software) = (gpu.describe(), gpu.is_software());
+            let (engine, reason) = if software {
+                (Engine::Cpu, "the WebGPU adapter is a software one, which the CPU engine outruns".to_string())
+            } else {
+                (Engine::Gpu(gpu.clone()), "a hardware WebGPU adapter".to_string())
+            };
+            let name = engine.name();
+            with(|s| (s.gpu, s.engine) = (Some(gpu), engine));
+            json!({ "webgpu": true, "adapter": adapter, "software": software, "engine": name, "reason": reason, "cpu": cpu }).to_string()
         }
-        Err(e) => json!({ "webgpu": false, "error": e }).to_string(),
+        Err(e) => {
+            with(|s| s.engine = Engine::Cpu);
+            json!({ "webgpu": false, "error": e, "engine": "cpu", "reason": "no usable WebGPU", "cpu": cpu }).to_string()
+        }
     }
+}
+
+/// Moves the current model to another engine ("gpu" or "cpu"), weights kept (the
+/// optimizer state starts afresh; training stops). Resolves to the engine's name.
+#[wasm_bindgen]
+pub async fn set_engine(name: String) -> Result<String, JsValue> {
+    let engine = match name.as_str() {
+        "cpu" => Engine::Cpu,
+        "gpu" => match with(|s| s.gpu.clone()) {
+            Some(gpu) if gpu.lost_reason().is_none() => Engine::Gpu(gpu),
+            _ => return Err(JsValue::from_str("there is no usable WebGPU device here")),
+        },
+        other => return Err(JsValue::from_str(&format!("no engine '{other}' (gpu, cpu)"))),
+    };
+    // A lost device cannot be read: the last copy (taken at every model change and epoch
+    // end) is what moves then.
+    let _ = refresh_cpu_copy().await;
+    let current = with(|s| {
+        s.engine = engine;
+        s.cpu.as_ref().map(|(spec, _, t)| (spec.clone(), t.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>()))
+    });
+    if let Some((spec, values)) = current {
+        install_model(spec, Some(values), 0).await?;
+    }
+    Ok(name)
 }
 
 async fn connect() -> Result<Gpu, String> {
@@ -104,34 +163,26 @@ pub async fn new_model(preset: String, seed: u32) -> Result<String, JsValue> {
 
 async fn install_model(spec: Spec, values: Option<Vec<Vec<f32>>>, seed: u64) -> Result<String, JsValue> {
     let layers = plan(&spec).map_err(js)?;
-    let gpu = with(|s| s.gpu.clone());
+    let engine = with(|s| s.engine.clone());
     let name = spec.name.clone();
-    match gpu {
-        Some(gpu) => {
-            let model = Model::new(&gpu, &spec, seed).map_err(js)?;
-            if let Some(v) = &values {
-                model.write_tensors(v);
-            }
-            let predictor = Rc::new(Graph::new(&model, 1, None).map_err(js)?);
-            let tensors = model.read_tensors().await.map_err(js)?;
-            with(|s| {
-                s.trainer = None;
-                s.model = Some(model);
-                s.predictor = Some(predictor);
-                s.cpu = Some((spec, layers, tensors));
-            });
-        }
-        None => {
-            // CPU only: tensors in state-dict order (offsets unused).
-            let values = values.ok_or_else(|| JsValue::from_str("training needs WebGPU; without it only saved models can be used"))?;
-            let names = layers.iter().flat_map(|l| l.tensors());
-            let tensors = names
-                .zip(values)
-                .map(|((name, shape, trainable), v)| (Tensor { name, len: v.len(), shape, trainable, offset: 0 }, v))
-                .collect();
-            with(|s| s.cpu = Some((spec, layers, tensors)));
-        }
+    let net = match &values {
+        Some(v) => Net::with_values(&engine, &spec, v),
+        None => Net::new(&engine, &spec, seed),
     }
+    .map_err(js)?;
+    let predictor = net.as_gpu().map(|m| Graph::new(m, 1, None)).transpose().map_err(js)?.map(Rc::new);
+    let cpu_predictor = match &net {
+        Net::Cpu(m) => Some(CpuGraph::new(m, 1, false).map_err(js)?),
+        Net::Gpu(_) => None,
+    };
+    let tensors = net.read_tensors().await.map_err(js)?;
+    with(|s| {
+        s.trainer = None;
+        s.model = Some(net);
+        s.predictor = predictor;
+        s.cpu_predictor = cpu_predictor;
+        s.cpu = Some((spec, layers, tensors));
+    });
     Ok(name)
 }
 
@@ -142,29 +193,24 @@ pub async fn model_bytes() -> Result<Vec<u8>, JsValue> {
     with(|s| s.cpu.as_ref().map(|(spec, _, t)| safetensors::to_bytes(spec, t))).ok_or_else(|| JsValue::from_str("no model loaded"))
 }
 
-/// Copies the GPU model's values to the CPU copy (after training).
+/// Copies the current model's values out (after training).
 async fn refresh_cpu_copy() -> Result<(), JsValue> {
-    let read = with(|s| {
-        let model = s.trainer.as_ref().and_then(|t| t.model.as_gpu()).or(s.model.as_ref())?;
-        let (gpu, params, state, tensors, pw, sw) =
-            (model.gpu.clone(), model.params.clone(), model.state.clone(), model.tensors.clone(), model.param_words, model.state_words);
-        Some(async move {
-            let p: Vec<f32> = gpu.read(&params, 0, pw).await?;
-            let st: Vec<f32> = gpu.read(&state, 0, sw).await?;
-            Ok::<_, Error>(
-                tensors
-                    .into_iter()
-                    .map(|t| {
-                        let src = if t.trainable { &p } else { &st };
-                        let v = src[t.offset as usize..t.offset as usize + t.len].to_vec();
-                        (t, v)
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })
+    let (gpu_model, cpu_values) = with(|s| match s.net() {
+        Some(Net::Gpu(m)) => {
+            (Some((m.gpu.clone(), m.params.clone(), m.state.clone(), m.tensors.clone(), m.param_words, m.state_words)), None)
+        }
+        Some(Net::Cpu(m)) => (None, Some(m.read_tensors())),
+        None => (None, None),
     });
-    if let Some(fut) = read {
-        let tensors = fut.await.map_err(js)?;
+    let tensors = match (gpu_model, cpu_values) {
+        (Some((gpu, params, state, tensors, pw, sw)), _) => {
+            let p: Vec<f32> = gpu.read(&params, 0, pw).await.map_err(js)?;
+            let st: Vec<f32> = gpu.read(&state, 0, sw).await.map_err(js)?;
+            Some(crate::model::named_values(&tensors, &p, &st))
+        }
+        (None, values) => values,
+    };
+    if let Some(tensors) = tensors {
         with(|s| {
             if let Some(cpu) = &mut s.cpu {
                 cpu.2 = tensors;
@@ -187,8 +233,8 @@ pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> 
     crate::preprocess::preprocess(ink, width, height)
 }
 
-/// Probabilities of 0..9 for one 28x28 image (values 0..1), on the GPU when there is
-/// one, else on the CPU reference engine.
+/// Probabilities of 0..9 for one 28x28 image (values 0..1), on the model's engine; on
+/// the reference network when the GPU device was lost.
 #[wasm_bindgen]
 pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
     let (gpu, predictor) = with(|s| (s.gpu.clone(), s.predictor.clone()));
@@ -197,11 +243,29 @@ pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
             return gpu_predict(&gpu, &graph, &image).await.map_err(js);
         }
     }
+    let on_cpu_engine = with(|s| {
+        let mut graph = s.cpu_predictor.take()?;
+        let probs = match s.net() {
+            Some(Net::Cpu(m)) if image.len() == 784 => Some(cpu_probs(&mut graph, m, &image)),
+            _ => None,
+        };
+        s.cpu_predictor = Some(graph);
+        probs
+    });
+    if let Some(probs) = on_cpu_engine {
+        return Ok(probs);
+    }
     with(|s| {
         let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
         let logits = crate::reference::network::forward(layers, tensors, 1, &image);
         Ok(crate::reference::softmax_xent::softmax(1, 10, &logits))
     })
+}
+
+/// Probabilities from a CPU-engine prediction graph whose batch matches `images`.
+fn cpu_probs(graph: &mut CpuGraph, model: &mut CpuModel, images: &[f32]) -> Vec<f32> {
+    graph.input_mut().0.copy_from_slice(images);
+    graph.predict(model).to_vec()
 }
 
 /// Starts (or restarts) training the current model. `config` is JSON:
@@ -212,13 +276,13 @@ pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
 pub fn start_training(config: &str) -> Result<String, JsValue> {
     let c: serde_json::Value = serde_json::from_str(config).map_err(|e| JsValue::from_str(&e.to_string()))?;
     with(|s| {
-        let gpu = s.gpu.clone().ok_or_else(|| JsValue::from_str("training needs WebGPU, which this browser does not provide"))?;
         let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-        let model = match (s.trainer.take(), s.model.take()) {
-            (Some(Trainer { model: Net::Gpu(m), .. }), _) | (None, Some(m)) => m,
-            _ => return Err(JsValue::from_str("no model loaded")),
+        let mut model = match (s.trainer.take(), s.model.take()) {
+            (Some(t), _) => t.model,
+            (None, Some(m)) => m,
+            (None, None) => return Err(JsValue::from_str("no model loaded")),
         };
-        let mut tc = TrainConfig::from_spec(&model.spec, c["seed"].as_u64().unwrap_or(1));
+        let mut tc = TrainConfig::from_spec(model.spec(), c["seed"].as_u64().unwrap_or(1));
         let lr = c["lr"].as_f64().map(|v| v as f32);
         tc.optimizer = optimizer(c["optimizer"].as_str().unwrap_or(""), lr, tc.optimizer);
         tc.batch = c["batch"].as_u64().map(|v| v as usize).unwrap_or(tc.batch);
@@ -233,8 +297,7 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
                 &limited
             }
         };
-        let _ = &gpu;
-        let result = Trainer::new(Net::Gpu(model), tc, data);
+        let result = Trainer::new(model, tc, data);
         match result {
             Ok(mut t) => {
                 t.begin_epoch();
@@ -304,19 +367,36 @@ pub async fn evaluate_test() -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     const BATCH: usize = 500;
-    let (gpu, graph, images) = with(|s| {
-        let model = s.trainer.as_ref().and_then(|t| t.model.as_gpu()).or(s.model.as_ref());
-        let data = s.data.as_ref();
-        match (model, data) {
-            (Some(m), Some(d)) => Ok((m.gpu.clone(), Graph::new(m, BATCH, None).map_err(js)?, d.test.images.pixels.clone())),
-            _ => Err(JsValue::from_str("needs a model on the GPU and the data set")),
-        }
-    })?;
+    let argmax =
+        |probs: &[f32]| -> Vec<u8> { probs.chunks(10).map(|r| (0..10).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u8).collect() };
+    let images = with(|s| s.data.as_ref().map(|d| d.test.images.pixels.clone()))
+        .ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
+    let batches = || {
+        images
+            .chunks(BATCH * 784)
+            .filter(|c| c.len() == BATCH * 784)
+            .map(|c| c.iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE).collect::<Vec<f32>>())
+    };
+    let gpu_graph = with(|s| match s.net() {
+        Some(Net::Gpu(m)) => Some(Graph::new(m, BATCH, None).map(|g| (m.gpu.clone(), g))).transpose(),
+        _ => Ok(None),
+    })
+    .map_err(js)?;
     let mut out = Vec::new();
-    for chunk in images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784) {
-        let x: Vec<f32> = chunk.iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE).collect();
-        let probs = gpu_predict(&gpu, &graph, &x).await.map_err(js)?;
-        out.extend(probs.chunks(10).map(|r| (0..10).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u8));
+    match gpu_graph {
+        Some((gpu, graph)) => {
+            for x in batches() {
+                out.extend(argmax(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
+            }
+        }
+        None => with(|s| {
+            let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
+            let mut graph = CpuGraph::new(m, BATCH, false).map_err(js)?;
+            for x in batches() {
+                out.extend(argmax(&cpu_probs(&mut graph, m, &x)));
+            }
+            Ok(())
+        })?,
     }
     Ok(out)
 }
@@ -350,21 +430,21 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
         return Err(JsValue::from_str("fine-tuning needs 28x28 images with a digit label each"));
     }
     let optimizer = Optimizer::Adam { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
-    let (gpu, graph, mnist) = with(|s| {
-        let model = s
-            .trainer
-            .as_ref()
-            .and_then(|t| t.model.as_gpu())
-            .or(s.model.as_ref())
-            .ok_or_else(|| JsValue::from_str("fine-tuning needs a model on WebGPU"))?;
-        let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-        // The optimizer state is shared with a paused trainer and kept: Adam's moments
-        // from training are a fine start for fine-tuning, and training can resume after.
-        Ok::<_, JsValue>((model.gpu.clone(), Graph::new(model, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?, data.train.clone()))
+    // The optimizer state is shared with a paused trainer and kept: Adam's moments from
+    // training are a fine start for fine-tuning, and training can resume after.
+    let (gpu_graph, mnist) = with(|s| {
+        let mnist = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?.train.clone();
+        let graph = match s.net() {
+            Some(Net::Gpu(m)) => Some((m.gpu.clone(), Graph::new(m, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?)),
+            Some(Net::Cpu(_)) => None,
+            None => return Err(JsValue::from_str("no model loaded")),
+        };
+        Ok::<_, JsValue>((graph, mnist))
     })?;
     let mut rng = crate::rng::Rng::new(js_sys::Date::now() as u64);
     let own = n.min(FINE_TUNE_BATCH / 2);
-    for _ in 0..steps.max(1) {
+    // A batch: personal examples, then random MNIST training images.
+    let mut batch = || {
         let (mut x, mut y) = (Vec::with_capacity(FINE_TUNE_BATCH * 784), Vec::with_capacity(FINE_TUNE_BATCH));
         for _ in 0..own {
             let i = rng.below(n);
@@ -376,19 +456,41 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
             x.extend(mnist.image(i).iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE));
             y.push(mnist.labels[i] as u32);
         }
-        graph.input.write(&gpu, &x);
-        graph.labels.write(&gpu, &y);
-        graph.metrics.write(&gpu, &[0f32; 3]);
-        let mut encoder = gpu.encoder();
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            graph.record_train_step(&mut pass);
+        (x, y)
+    };
+    let (loss, correct) = match gpu_graph {
+        Some((gpu, graph)) => {
+            for _ in 0..steps.max(1) {
+                let (x, y) = batch();
+                graph.input.write(&gpu, &x);
+                graph.labels.write(&gpu, &y);
+                graph.metrics.write(&gpu, &[0f32; 3]);
+                let mut encoder = gpu.encoder();
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    graph.record_train_step(&mut pass);
+                }
+                gpu.submit(encoder);
+            }
+            let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
+            (m[0] as f64, m[1] as f64)
         }
-        gpu.submit(encoder);
-    }
-    let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
-    let rows = m[2].max(1.0);
-    Ok(json!({ "loss": m[0] / rows, "accuracy": m[1] / rows }).to_string())
+        None => with(|s| {
+            let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
+            let mut graph = CpuGraph::new(m, FINE_TUNE_BATCH, true).map_err(js)?;
+            let mut last = (0.0, 0.0);
+            for _ in 0..steps.max(1) {
+                let (x, y) = batch();
+                let (input, labels) = graph.input_mut();
+                input.copy_from_slice(&x);
+                labels.copy_from_slice(&y);
+                last = graph.train_step(m, &optimizer);
+            }
+            Ok(last)
+        })?,
+    };
+    let rows = FINE_TUNE_BATCH as f64;
+    Ok(json!({ "loss": loss / rows, "accuracy": correct / rows }).to_string())
 }
 
 /// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is JSON
@@ -494,7 +596,9 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
     let gpu = with(|s| s.gpu.clone());
     let mut rows = Vec::new();
     let row = |name: &str, engine: &str, r: Result<crate::selftest::Report, String>| match r {
-        Ok(r) => json!({ "name": name, "engine": engine, "ok": true, "max_rel_err": r.max_rel_err, "max_fd_err": r.max_fd_err, "shapes": r.shapes.len() }),
+        Ok(r) => {
+            json!({ "name": name, "engine": engine, "ok": true, "max_rel_err": r.max_rel_err, "max_fd_err": r.max_fd_err, "shapes": r.shapes.len() })
+        }
         Err(e) => json!({ "name": name, "engine": engine, "ok": false, "error": e }),
     };
     for name in crate::selftest::CASES {

@@ -28,9 +28,9 @@ export class Analysis {
   }
 
   #updateControls() {
-    const { webgpu, dataReady } = this.app;
-    $("analyse").disabled = !webgpu || !dataReady || this.running;
-    $("analyse-note").textContent = !webgpu ? "Needs WebGPU." : !dataReady ? "Waiting for the data set…" : "";
+    const { canTrain, dataReady } = this.app;
+    $("analyse").disabled = !canTrain || !dataReady || this.running;
+    $("analyse-note").textContent = !dataReady ? "Waiting for the data set…" : "";
   }
 
   /** The summary and the first-layer filters of the current model. */
@@ -49,7 +49,7 @@ export class Analysis {
 
   /** Predicts every test image and redraws the matrix and galleries. */
   async run() {
-    if (this.running || !this.app.webgpu || !this.app.dataReady) return;
+    if (this.running || !this.app.canTrain || !this.app.dataReady) return;
     this.running = true;
     this.#updateControls();
     const t0 = performance.now();

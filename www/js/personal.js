@@ -50,12 +50,12 @@ export class PersonalSet {
   }
 
   #updateControls() {
-    const { webgpu, dataReady } = this.app;
+    const { canTrain, dataReady } = this.app;
     const training = this.app.training?.state === "running";
     for (const b of this.buttons) b.disabled = !this.predictor.input;
     $("personal-clear").disabled = !this.examples.length;
-    $("fine-tune").disabled = !this.canFineTune || !webgpu || !dataReady || training || !this.examples.length || this.busy;
-    $("fine-tune-note").textContent = !this.canFineTune ? "Fine-tuning is not in this build." : !webgpu ? "Fine-tuning needs WebGPU."
+    $("fine-tune").disabled = !this.canFineTune || !canTrain || !dataReady || training || !this.examples.length || this.busy;
+    $("fine-tune-note").textContent = !this.canFineTune ? "Fine-tuning is not in this build."
       : !dataReady ? "Waiting for the data set…" : training ? "Pause training to fine-tune." : "";
   }
 

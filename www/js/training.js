@@ -6,6 +6,9 @@ import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
 import { TrainingChart } from "./chart.js";
 
 const CHUNK_MS = 200;
+/** On the CPU engine a chunk holds the main thread while it runs: keep it short (the
+ * per-chunk overhead there is a function call, not a GPU submit and readback). */
+const CPU_CHUNK_MS = 50;
 const MAX_CHUNK_STEPS = 500;
 /** Images/s is measured over this much recent training time. */
 const RATE_WINDOW_MS = 4000;
@@ -152,6 +155,9 @@ export class Training {
         }
         if (this.run !== run || this.state === "idle") return; // the model was replaced meanwhile
         this.#record(chunk);
+        // A CPU-engine chunk resolves without a macrotask (no GPU readback to wait for):
+        // hand the event loop a turn, so input, predictions and painting go on.
+        await yieldToEventLoop();
         if (chunk.epoch_done) await this.#epochEnd(chunk);
         if (chunk.finished) this.#setState("finished");
         else if (run.stepsDone >= STOP_AFTER) this.#setState("paused");
@@ -166,7 +172,8 @@ export class Training {
 
   /** One train_chunk, sized from the measured time per step. */
   async #chunk(run) {
-    const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(CHUNK_MS / run.msPerStep), 2 * run.lastSteps)) : 1;
+    const target = this.app.engine === "cpu" ? CPU_CHUNK_MS : CHUNK_MS;
+    const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(target / run.msPerStep), 2 * run.lastSteps)) : 1;
     const [json, ms] = await this.app.lock.run(async () => {
       const t0 = performance.now();
       const r = await this.wasm.train_chunk(Math.min(steps, STOP_AFTER - run.stepsDone));
@@ -255,16 +262,25 @@ export class Training {
 
   /** Enables what makes sense now; says why training is unavailable. */
   #updateControls() {
-    const { webgpu, dataReady } = this.app;
-    const can = webgpu && dataReady && !this.busy;
+    const { canTrain, dataReady } = this.app;
+    const can = canTrain && dataReady && !this.busy;
     const running = this.state === "running";
     $("train-start").disabled = !can || running;
     $("train-pause").disabled = !running;
     $("train-resume").disabled = !can || this.state !== "paused";
-    $("train-reset").disabled = !webgpu || this.busy;
-    for (const el of this.form.querySelectorAll("input, select")) el.disabled = !webgpu || running;
-    $("train-note").textContent = !webgpu ? "Training needs WebGPU." : !dataReady ? "Waiting for the data set to download…" : "";
+    $("train-reset").disabled = !canTrain || this.busy;
+    for (const el of this.form.querySelectorAll("input, select")) el.disabled = !canTrain || running;
+    $("train-note").textContent = !dataReady ? "Waiting for the data set to download…" : `Trains on the ${this.app.engine === "gpu" ? "GPU" : "CPU engine"}.`;
   }
 }
 
 const sum = (rows, key) => rows.reduce((s, r) => s + r[key], 0);
+
+/** Resolves after pending input and rendering tasks (a MessageChannel task: setTimeout's clamp would cost 4 ms a chunk). */
+function yieldToEventLoop() {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}

@@ -7,12 +7,26 @@ use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
 
 #[allow(clippy::too_many_arguments)]
-fn conv(batch: usize, in_c: usize, in_h: usize, in_w: usize, out_c: usize, k_h: usize, k_w: usize, stride: usize, pad_h: usize, pad_w: usize) -> Conv2dShape {
+fn conv(
+    batch: usize,
+    in_c: usize,
+    in_h: usize,
+    in_w: usize,
+    out_c: usize,
+    k_h: usize,
+    k_w: usize,
+    stride: usize,
+    pad_h: usize,
+    pad_w: usize,
+) -> Conv2dShape {
     Conv2dShape { batch, in_c, in_h, in_w, out_c, k_h, k_w, stride, pad_h, pad_w }
 }
 
 fn describe(s: &Conv2dShape) -> String {
-    format!("x[{},{},{},{}] w[{},{},{},{}] s{} p{}x{}", s.batch, s.in_c, s.in_h, s.in_w, s.out_c, s.in_c, s.k_h, s.k_w, s.stride, s.pad_h, s.pad_w)
+    format!(
+        "x[{},{},{},{}] w[{},{},{},{}] s{} p{}x{}",
+        s.batch, s.in_c, s.in_h, s.in_w, s.out_c, s.in_c, s.k_h, s.k_w, s.stride, s.pad_h, s.pad_w
+    )
 }
 
 pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
@@ -55,8 +69,11 @@ pub async fn conv2d_backward_matches_finite_differences<E: OpEngine>(engine: &E,
         let (x, w, b, r) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
         let out = e.conv2d(&s, &x, &w, &b, &r, false).await?;
         let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
-        let ref_grads =
-            [cpu::conv2d::conv2d_backward_input(&s, &r, &w), cpu::conv2d::conv2d_backward_weights(&s, &x, &r), cpu::conv2d::conv2d_backward_bias(&s, &r)];
+        let ref_grads = [
+            cpu::conv2d::conv2d_backward_input(&s, &r, &w),
+            cpu::conv2d::conv2d_backward_weights(&s, &x, &r),
+            cpu::conv2d::conv2d_backward_bias(&s, &r),
+        ];
         let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::conv2d::conv2d_forward(&s, x, w, b, false), &r);
         for grads in [&ref_grads, &engine_grads] {
             rep.check_fd("dx", &x, &grads[0], 1e-2, rng, 40, |_| false, |xp| f(xp, &w, &b))?;

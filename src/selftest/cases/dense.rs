@@ -49,7 +49,11 @@ pub async fn dense_backward_matches_finite_differences<E: OpEngine>(engine: &E, 
     let (x, w, b, r) = (rng.vec(21), rng.vec(35), rng.vec(5), rng.vec(15));
     let out = engine.dense(&s, &x, &w, &b, &r, false).await?;
     let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
-    let ref_grads = [cpu::dense::dense_backward_input(&s, &r, &w), cpu::dense::dense_backward_weights(&s, &x, &r), cpu::dense::dense_backward_bias(&s, &r)];
+    let ref_grads = [
+        cpu::dense::dense_backward_input(&s, &r, &w),
+        cpu::dense::dense_backward_weights(&s, &x, &r),
+        cpu::dense::dense_backward_bias(&s, &r),
+    ];
     let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::dense::dense_forward(&s, x, w, b, false), &r);
     for grads in [&ref_grads, &engine_grads] {
         rep.check_fd("dx", &x, &grads[0], 1e-2, rng, 50, |_| false, |v| f(v, &w, &b))?;

@@ -35,7 +35,8 @@ pub async fn dropout_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -
     }
     // Another step gives another mask.
     let c = DropoutConfig { rate: 0.5, unit_size: 1, seed: 1, training: true };
-    let (m1, m2): (Vec<f32>, Vec<f32>) = (0..64).map(|i| (cpu::dropout::dropout_factor(&c, 1, i), cpu::dropout::dropout_factor(&c, 2, i))).unzip();
+    let (m1, m2): (Vec<f32>, Vec<f32>) =
+        (0..64).map(|i| (cpu::dropout::dropout_factor(&c, 1, i), cpu::dropout::dropout_factor(&c, 2, i))).unzip();
     if m1 == m2 {
         return Err("dropout: steps 1 and 2 gave the same mask".into());
     }

@@ -48,7 +48,11 @@ pub async fn optimizers_match_hand_computed_values<E: OpEngine>(engine: &E, _rng
         // p -= 0.1 (g + 0.9 v): 0.19, 0.271, 0.3439
         (Optimizer::Sgd { lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0 }, [1.0; 3], [0.81, 0.539, 0.1951]),
         // step 1 moves by exactly lr; then m_hat / sqrt(v_hat) with g = -2, 0.5
-        (Optimizer::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }, [1.0, -2.0, 0.5], [0.9, 0.936_610_35, 0.950_279_4]),
+        (
+            Optimizer::Adam { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
+            [1.0, -2.0, 0.5],
+            [0.9, 0.936_610_35, 0.950_279_4],
+        ),
         // v = 0.1, 0.19, 0.271; p -= 0.01 / sqrt(v)
         (Optimizer::RmsProp { lr: 0.01, rho: 0.9, eps: 0.0, weight_decay: 0.0 }, [1.0; 3], [0.968_377_2, 0.945_435_65, 0.926_226_2]),
         // delta = sqrt(u + eps) / sqrt(v + eps) g, u tracks delta^2

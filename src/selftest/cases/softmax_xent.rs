@@ -7,7 +7,9 @@ use crate::selftest::engine::{OpEngine, Widen};
 
 pub async fn softmax_xent_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("softmax_xent");
-    for (row, &(n, classes, scale)) in [(1, 10, 1.0), (7, 10, 5.0), (300, 10, 100.0), (5, 3, 1.0), (64, 1000, 3.0), (1000, 10, 1.0)].iter().enumerate() {
+    for (row, &(n, classes, scale)) in
+        [(1, 10, 1.0), (7, 10, 5.0), (300, 10, 100.0), (5, 3, 1.0), (64, 1000, 3.0), (1000, 10, 1.0)].iter().enumerate()
+    {
         for (e, _) in engine.variants(Widen::Grid, row) {
             let logits: Vec<f32> = rng.vec(n * classes).into_iter().map(|v| v * scale).collect();
             let labels: Vec<u32> = (0..n).map(|_| rng.below(classes) as u32).collect();
