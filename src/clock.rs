@@ -1,10 +1,18 @@
 //! A clock that works natively and in the browser.
 
-/// Milliseconds from an arbitrary origin (performance.now() in the browser).
+/// Milliseconds from an arbitrary origin: performance.now() in the browser (in a page or
+/// a worker; Date.now() is whole milliseconds, too coarse for one-image inference).
 pub fn now_ms() -> f64 {
     #[cfg(target_arch = "wasm32")]
     {
-        js_sys::Date::now()
+        let global = js_sys::global();
+        js_sys::Reflect::get(&global, &"performance".into())
+            .ok()
+            .and_then(|p| {
+                let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+                js_sys::Function::from(now).call0(&p).ok()?.as_f64()
+            })
+            .unwrap_or_else(js_sys::Date::now)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {

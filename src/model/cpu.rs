@@ -207,7 +207,28 @@ impl CpuGraph {
         (self.row_loss.iter().map(|&v| v as f64).sum(), self.row_correct.iter().map(|&v| v as f64).sum())
     }
 
-    /// Class probabilities of the last forward pass.
+    /// Class probabilities of `images` (normalized, [n, 784]) for any n, run through this
+    /// eval graph `batch` images at a time: a small batch keeps each layer's working set
+    /// in cache (pytorch-cnn, 1000 test images in Chromium: 830 ms in one batch, 513 ms 64 at a time).
+    pub fn predict_all(&mut self, model: &mut CpuModel, images: &[f32]) -> Result<Vec<f32>, Error> {
+        if !images.len().is_multiple_of(784) {
+            return Err(Error::Shape(format!("images: {} values is not a whole number of 28x28 images", images.len())));
+        }
+        let mut probs = Vec::with_capacity(images.len() / 784 * CLASSES);
+        for chunk in images.chunks(self.batch * 784) {
+            if chunk.len() == self.batch * 784 {
+                self.acts[0].copy_from_slice(chunk);
+                probs.extend_from_slice(self.predict(model));
+            } else {
+                let mut tail = CpuGraph::new(model, chunk.len() / 784, false)?;
+                tail.acts[0].copy_from_slice(chunk);
+                probs.extend_from_slice(tail.predict(model));
+            }
+        }
+        Ok(probs)
+    }
+
+    /// Class probabilities of the input set with `input_mut`.
     pub fn predict(&mut self, model: &mut CpuModel) -> &[f32] {
         self.forward(model);
         let logits = self.acts.last().expect("a network has layers");

@@ -342,6 +342,9 @@ async fn take_metrics(gpu: &Gpu, metrics: &View) -> Result<Metrics, Error> {
     Ok(metrics_of([m[0] as f64, m[1] as f64, m[2] as f64]))
 }
 
+/// The CPU engine predicts this many images at a time (see `CpuGraph::predict_all`).
+const CPU_PREDICT_BATCH: usize = 64;
+
 /// Prediction at one batch size on either engine: a prepared graph, reused per call.
 pub enum Predictor {
     Gpu(Graph),
@@ -352,7 +355,7 @@ impl Predictor {
     pub fn new(net: &Net, batch: usize) -> Result<Predictor, Error> {
         Ok(match net {
             Net::Gpu(m) => Predictor::Gpu(Graph::new(m, batch, None)?),
-            Net::Cpu(m) => Predictor::Cpu(CpuGraph::new(m, batch, false)?),
+            Net::Cpu(m) => Predictor::Cpu(CpuGraph::new(m, batch.min(CPU_PREDICT_BATCH), false)?),
         })
     }
 
@@ -360,14 +363,7 @@ impl Predictor {
     pub async fn run(&mut self, net: &mut Net, images: &[f32]) -> Result<Vec<f32>, Error> {
         match (self, net) {
             (Predictor::Gpu(graph), Net::Gpu(m)) => predict(&m.gpu, graph, images).await,
-            (Predictor::Cpu(graph), Net::Cpu(m)) => {
-                let (x, _) = graph.input_mut();
-                if x.len() != images.len() {
-                    return Err(Error::Shape(format!("images: {} values, expected {}", images.len(), x.len())));
-                }
-                x.copy_from_slice(images);
-                Ok(graph.predict(m).to_vec())
-            }
+            (Predictor::Cpu(graph), Net::Cpu(m)) => graph.predict_all(m, images),
             _ => Err(Error::Shape("a predictor runs on the engine it was made for".into())),
         }
     }

@@ -262,10 +262,9 @@ pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
     })
 }
 
-/// Probabilities from a CPU-engine prediction graph whose batch matches `images`.
+/// Probabilities from a CPU-engine prediction graph (any number of images).
 fn cpu_probs(graph: &mut CpuGraph, model: &mut CpuModel, images: &[f32]) -> Vec<f32> {
-    graph.input_mut().0.copy_from_slice(images);
-    graph.predict(model).to_vec()
+    graph.predict_all(model, images).expect("whole 28x28 images")
 }
 
 /// Starts (or restarts) training the current model. `config` is JSON:
@@ -391,7 +390,7 @@ pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
         }
         None => with(|s| {
             let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
-            let mut graph = CpuGraph::new(m, BATCH, false).map_err(js)?;
+            let mut graph = CpuGraph::new(m, 64, false).map_err(js)?;
             for x in batches() {
                 out.extend(argmax(&cpu_probs(&mut graph, m, &x)));
             }
