@@ -56,6 +56,7 @@ async function loadData(app, download) {
     const files = await download;
     $("data-label").textContent = "Unpacking MNIST…";
     app.wasm.load_data(...files);
+    app.dataFiles = files;
     app.testSet = new TestSet(files[2], files[3]);
     app.dataReady = true;
     $("data-progress").value = 1;

@@ -92,6 +92,32 @@ pub async fn init() -> String {
     }
 }
 
+/// Puts this instance's models on the CPU engine without touching WebGPU: the training
+/// worker's instance (www/js/train-worker.js).
+#[wasm_bindgen]
+pub fn use_cpu_engine() {
+    with(|s| s.engine = Engine::Cpu);
+}
+
+/// Replaces the current model's weights with a file's (the same network), keeping any
+/// trainer and its optimizer state: how the page follows the worker's training, and the
+/// worker takes weights fine-tuned on the page.
+#[wasm_bindgen]
+pub fn update_weights(bytes: Vec<u8>) -> Result<(), JsValue> {
+    let (spec, values) = safetensors::from_bytes("weights", &bytes).map_err(js)?;
+    with(|s| {
+        let net = s.net().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        if net.spec().layers != spec.layers {
+            return Err(JsValue::from_str("these weights belong to another network"));
+        }
+        net.write_tensors(&values);
+        if let Some(cpu) = &mut s.cpu {
+            cpu.2.iter_mut().zip(values).for_each(|((_, v), new)| *v = new);
+        }
+        Ok(())
+    })
+}
+
 /// Moves the current model to another engine ("gpu" or "cpu"), weights kept (the
 /// optimizer state starts afresh; training stops). Resolves to the engine's name.
 #[wasm_bindgen]

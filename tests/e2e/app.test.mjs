@@ -90,6 +90,7 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   const { page, errors, context } = await openApp(browser, `${server.url}?stopAfter=${TRAIN_STEPS}&engine=gpu`);
   await dataReady(page);
   assert.match(await page.textContent("#adapter"), /^GPU:/);
+  // (WebGPU training stays on the page: its chunks await GPU readbacks, which yield.)
   await page.selectOption("select[name=preset]", "lenet");
   assert.equal(await page.inputValue("select[name=optimizer]"), JSON.parse(await page.evaluate(() => window.wasmBindings.preset_recipe("lenet"))).optimizer, "the preset fills the form");
   await page.fill("input[name=batch]", "64");
@@ -231,6 +232,7 @@ test("without WebGPU the CPU engine trains: accuracy rises, and a digit drawn me
     const t0 = Date.now();
     await page.click("#train-start");
     await page.waitForFunction(() => Number(document.body.dataset.trainSteps) >= 5, null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.trainingIn), "worker", "the CPU engine trains off the main thread");
     // Drawing while the network trains: the guess follows, measured stroke to guess.
     const [drawing, latencies] = [[], []];
     for (const digit of [ONE, SEVEN, ONE, SEVEN, ONE]) {

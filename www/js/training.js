@@ -1,15 +1,22 @@
 // Live training: the form, Start / Pause / Resume / Reset, and the loop that runs
 // train_chunk with a step count sized so each chunk takes about CHUNK_MS, yielding to
-// the event loop between chunks so drawing stays responsive.
+// the event loop between chunks so drawing stays responsive. On the CPU engine the
+// chunks run in a Web Worker (js/train-worker.js) and the page's copy of the model
+// follows the worker's weights every SYNC_MS, so drawing never waits for a step.
 
 import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
 import { TrainingChart } from "./chart.js";
+import { TrainWorker } from "./trainer-client.js";
 
 const CHUNK_MS = 200;
 /** On the CPU engine a chunk holds the main thread while it runs: keep it short (the
  * per-chunk overhead there is a function call, not a GPU submit and readback). */
 const CPU_CHUNK_MS = 50;
+/** In the worker a chunk blocks nothing the person sees: longer chunks cost fewer messages. */
+const WORKER_CHUNK_MS = 200;
 const MAX_CHUNK_STEPS = 500;
+/** How often the page takes the worker's weights for its live predictions. */
+const SYNC_MS = 1000;
 /** Images/s is measured over this much recent training time. */
 const RATE_WINDOW_MS = 4000;
 /** Test hook: ?stopAfter=N pauses training after N steps. */
@@ -40,6 +47,10 @@ export class Training {
       if (!this.#installing) this.stop();
     });
     app.on("capabilities", () => this.#updateControls());
+    // Fine-tuning changed the page's weights: the worker takes them before it trains on.
+    app.on("weights-changed", ({ live }) => {
+      if (!live && this.run?.worker) this.run.staleWorker = true;
+    });
     this.#fillRecipe();
     this.#updateControls();
   }
@@ -67,12 +78,22 @@ export class Training {
     this.#setBusy(true);
     this.#status("Starting…");
     try {
-      const info = await this.app.lock.run(async () => {
+      const worker = this.app.engine === "cpu" ? this.#worker() : null;
+      const started = await this.app.lock.run(async () => {
         if (fresh) await this.#newModel(preset, config.seed, "trained in this browser");
-        return JSON.parse(this.wasm.start_training(JSON.stringify(config)));
+        if (worker) return { model: await this.wasm.model_bytes() };
+        return { info: JSON.parse(this.wasm.start_training(JSON.stringify(config))) };
       });
+      let info = started.info;
+      if (worker) {
+        await worker.sendData(this.app.dataFiles);
+        const args = { name: this.app.models.name ?? "model", model: started.model.buffer, config: JSON.stringify(config) };
+        info = JSON.parse(await worker.request("start", args, [started.model.buffer]));
+      }
       dismiss("training");
       this.#begin(info);
+      this.run.worker = worker;
+      document.body.dataset.trainingIn = worker ? "worker" : "page";
       this.#loop();
     } catch (e) {
       this.#fail(e);
@@ -94,6 +115,21 @@ export class Training {
     } finally {
       this.#setBusy(false);
     }
+  }
+
+  /** The training worker, started on first use; null where none can run. */
+  #worker() {
+    if (this.worker === undefined) this.worker = TrainWorker.create();
+    return this.worker;
+  }
+
+  /** The page's model takes the worker's latest weights (for predictions, files, analysis). */
+  async #syncWeights(run) {
+    run.lastSync = performance.now();
+    const bytes = await run.worker.request("weights");
+    if (this.run !== run) return;
+    await this.app.lock.run(() => this.wasm.update_weights(bytes));
+    this.app.emit("weights-changed", { live: true });
   }
 
   async #newModel(preset, seed, origin) {
@@ -145,6 +181,11 @@ export class Training {
     if (run.looping) return;
     run.looping = true;
     try {
+      if (run.worker && run.staleWorker) {
+        const model = await this.app.lock.run(() => this.wasm.model_bytes());
+        await run.worker.request("setWeights", { model: model.buffer }, [model.buffer]);
+        run.staleWorker = false;
+      }
       while (this.state === "running" && this.run === run) {
         let chunk;
         try {
@@ -155,8 +196,9 @@ export class Training {
         }
         if (this.run !== run || this.state === "idle") return; // the model was replaced meanwhile
         this.#record(chunk);
-        // A CPU-engine chunk resolves without a macrotask (no GPU readback to wait for):
-        // hand the event loop a turn, so input, predictions and painting go on.
+        if (run.worker && (chunk.epoch_done || chunk.finished || performance.now() - (run.lastSync ?? 0) > SYNC_MS)) await this.#syncWeights(run);
+        // A chunk on the page's CPU engine resolves without a macrotask (no GPU readback to
+        // wait for): hand the event loop a turn, so input, predictions and painting go on.
         await yieldToEventLoop();
         if (chunk.epoch_done) await this.#epochEnd(chunk);
         if (chunk.finished) this.#setState("finished");
@@ -166,19 +208,24 @@ export class Training {
       run.looping = false;
     }
     if (this.run === run && this.state !== "idle") {
+      if (run.worker) await this.#syncWeights(run);
       await this.app.models.trained(this.state === "finished" ? "trained in this browser" : "trained in this browser (paused)");
     }
   }
 
   /** One train_chunk, sized from the measured time per step. */
   async #chunk(run) {
-    const target = this.app.engine === "cpu" ? CPU_CHUNK_MS : CHUNK_MS;
+    const target = run.worker ? WORKER_CHUNK_MS : this.app.engine === "cpu" ? CPU_CHUNK_MS : CHUNK_MS;
     const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(target / run.msPerStep), 2 * run.lastSteps)) : 1;
-    const [json, ms] = await this.app.lock.run(async () => {
+    const n = Math.min(steps, STOP_AFTER - run.stepsDone);
+    const timed = async (f) => {
       const t0 = performance.now();
-      const r = await this.wasm.train_chunk(Math.min(steps, STOP_AFTER - run.stepsDone));
+      const r = await f();
       return [r, performance.now() - t0];
-    });
+    };
+    const [json, ms] = run.worker
+      ? await timed(() => run.worker.request("chunk", { steps: n }))
+      : await this.app.lock.run(() => timed(() => this.wasm.train_chunk(n)));
     const chunk = JSON.parse(json);
     chunk.ms = ms;
     chunk.steps = Math.round(chunk.examples / run.batch);
@@ -209,13 +256,14 @@ export class Training {
     $("train-eta").textContent = duration((stepsLeft * run.batch) / rate);
     Object.assign(document.body.dataset, { trainAccuracy: c.accuracy.toFixed(4), trainRate: rate.toFixed(1), trainSteps: run.stepsDone });
     this.#progress(c.step, c.steps_per_epoch, c.epoch, c.epochs);
-    this.app.emit("weights-changed", { live: true });
+    if (!run.worker) this.app.emit("weights-changed", { live: true });
   }
 
   async #epochEnd(c) {
     this.#status(`Epoch ${c.epoch} done: measuring test accuracy on 10,000 images…`);
     try {
-      const t = JSON.parse(await this.app.lock.run(() => this.wasm.evaluate_test()));
+      const worker = this.run?.worker;
+      const t = JSON.parse(await (worker ? worker.request("evaluate") : this.app.lock.run(() => this.wasm.evaluate_test())));
       this.chart.addTest({ x: c.epoch, accuracy: t.accuracy });
       $("test-acc").textContent = `${pct(t.accuracy, 2)} (epoch ${c.epoch})`;
       document.body.dataset.testAccuracy = t.accuracy.toFixed(4);

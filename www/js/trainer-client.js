@@ -1,0 +1,48 @@
+// The page's side of js/train-worker.js: starts the worker with the app's own wasm module
+// and turns its messages into promises.
+
+export class TrainWorker {
+  #worker;
+  #next = 0;
+  #pending = new Map();
+  #dataSent = false;
+
+  /** Null where module workers or the wasm URLs are missing (training then stays on the page). */
+  static create() {
+    const glue = document.querySelector('link[rel="modulepreload"][href*="wgpu-mnist"]')?.href;
+    const module = document.querySelector('link[rel="preload"][href$=".wasm"]')?.href;
+    if (!glue || !module || typeof Worker === "undefined") return null;
+    return new TrainWorker(glue, module);
+  }
+
+  constructor(glue, module) {
+    this.#worker = new Worker(new URL("js/train-worker.js", document.baseURI), { type: "module" });
+    this.#worker.onmessage = ({ data: { id, result, error } }) => {
+      const p = this.#pending.get(id);
+      this.#pending.delete(id);
+      if (error !== undefined) p.reject(new Error(error));
+      else p.resolve(result);
+    };
+    this.#worker.onerror = (e) => {
+      for (const p of this.#pending.values()) p.reject(new Error(`the training worker failed: ${e.message || "no reason given"}`));
+      this.#pending.clear();
+    };
+    this.ready = this.request("init", { glue, module });
+  }
+
+  request(type, args = {}, transfer = []) {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, type, args }, transfer);
+    });
+  }
+
+  /** Gives the worker its copy of the data set (once). */
+  async sendData(files) {
+    if (this.#dataSent) return;
+    await this.ready;
+    await this.request("data", { files: files.map((f) => f.slice().buffer) });
+    this.#dataSent = true;
+  }
+}
