@@ -9,7 +9,7 @@ mod cases;
 mod check;
 mod engine;
 
-pub use check::{relative_error, Report, Rng, FD_TOLERANCE, TOLERANCE};
+pub use check::{relative_error, Report, Rng, FD_TOLERANCE, NETWORK_TOLERANCE, TOLERANCE};
 pub use engine::{CpuEngine, OpEngine, Widen};
 
 /// The list of cases, kept in this one place: it makes `CASES`, `run_case`, and (through

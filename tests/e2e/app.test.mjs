@@ -118,7 +118,7 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   await context.close();
 });
 
-test("a diverging run is reported, and Reset makes the app usable again", { timeout: 180_000 }, async () => {
+test("a diverging run is reported, and Reset makes the app usable again: it predicts and trains", { timeout: 180_000 }, async () => {
   const { page, errors, context } = await openApp(browser, `${server.url}?stopAfter=40`);
   await dataReady(page);
   await page.selectOption("select[name=preset]", "lenet");
@@ -134,6 +134,10 @@ test("a diverging run is reported, and Reset makes the app usable again", { time
   await drawWithMouse(page, ONE);
   assert.match(await settledGuess(page), /^[0-9]$/, "a fresh model predicts again");
   assert.ok(await page.isEnabled("#train-start"));
+  // Training starts again after the failure (on the CPU engine, in a fresh worker).
+  await page.fill("input[name=lr]", "0.01");
+  await page.click("#train-start");
+  await page.waitForFunction(() => Number(document.body.dataset.trainSteps) >= 3, null, { timeout: 120_000 });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -6,6 +6,8 @@ export class TrainWorker {
   #next = 0;
   #pending = new Map();
   #dataSent = false;
+  /** Set once the worker failed or was ended: a new one must be started. */
+  dead = false;
 
   /** Null where module workers or the wasm URLs are missing (training then stays on the page). */
   static create() {
@@ -23,14 +25,20 @@ export class TrainWorker {
       if (error !== undefined) p.reject(new Error(error));
       else p.resolve(result);
     };
-    this.#worker.onerror = (e) => {
-      for (const p of this.#pending.values()) p.reject(new Error(`the training worker failed: ${e.message || "no reason given"}`));
-      this.#pending.clear();
-    };
+    this.#worker.onerror = (e) => this.end(`the training worker failed: ${e.message || "no reason given"}`);
     this.ready = this.request("init", { glue, module });
   }
 
+  /** Stops the worker (after a failure its wasm instance cannot be trusted) and rejects what is pending. */
+  end(reason = "the training worker was stopped") {
+    this.dead = true;
+    this.#worker.terminate();
+    for (const p of this.#pending.values()) p.reject(new Error(reason));
+    this.#pending.clear();
+  }
+
   request(type, args = {}, transfer = []) {
+    if (this.dead) return Promise.reject(new Error("the training worker has stopped"));
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });

@@ -119,7 +119,7 @@ export class Training {
 
   /** The training worker, started on first use; null where none can run. */
   #worker() {
-    if (this.worker === undefined) this.worker = TrainWorker.create();
+    if (this.worker === undefined || this.worker?.dead) this.worker = TrainWorker.create();
     return this.worker;
   }
 
@@ -281,6 +281,9 @@ export class Training {
   }
 
   #fail(e) {
+    // A worker whose run failed (divergence, a crash, running out of memory) is replaced
+    // at the next start; the page's model keeps the last weights it took from it.
+    if (this.run?.worker) this.run.worker.end();
     notify("error", `Training stopped: ${errorText(e)}`, "training");
     this.#setState("idle");
   }

@@ -5,7 +5,7 @@
 
 use crate::model::{Spec, PRESETS};
 use crate::reference as cpu;
-use crate::selftest::check::{Report, Rng};
+use crate::selftest::check::{Report, Rng, NETWORK_TOLERANCE};
 use crate::selftest::engine::{OpEngine, Widen};
 
 pub async fn every_preset_network_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
@@ -26,7 +26,8 @@ pub async fn every_preset_network_matches_reference<E: OpEngine>(engine: &E, rng
             let named: Vec<_> = tensors.iter().cloned().zip(values.iter().cloned()).collect();
             let images: Vec<f32> = (0..batch * 784).map(|_| rng.uniform()).collect();
             let (logits, layout) = e.network_logits(&spec, &values, &images).await?;
-            rep.compare(&format!("{name}, {layout}"), &logits, &cpu::network::forward(&layers, &named, batch, &images))?;
+            let reference = cpu::network::forward(&layers, &named, batch, &images);
+            rep.compare_within(&format!("{name}, {layout}"), &logits, &reference, NETWORK_TOLERANCE)?;
             rep.shapes.push(format!("{name} ({layout})"));
         }
     }
