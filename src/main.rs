@@ -1,7 +1,5 @@
-//! `wgpu-mnist`, the native command line (see src/cli.rs); the browser build has none.
+//! `wgpu-mnist`, the native command line (see src/cli/); the browser build has none.
 
-#[cfg(not(target_arch = "wasm32"))]
-mod bench;
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;
 

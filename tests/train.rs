@@ -336,3 +336,26 @@ fn train_without_any_gpu_adapter_runs_on_the_cpu_engine_and_says_so() {
     assert!(engine_line.contains("CPU engine") && engine_line.contains("no usable GPU"), "{engine_line}");
     assert!(stdout.contains("done: 1 epochs"), "{stdout}");
 }
+
+/// Unknown flags, missing values and values out of range are usage errors (exit 2, a
+/// message naming the flag) before any work starts; `--help` succeeds.
+#[test]
+fn the_command_line_refuses_what_it_does_not_understand() {
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist")).args(args).output().unwrap();
+    for (args, words) in [
+        (&["train", "--epoch", "3"][..], "unexpected argument '--epoch'"),
+        (&["train", "--batch", "0"][..], "--batch"),
+        (&["train", "--lr", "nan"][..], "not a finite positive number"),
+        (&["train", "--lr"][..], "a value is required"),
+        (&["train", "--model", "resnet"][..], "possible values"),
+        (&["eval"][..], "--load"),
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(words) && stderr.contains("--help"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} did work before refusing");
+    }
+    assert!(run(&["--help"]).status.success());
+    assert!(run(&["train", "--help"]).status.success());
+}

@@ -80,17 +80,12 @@ pub struct Spec {
 pub const PRESETS: &[&str] = &["pytorch-cnn", "pytorch-cnn-3x3", "pytorch-convnet", "lenet", "mindspore", "keras-bn", "keras-bn-rows"];
 
 fn adam(lr: f32) -> Optimizer {
-    Optimizer::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+    Optimizer::named("adam").expect("a known optimizer").with_lr(lr)
 }
 
 /// Keras' Adadelta defaults of the tutorial's time (Keras 2: lr 1.0, rho 0.95, eps 1e-7).
 pub fn keras_adadelta() -> Optimizer {
-    Optimizer::Adadelta { lr: 1.0, rho: 0.95, eps: 1e-7, weight_decay: 0.0 }
-}
-
-/// Keras' RMSprop defaults (lr 0.001, rho 0.9, eps 1e-7).
-pub fn keras_rmsprop() -> Optimizer {
-    Optimizer::RmsProp { lr: 1e-3, rho: 0.9, eps: 1e-7, weight_decay: 0.0 }
+    Optimizer::named("adadelta").expect("a known optimizer")
 }
 
 impl Spec {

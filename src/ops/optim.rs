@@ -28,6 +28,32 @@ impl Optimizer {
         }
     }
 
+    /// The names the command line and the page know, each with its framework defaults
+    /// (PyTorch's; Keras' for RMSprop and Adadelta, as the Keras tutorial used them).
+    pub const NAMES: [&'static str; 5] = ["sgd", "nesterov", "adam", "rmsprop", "adadelta"];
+
+    /// An optimizer by name, with its defaults; None for an unknown name.
+    pub fn named(name: &str) -> Option<Optimizer> {
+        Some(match name {
+            "sgd" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0 },
+            "nesterov" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: true, weight_decay: 0.0 },
+            "adam" => Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
+            "rmsprop" => Optimizer::RmsProp { lr: 1e-3, rho: 0.9, eps: 1e-7, weight_decay: 0.0 },
+            "adadelta" => Optimizer::Adadelta { lr: 1.0, rho: 0.95, eps: 1e-7, weight_decay: 0.0 },
+            _ => return None,
+        })
+    }
+
+    /// The same optimizer with another learning rate.
+    pub fn with_lr(mut self, new: f32) -> Optimizer {
+        match &mut self {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::RmsProp { lr, .. } | Optimizer::Adadelta { lr, .. } => {
+                *lr = new
+            }
+        }
+        self
+    }
+
     /// The learning rate.
     pub fn lr(&self) -> f32 {
         match *self {

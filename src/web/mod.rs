@@ -335,24 +335,10 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
     })
 }
 
+/// The optimizer the page names (its defaults), or the recipe's; then the page's lr.
 fn optimizer(name: &str, lr: Option<f32>, default: Optimizer) -> Optimizer {
-    let mut o = match name {
-        "sgd" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0 },
-        "nesterov" => Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: true, weight_decay: 0.0 },
-        "adam" => Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 },
-        "rmsprop" => crate::model::spec::keras_rmsprop(),
-        "adadelta" => crate::model::spec::keras_adadelta(),
-        _ => default,
-    };
-    if let Some(lr) = lr {
-        match &mut o {
-            Optimizer::Sgd { lr: l, .. }
-            | Optimizer::Adam { lr: l, .. }
-            | Optimizer::RmsProp { lr: l, .. }
-            | Optimizer::Adadelta { lr: l, .. } => *l = lr,
-        }
-    }
-    o
+    let o = Optimizer::named(name).unwrap_or(default);
+    lr.map_or(o, |lr| o.with_lr(lr))
 }
 
 /// Runs up to `steps` training steps. Resolves to JSON {epoch, step, steps_per_epoch,

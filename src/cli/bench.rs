@@ -1,0 +1,140 @@
+//! `wgpu-mnist bench`: prints the benchmark tables (src/benchmark.rs) for this machine,
+//! per engine: training images/s, inference latency, a per-kernel (GPU) or per-layer
+//! (CPU) breakdown of one step, and optionally the training time to 98% and 99%.
+
+use wgpu_mnist::benchmark::{
+    cpu_step_profile, inference_latency, kernel_profile, peak_gflops, profile_graph, time_to_accuracy, train_flops_per_example,
+    train_throughput,
+};
+use wgpu_mnist::model::{Engine, Net};
+use wgpu_mnist::{Error, Gpu};
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum BenchEngine {
+    /// The GPU engine when wgpu finds an adapter, and the CPU engine.
+    Both,
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Presets, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "pytorch-cnn", value_parser = super::preset_names())]
+    models: Vec<String>,
+    /// Batch sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,200", value_parser = clap::value_parser!(u32).range(1..))]
+    batches: Vec<u32>,
+    /// Timed windows per row (their median is reported).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    windows: u32,
+    /// Images per window, at least.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    images: u32,
+    /// Also print the time of each kernel (GPU) or layer (CPU) of one step.
+    #[arg(long)]
+    profile: bool,
+    /// Also train this preset and report the training time to 98% and 99% test accuracy.
+    #[arg(long, value_name = "PRESET", value_parser = super::preset_names())]
+    time_to_accuracy: Option<String>,
+    /// Test images between accuracy checks of --time-to-accuracy.
+    #[arg(long, default_value_t = 5000)]
+    check_every: usize,
+    /// Which engines to benchmark.
+    #[arg(long, value_enum, default_value_t = BenchEngine::Both)]
+    engine: BenchEngine,
+    /// Threads of the CPU engine (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+    #[command(flatten)]
+    data: super::DataArgs,
+}
+
+pub async fn run(args: BenchArgs) -> Result<(), Error> {
+    let pick = |engine| super::EngineArgs { engine, threads: args.threads };
+    let engines: Vec<Engine> = match args.engine {
+        BenchEngine::Both => {
+            super::set_threads(args.threads)?;
+            let mut v = Vec::new();
+            match Gpu::new().await {
+                Ok(gpu) => v.push(Engine::Gpu(gpu)),
+                Err(e) => println!("GPU engine skipped: {e}"),
+            }
+            v.push(Engine::Cpu);
+            v
+        }
+        BenchEngine::Auto => vec![super::engine(&pick(super::EngineArg::Auto)).await?],
+        BenchEngine::Gpu => vec![super::engine(&pick(super::EngineArg::Gpu)).await?],
+        BenchEngine::Cpu => vec![super::engine(&pick(super::EngineArg::Cpu)).await?],
+    };
+    let data = super::load_data(&args.data)?;
+    for engine in &engines {
+        run_engine(engine, &args, &data).await?;
+    }
+    Ok(())
+}
+
+async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::Mnist) -> Result<(), Error> {
+    let (windows, images) = (args.windows as usize, args.images as usize);
+    let batches: Vec<usize> = args.batches.iter().map(|&b| b as usize).collect();
+    let profile = args.profile;
+    let peak = match engine {
+        Engine::Gpu(gpu) => Some(peak_gflops(gpu).await?),
+        Engine::Cpu => None,
+    };
+    let peak_text = peak.map(|p| format!("; measured f32 peak {p:.1} GFLOP/s")).unwrap_or_default();
+    println!("\nengine {}: {}{peak_text}", engine.name(), engine.describe());
+    println!(
+        "| engine | model | batch | train img/s (median of {windows}) | GFLOP/s{} | 1-image inference ms | 1000-image inference ms |",
+        if peak.is_some() { " (% of peak)" } else { "" }
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for name in &args.models {
+        let spec = super::preset(name)?;
+        let mut model = Net::new(engine, &spec, 1)?;
+        let flops = train_flops_per_example(model.layers());
+        let one = inference_latency(&mut model, data, 1, 21).await?;
+        let thousand = inference_latency(&mut model, data, 1000, 3).await?;
+        for &batch in &batches {
+            let rate = train_throughput(engine, &spec, data, batch, windows, images).await?;
+            let gflops = rate * flops / 1e9;
+            let share = peak.map(|p| format!(" ({:.0}%)", 100.0 * gflops / p)).unwrap_or_default();
+            println!("| {} | {name} | {batch} | {rate:.0} | {gflops:.2}{share} | {one:.2} | {thousand:.1} |", engine.name());
+        }
+    }
+    if profile {
+        let batch = batches[0];
+        for name in &args.models {
+            let spec = super::preset(name)?;
+            let (rows, title) = match engine {
+                Engine::Cpu => (cpu_step_profile(&spec, data, batch, 5)?, "by layer and pass (ms, median of 5 steps)"),
+                Engine::Gpu(gpu) => {
+                    let (_model, graph) = profile_graph(gpu, &spec, batch)?;
+                    let rows = kernel_profile(gpu, &graph, 3).await?.into_iter().map(|(l, ms)| (l.to_string(), ms)).collect();
+                    (rows, "per kernel (ms, each dispatch alone)")
+                }
+            };
+            let total: f64 = rows.iter().map(|r| r.1).sum();
+            println!("\n{} engine: time of one {name} step at batch {batch} {title}:", engine.name());
+            for (label, ms) in &rows {
+                println!("  {label:<40} {ms:8.2}  {:5.1}%", 100.0 * ms / total);
+            }
+            println!("  {:<40} {total:8.2}", "total");
+        }
+    }
+    if let Some(target) = &args.time_to_accuracy {
+        let spec = super::preset(target)?;
+        let (batch, every) = (batches[0], args.check_every);
+        let (reached, last) = time_to_accuracy(engine, &spec, data, batch, &[0.98, 0.99], 3, every).await?;
+        let show = |r: Option<f64>| r.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not reached".into());
+        println!(
+            "\n{} engine, {target} batch {batch}: 98% after {}, 99% after {} of training (last test accuracy {:.2}%, checked every {every} images)",
+            engine.name(),
+            show(reached[0]),
+            show(reached[1]),
+            100.0 * last
+        );
+    }
+    Ok(())
+}
