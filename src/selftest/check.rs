@@ -110,6 +110,27 @@ impl Report {
     }
 }
 
+/// Checks the gradients (dx, dw, db) of a layer y = f(x, w, b), the reference's and an
+/// engine's, against central finite differences (step 1e-2) of `loss`, a scalar of the
+/// reference forward pass, at up to `samples` indices of each.
+#[allow(clippy::too_many_arguments)]
+pub fn check_layer_fd(
+    rep: &mut Report,
+    rng: &mut Rng,
+    samples: usize,
+    [x, w, b]: [&[f32]; 3],
+    reference: &[Vec<f32>; 3],
+    engine: &[Vec<f32>; 3],
+    loss: impl Fn(&[f32], &[f32], &[f32]) -> f64,
+) -> Result<(), String> {
+    for grads in [reference, engine] {
+        rep.check_fd("dx", x, &grads[0], 1e-2, rng, samples, |_| false, |v| loss(v, w, b))?;
+        rep.check_fd("dw", w, &grads[1], 1e-2, rng, samples, |_| false, |v| loss(x, v, b))?;
+        rep.check_fd("db", b, &grads[2], 1e-2, rng, samples, |_| false, |v| loss(x, w, v))?;
+    }
+    Ok(())
+}
+
 /// max_i |a_i - r_i| / max(|r_i|, 5% of max |r|); an error for NaN or a length mismatch.
 pub fn relative_error(a: &[f32], r: &[f32]) -> Result<f64, String> {
     if a.len() != r.len() {

@@ -3,7 +3,7 @@
 
 use crate::ops::conv2d::Conv2dShape;
 use crate::reference as cpu;
-use crate::selftest::check::{project, Report, Rng};
+use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
 
 #[allow(clippy::too_many_arguments)]
@@ -75,11 +75,7 @@ pub async fn conv2d_backward_matches_finite_differences<E: OpEngine>(engine: &E,
             cpu::conv2d::conv2d_backward_bias(&s, &r),
         ];
         let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::conv2d::conv2d_forward(&s, x, w, b, false), &r);
-        for grads in [&ref_grads, &engine_grads] {
-            rep.check_fd("dx", &x, &grads[0], 1e-2, rng, 40, |_| false, |xp| f(xp, &w, &b))?;
-            rep.check_fd("dw", &w, &grads[1], 1e-2, rng, 40, |_| false, |wp| f(&x, wp, &b))?;
-            rep.check_fd("db", &b, &grads[2], 1e-2, rng, 40, |_| false, |bp| f(&x, &w, bp))?;
-        }
+        check_layer_fd(&mut rep, rng, 40, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
         rep.compare(&format!("{} vs reference dx", e.name()), &engine_grads[0], &ref_grads[0])?;
         rep.shapes.push(format!("{} {variant}", describe(&s)));
     }

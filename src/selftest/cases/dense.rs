@@ -3,7 +3,7 @@
 
 use crate::ops::dense::{DenseShape, MatmulShape};
 use crate::reference as cpu;
-use crate::selftest::check::{project, Report, Rng};
+use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
 
 pub async fn matmul_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
@@ -55,11 +55,7 @@ pub async fn dense_backward_matches_finite_differences<E: OpEngine>(engine: &E, 
         cpu::dense::dense_backward_bias(&s, &r),
     ];
     let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::dense::dense_forward(&s, x, w, b, false), &r);
-    for grads in [&ref_grads, &engine_grads] {
-        rep.check_fd("dx", &x, &grads[0], 1e-2, rng, 50, |_| false, |v| f(v, &w, &b))?;
-        rep.check_fd("dw", &w, &grads[1], 1e-2, rng, 50, |_| false, |v| f(&x, v, &b))?;
-        rep.check_fd("db", &b, &grads[2], 1e-2, rng, 50, |_| false, |v| f(&x, &w, v))?;
-    }
+    check_layer_fd(&mut rep, rng, 50, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
     rep.shapes.push("[3, 7] -> 5".into());
     Ok(rep)
 }
