@@ -359,3 +359,17 @@ fn the_command_line_refuses_what_it_does_not_understand() {
     assert!(run(&["--help"]).status.success());
     assert!(run(&["train", "--help"]).status.success());
 }
+
+/// The CPU engine predicts any number of images in chunks of its graph's batch (and a
+/// short last chunk): the same probabilities as one image at a time.
+#[test]
+fn cpu_predictions_in_chunks_match_one_image_at_a_time() {
+    let spec = Spec::preset("pytorch-cnn").unwrap();
+    let mut net = Net::new(&Engine::Cpu, &spec, 9).unwrap();
+    let images: Vec<f32> = mnist().test.images.pixels[..130 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let all = predictions(&mut net, &images);
+    assert_eq!(all.len(), 130 * 10);
+    let one_by_one: Vec<f32> = images.chunks(784).flat_map(|img| predictions(&mut net, img)).collect();
+    let err = wgpu_mnist::selftest::relative_error(&all, &one_by_one).unwrap();
+    assert!(err < 1e-5, "chunked and single-image predictions differ by {err:e}");
+}

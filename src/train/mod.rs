@@ -108,12 +108,12 @@ impl CpuSplit {
     fn evaluate(&self, graph: &mut CpuGraph, model: &mut CpuModel, ids: &[u32]) -> Result<Metrics, Error> {
         let (mut loss, mut correct) = (0.0, 0.0);
         for chunk in ids.chunks(graph.batch) {
-            if chunk.len() != graph.batch {
-                *graph = CpuGraph::new(model, chunk.len(), false)?;
-            }
-            self.gather(graph, chunk);
-            graph.forward(model);
-            let (l, c) = graph.loss();
+            // A short last chunk gets a graph of its own; the full-size one is kept.
+            let mut tail = if chunk.len() == graph.batch { None } else { Some(CpuGraph::new(model, chunk.len(), false)?) };
+            let g = tail.as_mut().unwrap_or(graph);
+            self.gather(g, chunk);
+            g.forward(model);
+            let (l, c) = g.loss();
             (loss, correct) = (loss + l, correct + c);
         }
         Ok(metrics_of([loss, correct, ids.len() as f64]))
