@@ -155,8 +155,8 @@ pub fn train_flops_per_example(layers: &[Planned]) -> f64 {
             Planned::Dense { in_f, out_f, .. } => (in_f * out_f) as f64,
             _ => 0.0,
         };
-        // forward + weight gradient, + input gradient except for the first layer
-        flops += 2.0 * macs * if i == 0 { 2.0 } else { 3.0 };
+        // forward + weight gradient, + the input gradient where one is computed
+        flops += 2.0 * macs * if crate::model::plan::input_gradient_needed(layers, i) { 3.0 } else { 2.0 };
     }
     flops
 }
@@ -164,7 +164,7 @@ pub fn train_flops_per_example(layers: &[Planned]) -> f64 {
 /// A training graph of a fresh preset model, for `kernel_profile`.
 pub fn profile_graph(gpu: &Gpu, spec: &Spec, batch: usize) -> Result<(Model, Graph), Error> {
     let model = Model::new(gpu, spec, 1)?;
-    let graph = Graph::new(&model, batch, Some(&spec.optimizer))?;
+    let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()])))?;
     Ok((model, graph))
 }
 
@@ -181,7 +181,7 @@ pub fn cpu_step_profile(spec: &Spec, data: &Mnist, batch: usize, steps: usize) -
     let mut runs: Vec<Vec<(String, f64)>> = Vec::new();
     for s in 0..=steps {
         graph.timings = Some(Vec::new());
-        graph.train_step(&mut model, &spec.optimizer);
+        graph.train_step(&mut model, &spec.optimizer, &[spec.optimizer.lr()]);
         let t = graph.timings.take().unwrap_or_default();
         if s > 0 {
             runs.push(t);

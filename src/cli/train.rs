@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use wgpu_mnist::model::{safetensors, summary, Net, Spec};
-use wgpu_mnist::ops::optim::Optimizer;
+use wgpu_mnist::ops::optim::{Optimizer, Schedule};
 use wgpu_mnist::train::{TrainConfig, Trainer};
 use wgpu_mnist::Error;
 
@@ -26,6 +26,10 @@ pub struct TrainArgs {
     /// The optimizer, with its framework's defaults (default: the preset's recipe).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Optimizer::NAMES))]
     optimizer: Option<String>,
+    /// The learning-rate schedule, with PyTorch's defaults (default: the preset's recipe;
+    /// one-cycle peaks at --lr).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Schedule::NAMES))]
+    schedule: Option<String>,
     /// The learning rate (a finite positive number).
     #[arg(long, value_parser = super::positive_finite)]
     lr: Option<f32>,
@@ -55,6 +59,9 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     if let Some(name) = &args.optimizer {
         config.optimizer = Optimizer::named(name).expect("clap checked the name");
     }
+    if let Some(name) = &args.schedule {
+        config.schedule = Schedule::named(name).expect("clap checked the name");
+    }
     if let Some(lr) = args.lr {
         config.optimizer = config.optimizer.with_lr(lr);
     }
@@ -62,10 +69,14 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.validation_split = args.validation_split.unwrap_or(config.validation_split);
     // A saved file records the recipe it was trained with, not the preset's default.
-    (spec.optimizer, spec.batch, spec.validation_split) = (config.optimizer, config.batch, config.validation_split);
+    (spec.optimizer, spec.schedule, spec.batch, spec.validation_split) =
+        (config.optimizer, config.schedule, config.batch, config.validation_split);
     let data = super::load_data(&args.data)?;
     print!("{}", summary(&spec)?);
-    println!("optimizer {:?}, batch {}, {} epochs, seed {}", config.optimizer, config.batch, config.epochs, args.seed);
+    println!(
+        "optimizer {:?}, schedule {:?}, batch {}, {} epochs, seed {}",
+        config.optimizer, config.schedule, config.batch, config.epochs, args.seed
+    );
     let mut trainer = Trainer::new(model, config, &data)?;
     let report_every = (2000 / config.batch).max(1);
     let started = Instant::now();

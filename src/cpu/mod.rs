@@ -12,6 +12,7 @@ pub mod dropout;
 pub mod gather;
 pub mod gemm;
 pub mod maxpool;
+pub mod normalize;
 pub mod optim;
 pub mod par;
 pub mod relu;

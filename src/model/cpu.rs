@@ -2,13 +2,14 @@
 //! masks and optimizer formulas as the GPU `Model` and `Graph`, with its parameters in
 //! flat host vectors and each layer run by `crate::cpu`.
 
+use super::plan::input_gradient_needed;
 use super::{dropout_seed, initial_values, layout, named_values, plan, Planned, Spec, Tensor, CLASSES, INPUT};
 use crate::clock::now_ms;
 use crate::cpu;
 use crate::error::Error;
 use crate::ops::dense::DenseShape;
 use crate::ops::maxpool::PoolShape;
-use crate::ops::optim::Optimizer;
+use crate::ops::optim::{rate_at, Optimizer};
 
 /// A network's parameters, gradients, optimizer state and running statistics in memory.
 pub struct CpuModel {
@@ -164,6 +165,7 @@ impl CpuGraph {
                         (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
                     cpu::conv2d::conv2d_forward(&layer.conv_shape(b), x, w, bias, y, *relu).expect(PLANNED);
                 }
+                Planned::Normalize { mean, std, .. } => cpu::normalize::normalize_forward(*mean, *std, x, y),
                 Planned::Relu { .. } => cpu::relu::relu_forward(x, y),
                 Planned::MaxPool { input: (c, h, w) } => {
                     let Saved::Argmax(arg) = &mut self.saved[i] else { unreachable!() };
@@ -236,30 +238,32 @@ impl CpuGraph {
         &self.probs
     }
 
-    /// One training step on the input and labels: forward, loss, backward, update.
-    /// Returns the batch's loss sum and correct count.
-    pub fn train_step(&mut self, model: &mut CpuModel, optimizer: &Optimizer) -> (f64, f64) {
+    /// One training step on the input and labels: forward, loss, backward, update at the
+    /// step's rate from `rates` (`Schedule::rates`). Returns the batch's loss sum and
+    /// correct count.
+    pub fn train_step(&mut self, model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32]) -> (f64, f64) {
         assert!(self.training, "a training step needs a training graph");
         self.forward(model);
         let metrics = self.loss();
         self.backward(model);
+        let optimizer = optimizer.with_lr(rate_at(rates, model.step));
         model.step += 1;
         let started = self.timings.is_some().then(now_ms);
         let [s1, s2] = &mut model.opt_state;
-        cpu::optim::optimizer_step(optimizer, model.step, &mut model.params, &model.grads, s1, s2);
+        cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
         record(&mut self.timings, started, || format!("{} update", optimizer.entry()));
         metrics
     }
 
-    /// Gradients of every parameter, last layer first; the first layer's input gradient
-    /// is never needed, so it is not computed.
+    /// Gradients of every parameter, last layer first; input gradients below the first
+    /// layer with parameters are never needed, so not computed.
     fn backward(&mut self, model: &mut CpuModel) {
         let b = self.batch;
         let last = model.layers.len();
         self.grads[last].copy_from_slice(&self.dlogits);
         for (i, layer) in model.layers.iter().enumerate().rev() {
             let started = self.timings.is_some().then(now_ms);
-            let need_dx = i > 0;
+            let need_dx = input_gradient_needed(&model.layers, i);
             let (before, after) = self.grads.split_at_mut(i + 1);
             let (dx, dy) = (&mut before[i], &after[0][..]);
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
@@ -292,6 +296,7 @@ impl CpuGraph {
                         cpu::dense::dense_backward_input(&s, g, &model.params[wr], dx);
                     }
                 }
+                Planned::Normalize { std, .. } if need_dx => cpu::normalize::normalize_backward(*std, dy, dx),
                 Planned::Relu { .. } if need_dx => cpu::relu::relu_backward(y, dy, dx),
                 Planned::MaxPool { input: (c, h, w) } if need_dx => {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };

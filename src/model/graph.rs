@@ -1,6 +1,7 @@
 //! The dispatches of one network at one batch size, prepared once: forward, loss,
 //! backward and update, recorded into a compute pass every step with nothing created.
 
+use super::plan::input_gradient_needed;
 use super::{Model, Planned, CLASSES, INPUT};
 use crate::error::Error;
 use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
@@ -8,6 +9,7 @@ use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_bac
 use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
 use crate::ops::dropout::{dropout_backward, dropout_forward};
 use crate::ops::maxpool::{maxpool_backward, maxpool_forward, PoolShape};
+use crate::ops::normalize::{normalize_backward, normalize_forward};
 use crate::ops::optim::{optimizer_step, Optimizer};
 use crate::ops::relu::{relu_backward, relu_forward};
 use crate::ops::softmax_xent::{accumulate_metrics, softmax, softmax_xent};
@@ -42,8 +44,9 @@ struct Saved {
 }
 
 impl Graph {
-    /// Prepares the graph; `optimizer` is needed for training graphs.
-    pub fn new(model: &Model, batch: usize, optimizer: Option<&Optimizer>) -> Result<Graph, Error> {
+    /// Prepares the graph; training graphs need the optimizer and its learning rate per
+    /// step (`Schedule::rates`; one rate for a constant schedule).
+    pub fn new(model: &Model, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
         let gpu = &model.gpu;
         let training = optimizer.is_some();
         let b = batch;
@@ -59,6 +62,10 @@ impl Graph {
                 Planned::Conv { name, relu, .. } => {
                     let s = layer.conv_shape(b);
                     forward.push(conv2d_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
+                    out
+                }
+                Planned::Normalize { mean, std, .. } => {
+                    forward.push(normalize_forward(gpu, out.len, *mean, *std, &x, &out)?);
                     out
                 }
                 Planned::Relu { .. } => {
@@ -105,7 +112,7 @@ impl Graph {
         ];
         let predict = vec![softmax(gpu, b, CLASSES, &logits, &probs)?];
         let (mut backward, mut update) = (Vec::new(), Vec::new());
-        if let Some(opt) = optimizer {
+        if let Some((opt, rates)) = optimizer {
             backward = backward_pass(model, b, &saved, dlogits)?;
             let all = |buf: &wgpu::Buffer| View::range(buf, 0, model.param_words);
             update = optimizer_step(
@@ -116,6 +123,7 @@ impl Graph {
                 &all(&model.opt_state[0]),
                 &all(&model.opt_state[1]),
                 &model.step,
+                &View::from_slice(gpu, "learning rates", rates)?,
             )?;
         }
         Ok(Graph { batch, training, input, labels, logits, probs, metrics, forward, loss, backward, update, predict })
@@ -148,13 +156,13 @@ impl Graph {
     }
 }
 
-/// The backward dispatches, last layer first. `dy` starts as the logit gradient; the
-/// first layer's input gradient is never needed, so it is not computed.
+/// The backward dispatches, last layer first. `dy` starts as the logit gradient; input
+/// gradients below the first layer with parameters are never needed, so not computed.
 fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
     let gpu = &model.gpu;
     let mut out = Vec::new();
     for (i, (layer, s)) in model.layers.iter().zip(saved).enumerate().rev() {
-        let need_dx = i > 0;
+        let need_dx = input_gradient_needed(&model.layers, i);
         let dx = View::new(gpu, "gradient", s.x.len)?;
         // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0.
         let masked = |relu: bool, out: &mut Vec<Dispatch>| -> Result<View, Error> {
@@ -184,6 +192,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
                     out.push(dense_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx)?);
                 }
             }
+            Planned::Normalize { mean, std, .. } if need_dx => out.push(normalize_backward(gpu, dx.len, *mean, *std, &dy, &dx)?),
             Planned::Relu { .. } if need_dx => out.push(relu_backward(gpu, dx.len, &s.y, &dy, &dx)?),
             Planned::MaxPool { input: (c, h, w) } if need_dx => {
                 let argmax = s.extra.as_ref().expect("maxpool keeps its argmax");

@@ -17,6 +17,11 @@ pub const CLASSES: usize = 10;
 /// A layer with its shapes resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Planned {
+    Normalize {
+        dims: Dims,
+        mean: f32,
+        std: f32,
+    },
     /// ReLU fused into the output when the spec's next layer is a ReLU.
     Conv {
         name: String,
@@ -78,7 +83,9 @@ impl Planned {
     pub fn output(&self) -> Dims {
         match self {
             Planned::Conv { input: (_, h, w), out_c, kernel, pad, .. } => (*out_c, h + 2 * pad - kernel + 1, w + 2 * pad - kernel + 1),
-            Planned::Relu { dims } | Planned::Dropout { dims, .. } | Planned::BatchNorm { dims, .. } => *dims,
+            Planned::Normalize { dims, .. } | Planned::Relu { dims } | Planned::Dropout { dims, .. } | Planned::BatchNorm { dims, .. } => {
+                *dims
+            }
             Planned::MaxPool { input: (c, h, w) } => (*c, h / 2, w / 2),
             Planned::Dense { out_f, .. } => (*out_f, 1, 1),
         }
@@ -112,6 +119,7 @@ impl Planned {
             Planned::Conv { name, out_c, kernel, pad, relu, .. } => {
                 format!("{name} Conv2d {out_c} {kernel}x{kernel} pad {pad}{}", if *relu { " + ReLU" } else { "" })
             }
+            Planned::Normalize { mean, std, .. } => format!("Normalize mean {mean} std {std}"),
             Planned::Relu { .. } => "ReLU".into(),
             Planned::MaxPool { .. } => "MaxPool 2x2".into(),
             Planned::Dropout { rate, unit, .. } => format!("{} {rate}", if *unit > 1 { "Dropout2d" } else { "Dropout" }),
@@ -119,6 +127,12 @@ impl Planned {
             Planned::Dense { name, out_f, relu, .. } => format!("{name} Dense {out_f}{}", if *relu { " + ReLU" } else { "" }),
         }
     }
+}
+
+/// Whether layer `i`'s input gradient is needed: only when a layer before it has
+/// parameters (a Normalize or the first convolution gets none).
+pub fn input_gradient_needed(layers: &[Planned], i: usize) -> bool {
+    layers[..i].iter().any(|l| l.tensors().iter().any(|t| t.2))
 }
 
 fn len(d: Dims) -> usize {
@@ -167,6 +181,12 @@ pub fn plan(spec: &Spec) -> Result<Vec<Planned>, Error> {
                     return Err(shape_err!("{}: cannot pool a {}x{} input", spec.name, dims.1, dims.2));
                 }
                 Planned::MaxPool { input: dims }
+            }
+            Layer::Normalize { mean, std } => {
+                if !(std.is_finite() && std > 0.0 && mean.is_finite()) {
+                    return Err(shape_err!("{}: Normalize needs a finite mean and a positive std, not {mean} and {std}", spec.name));
+                }
+                Planned::Normalize { dims, mean, std }
             }
             Layer::Dropout { rate } => Planned::Dropout { dims, rate, unit: 1 },
             Layer::Dropout2d { rate } => Planned::Dropout { dims, rate, unit: dims.1 * dims.2 },

@@ -3,12 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ops::optim::Optimizer;
+use crate::ops::optim::{Optimizer, Schedule};
 
 /// One layer. Shapes follow from the input (1 x 28 x 28) and the layers before.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Layer {
+    /// torchvision's Normalize as the first layer: y = (x - mean) / std on pixels in
+    /// [0, 1], so every input path (training batches, drawings, files) is normalized alike.
+    Normalize {
+        mean: f32,
+        std: f32,
+    },
     /// Convolution with bias; `pad` zero-pads both sides ("valid" is 0).
     Conv {
         out: usize,
@@ -69,6 +75,9 @@ pub struct Spec {
     pub layers: Vec<Layer>,
     pub init: Init,
     pub optimizer: Optimizer,
+    /// The learning rate over the run (files from before schedules existed: constant).
+    #[serde(default)]
+    pub schedule: Schedule,
     pub batch: usize,
     pub epochs: usize,
     /// Fraction of the training set held out for validation (Keras' validation_split:
@@ -77,7 +86,8 @@ pub struct Spec {
 }
 
 /// The names of every preset, in the order the app lists them.
-pub const PRESETS: &[&str] = &["pytorch-cnn", "pytorch-cnn-3x3", "pytorch-convnet", "lenet", "mindspore", "keras-bn", "keras-bn-rows"];
+pub const PRESETS: &[&str] =
+    &["fast", "pytorch-cnn", "pytorch-cnn-3x3", "pytorch-convnet", "lenet", "mindspore", "keras-bn", "keras-bn-rows"];
 
 fn adam(lr: f32) -> Optimizer {
     Optimizer::named("adam").expect("a known optimizer").with_lr(lr)
@@ -98,11 +108,39 @@ impl Spec {
             layers,
             init,
             optimizer,
+            schedule: Schedule::Constant,
             batch,
             epochs,
             validation_split: 0.0,
         };
         Some(match name {
+            // 99% in one epoch: a published recipe (issue 12; 99.04% mean test accuracy
+            // over 30 seeds in PyTorch) at under half pytorch-cnn's FLOPs per image: Adam
+            // with betas (0.7, 0.9), one-cycle to lr 0.01 over the epoch, batch 256,
+            // inputs normalized with MNIST's mean and deviation.
+            "fast" => {
+                let mut s = spec(
+                    vec![
+                        Normalize { mean: 0.1307, std: 0.3081 },
+                        conv(24, 5, 0),
+                        MaxPool,
+                        Relu,
+                        conv(32, 3, 0),
+                        MaxPool,
+                        Relu,
+                        Flatten,
+                        Dense { out: 256 },
+                        Relu,
+                        Dense { out: 10 },
+                    ],
+                    Init::PytorchDefault,
+                    Optimizer::Adam { lr: 0.01, beta1: 0.7, beta2: 0.9, eps: 1e-8, weight_decay: 0.0 },
+                    256,
+                    1,
+                );
+                s.schedule = Schedule::ONE_CYCLE;
+                s
+            }
             // PyTorch tutorial "CNN": two conv blocks with "same" padding, one dense layer.
             "pytorch-cnn" => spec(
                 vec![conv(16, 5, 2), Relu, MaxPool, conv(32, 5, 2), Relu, MaxPool, Flatten, Dense { out: 10 }],

@@ -8,6 +8,7 @@ pub mod dropout;
 pub mod gather;
 pub mod kernel;
 pub mod maxpool;
+pub mod normalize;
 pub mod optim;
 pub mod reduce;
 pub mod relu;

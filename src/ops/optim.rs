@@ -44,6 +44,17 @@ impl Optimizer {
         })
     }
 
+    /// Its name in `NAMES`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { nesterov: true, .. } => "nesterov",
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::RmsProp { .. } => "rmsprop",
+            Optimizer::Adadelta { .. } => "adadelta",
+        }
+    }
+
     /// The same optimizer with another learning rate.
     pub fn with_lr(mut self, new: f32) -> Optimizer {
         match &mut self {
@@ -61,30 +72,128 @@ impl Optimizer {
         }
     }
 
-    /// [n, nesterov, 0, 0, lr, momentum, beta1, beta2, eps, rho, weight_decay, 0] as u32 bits.
-    fn params(&self, n: usize) -> [u32; 12] {
-        let (mut nesterov, mut momentum, mut beta1, mut beta2, mut eps, mut rho) = (0u32, 0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        let (lr, wd) = match *self {
-            Optimizer::Sgd { lr, momentum: m, nesterov: nv, weight_decay } => {
-                (momentum, nesterov) = (m, nv as u32);
-                (lr, weight_decay)
+    /// The uniform of shaders/optim.wgsl for `n` parameters and a table of `rates` rates.
+    fn params(&self, n: usize, rates: usize) -> OptimParams {
+        let mut p = OptimParams { n: n as u32, rates: rates as u32, ..Default::default() };
+        match *self {
+            Optimizer::Sgd { momentum, nesterov, weight_decay, .. } => {
+                (p.momentum, p.nesterov, p.weight_decay) = (momentum, nesterov as u32, weight_decay)
             }
-            Optimizer::Adam { lr, beta1: b1, beta2: b2, eps: e, weight_decay } => {
-                (beta1, beta2, eps) = (b1, b2, e);
-                (lr, weight_decay)
+            Optimizer::Adam { beta1, beta2, eps, weight_decay, .. } => {
+                (p.beta1, p.beta2, p.eps, p.weight_decay) = (beta1, beta2, eps, weight_decay)
             }
-            Optimizer::RmsProp { lr, rho: r, eps: e, weight_decay } | Optimizer::Adadelta { lr, rho: r, eps: e, weight_decay } => {
-                (rho, eps) = (r, e);
-                (lr, weight_decay)
+            Optimizer::RmsProp { rho, eps, weight_decay, .. } | Optimizer::Adadelta { rho, eps, weight_decay, .. } => {
+                (p.rho, p.eps, p.weight_decay) = (rho, eps, weight_decay)
             }
-        };
-        let f = |v: f32| v.to_bits();
-        [n as u32, nesterov, 0, 0, f(lr), f(momentum), f(beta1), f(beta2), f(eps), f(rho), f(wd), 0]
+        }
+        p
     }
 }
 
+/// The uniform of shaders/optim.wgsl, field by field (the learning rate is in the
+/// rates table, see `Schedule`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct OptimParams {
+    pub n: u32,
+    pub nesterov: u32,
+    pub rates: u32,
+    pub _p0: u32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub rho: f32,
+    pub weight_decay: f32,
+    pub _p1: f32,
+    pub _p2: f32,
+}
+
+/// How the learning rate moves over a run, stepped once per batch like PyTorch's
+/// schedulers; the optimizer's `lr` is the peak (one-cycle) or starting rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Schedule {
+    #[default]
+    Constant,
+    /// PyTorch's OneCycleLR (cosine, two phases, no momentum cycling): from lr /
+    /// div_factor up to lr over the first pct_start of the run, then down to lr /
+    /// (div_factor * final_div_factor).
+    OneCycle { pct_start: f64, div_factor: f64, final_div_factor: f64 },
+    /// PyTorch's StepLR stepped each epoch: lr * gamma^(epoch / every_epochs).
+    StepDecay { every_epochs: usize, gamma: f64 },
+}
+
+impl Schedule {
+    /// OneCycleLR with PyTorch's defaults.
+    pub const ONE_CYCLE: Schedule = Schedule::OneCycle { pct_start: 0.3, div_factor: 25.0, final_div_factor: 1e4 };
+
+    /// The names the command line and the page know, each with PyTorch's defaults
+    /// (step decay: StepLR(step_size=1, gamma=0.7), as PyTorch's MNIST example uses it).
+    pub const NAMES: [&'static str; 3] = ["constant", "one-cycle", "step"];
+
+    /// A schedule by name, with its defaults; None for an unknown name.
+    pub fn named(name: &str) -> Option<Schedule> {
+        Some(match name {
+            "constant" => Schedule::Constant,
+            "one-cycle" => Schedule::ONE_CYCLE,
+            "step" => Schedule::StepDecay { every_epochs: 1, gamma: 0.7 },
+            _ => return None,
+        })
+    }
+
+    /// Its name in `NAMES`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Schedule::Constant => "constant",
+            Schedule::OneCycle { .. } => "one-cycle",
+            Schedule::StepDecay { .. } => "step",
+        }
+    }
+
+    /// The learning rate of every step of a run of `epochs` epochs of `steps_per_epoch`
+    /// steps (one rate for a constant schedule), in f64 as PyTorch computes them.
+    pub fn rates(&self, lr: f32, steps_per_epoch: usize, epochs: usize) -> Vec<f32> {
+        let total = (steps_per_epoch * epochs).max(1);
+        let lr = lr as f64;
+        match *self {
+            Schedule::Constant => vec![lr as f32],
+            Schedule::OneCycle { pct_start, div_factor, final_div_factor } => {
+                let initial = lr / div_factor;
+                let min = initial / final_div_factor;
+                // torch.optim.lr_scheduler.OneCycleLR, three_phase=False.
+                let cos = |start: f64, end: f64, pct: f64| end + (start - end) / 2.0 * ((std::f64::consts::PI * pct).cos() + 1.0);
+                let warm_end = pct_start * total as f64 - 1.0;
+                let end = total as f64 - 1.0;
+                (0..total)
+                    .map(|t| {
+                        let t = t as f64;
+                        // (A warm-up shorter than one step starts at the peak, where PyTorch divides by zero.)
+                        let r = if t <= warm_end {
+                            cos(initial, lr, t / warm_end)
+                        } else {
+                            cos(lr, min, if end > warm_end.max(0.0) { (t - warm_end.max(0.0)) / (end - warm_end.max(0.0)) } else { 1.0 })
+                        };
+                        r as f32
+                    })
+                    .collect()
+            }
+            Schedule::StepDecay { every_epochs, gamma } => {
+                (0..total).map(|t| (lr * gamma.powi((t / steps_per_epoch.max(1) / every_epochs.max(1)) as i32)) as f32).collect()
+            }
+        }
+    }
+}
+
+/// The rate of the update after `steps_done` steps: the table's entry, or its last past
+/// the end (what shaders/optim.wgsl's `learning_rate` reads).
+pub fn rate_at(rates: &[f32], steps_done: u32) -> f32 {
+    rates[(steps_done as usize).min(rates.len() - 1)]
+}
+
 /// The dispatches of one optimizer step: advance the step counter, then update every
-/// parameter from its gradient and the optimizer state `s1`, `s2` (each as long as params).
+/// parameter from its gradient and the optimizer state `s1`, `s2` (each as long as
+/// params) at the step's rate from `rates` (see `rate_at`).
 pub fn optimizer_step(
     gpu: &Gpu,
     opt: &Optimizer,
@@ -93,6 +202,7 @@ pub fn optimizer_step(
     s1: &View,
     s2: &View,
     step: &View,
+    rates: &View,
 ) -> Result<Vec<Dispatch>, Error> {
     let n = params.len;
     for (what, v) in [("gradients", grads), ("optimizer state 1", s1), ("optimizer state 2", s2)] {
@@ -101,11 +211,13 @@ pub fn optimizer_step(
         }
     }
     step.expect("step counter", 1)?;
-    let p = opt.params(n);
+    if rates.len == 0 {
+        return Err(shape_err!("a learning-rate table needs at least one rate"));
+    }
+    let p = opt.params(n, rates.len);
     let views: Vec<(u32, &View)> = match opt {
-        Optimizer::Sgd { .. } | Optimizer::RmsProp { .. } => vec![(1, params), (2, grads), (3, s1)],
-        Optimizer::Adam { .. } => vec![(1, params), (2, grads), (3, s1), (4, s2), (6, step)],
-        Optimizer::Adadelta { .. } => vec![(1, params), (2, grads), (3, s1), (4, s2)],
+        Optimizer::Sgd { .. } | Optimizer::RmsProp { .. } => vec![(1, params), (2, grads), (3, s1), (6, step), (7, rates)],
+        Optimizer::Adam { .. } | Optimizer::Adadelta { .. } => vec![(1, params), (2, grads), (3, s1), (4, s2), (6, step), (7, rates)],
     };
     Ok(vec![
         Dispatch::new(gpu, SHADER, "begin_step", &p, &[(5, step)], 1)?,

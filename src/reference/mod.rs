@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod gather;
 pub mod maxpool;
 pub mod network;
+pub mod normalize;
 pub mod optim;
 pub mod reduce;
 pub mod relu;

@@ -28,6 +28,7 @@ pub fn forward(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch: usize,
                 };
                 super::conv2d::conv2d_forward(&s, &x, get(&format!("{name}.weight")), get(&format!("{name}.bias")), *relu)
             }
+            Planned::Normalize { mean, std, .. } => super::normalize::normalize_forward(*mean, *std, &x),
             Planned::Relu { .. } => super::relu::relu_forward(&x),
             Planned::MaxPool { input: (c, h, w) } => {
                 super::maxpool::maxpool_forward(&PoolShape { planes: batch * c, in_h: *h, in_w: *w }, &x).0

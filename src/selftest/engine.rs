@@ -49,6 +49,8 @@ pub trait OpEngine: Sized {
     async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String>;
     /// (relu(x), the gradient through a forward output `y`).
     async fn relu(&self, x: &[f32], y: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
+    /// ((x - mean) / std, the gradient dy / std).
+    async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
     /// (forward, backward) at training step `step`.
     async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
     /// Eval forward on `running`, then a training forward (updating it) and backward.
@@ -65,7 +67,15 @@ pub trait OpEngine: Sized {
     async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String>;
     /// The parameters after each of `grads.len()` steps from `params` and zero state, and
     /// the step counter at the end.
-    async fn optimizer_steps(&self, opt: &Optimizer, params: &[f32], grads: &[Vec<f32>]) -> Result<(Vec<Vec<f32>>, u32), String>;
+    /// The parameters after each step (one per gradient) at the rates of the table
+    /// `rates` (`ops::optim::rate_at`), and the step counter.
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String>;
     /// (x, labels, cursor after the batch).
     async fn gather(
         &self,
@@ -182,6 +192,16 @@ impl OpEngine for Gpu {
         Ok(run_and_read(g, &[&ds[0], &ds[1]], &[&y, &dx]).await?.try_into().expect("two outputs"))
     }
 
+    async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
+        let (g, n) = (self, x.len());
+        let (xv, dyv, y, dx) = (upload(g, x)?, upload(g, dy)?, poisoned(g, n)?, poisoned(g, n)?);
+        let ds = [
+            ops::normalize::normalize_forward(g, n, mean, std, &xv, &y).map_err(err)?,
+            ops::normalize::normalize_backward(g, n, mean, std, &dyv, &dx).map_err(err)?,
+        ];
+        Ok(run_and_read(g, &[&ds[0], &ds[1]], &[&y, &dx]).await?.try_into().expect("two outputs"))
+    }
+
     async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
         let (g, n) = (self, x.len());
         let (xv, dyv, stepv, y, dx) = (upload(g, x)?, upload(g, dy)?, upload(g, &[step])?, poisoned(g, n)?, poisoned(g, n)?);
@@ -223,12 +243,18 @@ impl OpEngine for Gpu {
         Ok(run_and_read(g, &[&x, &acc, &acc, &sm], &[&grad, &metrics, &probs]).await?.try_into().expect("three outputs"))
     }
 
-    async fn optimizer_steps(&self, opt: &Optimizer, params: &[f32], grads: &[Vec<f32>]) -> Result<(Vec<Vec<f32>>, u32), String> {
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String> {
         let (g, n) = (self, params.len());
         let zeros = vec![0f32; n];
-        let (pv, gv, s1v, s2v, stepv) =
-            (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?);
-        let ds = ops::optim::optimizer_step(g, opt, &pv, &gv, &s1v, &s2v, &stepv).map_err(err)?;
+        let (pv, gv, s1v, s2v, stepv, ratesv) =
+            (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?, upload(g, rates)?);
+        let ds = ops::optim::optimizer_step(g, opt, &pv, &gv, &s1v, &s2v, &stepv, &ratesv).map_err(err)?;
         let mut out = Vec::new();
         for grad in grads {
             gv.write(g, grad);
@@ -343,6 +369,13 @@ impl OpEngine for CpuEngine {
         Ok([y, dx])
     }
 
+    async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
+        let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
+        cpu::normalize::normalize_forward(mean, std, x, &mut y);
+        cpu::normalize::normalize_backward(std, dy, &mut dx);
+        Ok([y, dx])
+    }
+
     async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
         let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
         cpu::dropout::dropout_forward(c, step, x, &mut y);
@@ -377,11 +410,18 @@ impl OpEngine for CpuEngine {
         Ok([grad, vec![2.0 * l, 2.0 * c, 2.0 * n as f32], probs])
     }
 
-    async fn optimizer_steps(&self, opt: &Optimizer, params: &[f32], grads: &[Vec<f32>]) -> Result<(Vec<Vec<f32>>, u32), String> {
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String> {
         let (mut p, mut s1, mut s2) = (params.to_vec(), vec![0f32; params.len()], vec![0f32; params.len()]);
         let mut out = Vec::new();
         for (step, grad) in grads.iter().enumerate() {
-            cpu::optim::optimizer_step(opt, step as u32 + 1, &mut p, grad, &mut s1, &mut s2);
+            let opt = opt.with_lr(ops::optim::rate_at(rates, step as u32));
+            cpu::optim::optimizer_step(&opt, step as u32 + 1, &mut p, grad, &mut s1, &mut s2);
             out.push(p.clone());
         }
         Ok((out, grads.len() as u32))

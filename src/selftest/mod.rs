@@ -49,6 +49,8 @@ suite!(
     dense::dense_backward_matches_finite_differences,
     relu::relu_matches_reference,
     relu::relu_backward_matches_finite_differences,
+    normalize::normalize_matches_reference,
+    normalize::normalize_backward_matches_finite_differences,
     dropout::dropout_matches_reference,
     dropout::dropout_backward_matches_finite_differences,
     batchnorm::batchnorm_matches_reference,

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::model::{CpuGraph, CpuModel, Graph, Net, Spec};
 use crate::ops::gather::{gather_batch, GatherShape};
-use crate::ops::optim::Optimizer;
+use crate::ops::optim::{Optimizer, Schedule};
 use crate::ops::{Dispatch, View};
 use crate::rng::Rng;
 
@@ -24,6 +24,7 @@ pub const MAX_EVAL_BATCH: usize = 500;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainConfig {
     pub optimizer: Optimizer,
+    pub schedule: Schedule,
     pub batch: usize,
     pub epochs: usize,
     pub seed: u64,
@@ -33,7 +34,14 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     pub fn from_spec(spec: &Spec, seed: u64) -> TrainConfig {
-        TrainConfig { optimizer: spec.optimizer, batch: spec.batch, epochs: spec.epochs, seed, validation_split: spec.validation_split }
+        TrainConfig {
+            optimizer: spec.optimizer,
+            schedule: spec.schedule,
+            batch: spec.batch,
+            epochs: spec.epochs,
+            seed,
+            validation_split: spec.validation_split,
+        }
     }
 }
 
@@ -124,6 +132,8 @@ impl CpuSplit {
 pub struct Trainer {
     pub model: Net,
     pub config: TrainConfig,
+    /// The learning rate of each step of the run (`Schedule::rates`).
+    pub rates: Vec<f32>,
     exec: Exec,
     /// The training order of the current epoch.
     ids: Vec<u32>,
@@ -149,12 +159,14 @@ impl Trainer {
         let ids: Vec<u32> = (0..n_train as u32).collect();
         let validation_ids: Vec<u32> = (n_train as u32..n as u32).collect();
         let test_ids: Vec<u32> = (0..data.test.len() as u32).collect();
+        let steps_per_epoch = n_train / config.batch;
+        let rates = config.schedule.rates(config.optimizer.lr(), steps_per_epoch, config.epochs);
         let exec = match &model {
             Net::Gpu(m) => {
                 let gpu = &m.gpu;
                 let train_data = GpuSplit::upload(gpu, &data.train)?;
                 let test_data = GpuSplit::upload(gpu, &data.test)?;
-                let train_graph = Graph::new(m, config.batch, Some(&config.optimizer))?;
+                let train_graph = Graph::new(m, config.batch, Some((&config.optimizer, &rates)))?;
                 let eval_graph = Graph::new(m, eval_batch, None)?;
                 let train = Feed::new(gpu, &train_data, &ids, &train_graph)?;
                 let validation = if n_val > 0 { Some(Feed::new(gpu, &train_data, &validation_ids, &eval_graph)?) } else { None };
@@ -170,16 +182,7 @@ impl Trainer {
                 metrics: [0.0; 3],
             }),
         };
-        Ok(Trainer {
-            steps_per_epoch: n_train / config.batch,
-            rng: Rng::new(config.seed ^ 0xda7a),
-            model,
-            config,
-            exec,
-            ids,
-            epoch: 0,
-            step_in_epoch: 0,
-        })
+        Ok(Trainer { steps_per_epoch, rates, rng: Rng::new(config.seed ^ 0xda7a), model, config, exec, ids, epoch: 0, step_in_epoch: 0 })
     }
 
     /// Starts an epoch: a fresh shuffle of the training order (Fisher-Yates, seeded).
@@ -224,7 +227,7 @@ impl Trainer {
             (Exec::Cpu(cpu), Net::Cpu(m)) => {
                 for s in self.step_in_epoch..self.step_in_epoch + steps {
                     cpu.train.gather(&mut cpu.train_graph, &self.ids[s * batch..(s + 1) * batch]);
-                    let (loss, correct) = cpu.train_graph.train_step(m, &self.config.optimizer);
+                    let (loss, correct) = cpu.train_graph.train_step(m, &self.config.optimizer, &self.rates);
                     cpu.metrics = [cpu.metrics[0] + loss, cpu.metrics[1] + correct, cpu.metrics[2] + batch as f64];
                 }
             }

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::data::Mnist;
 use crate::model::{plan, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
-use crate::ops::optim::Optimizer;
+use crate::ops::optim::{Optimizer, Schedule};
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
 
@@ -294,7 +294,8 @@ fn cpu_probs(graph: &mut CpuGraph, model: &mut CpuModel, images: &[f32]) -> Vec<
 }
 
 /// Starts (or restarts) training the current model. `config` is JSON:
-/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", lr, batch, epochs, seed,
+/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", schedule: "constant"|
+/// "one-cycle"|"step", lr, batch, epochs, seed,
 /// train_limit?, test_limit?} (the limits take the first images only: quick runs).
 /// Resolves to {steps_per_epoch}.
 #[wasm_bindgen]
@@ -310,6 +311,7 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
         let mut tc = TrainConfig::from_spec(model.spec(), c["seed"].as_u64().unwrap_or(1));
         let lr = c["lr"].as_f64().map(|v| v as f32);
         tc.optimizer = optimizer(c["optimizer"].as_str().unwrap_or(""), lr, tc.optimizer);
+        tc.schedule = c["schedule"].as_str().and_then(Schedule::named).unwrap_or(tc.schedule);
         tc.batch = c["batch"].as_u64().map(|v| v as usize).unwrap_or(tc.batch);
         tc.epochs = c["epochs"].as_u64().map(|v| v as usize).unwrap_or(tc.epochs);
         model.clear_optimizer();
@@ -326,7 +328,7 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
         match result {
             Ok(mut t) => {
                 t.begin_epoch();
-                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer) });
+                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer), "schedule": tc.schedule.name() });
                 s.trainer = Some(t);
                 Ok(out.to_string())
             }
@@ -337,7 +339,8 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
 
 /// The optimizer the page names (its defaults), or the recipe's; then the page's lr.
 fn optimizer(name: &str, lr: Option<f32>, default: Optimizer) -> Optimizer {
-    let o = Optimizer::named(name).unwrap_or(default);
+    // The recipe's own settings (the fast preset's Adam betas) stay when its optimizer is picked.
+    let o = if name == default.name() { default } else { Optimizer::named(name).unwrap_or(default) };
     lr.map_or(o, |lr| o.with_lr(lr))
 }
 
@@ -418,8 +421,8 @@ pub async fn first_filters() -> Result<String, JsValue> {
     refresh_cpu_copy().await?;
     with(|s| {
         let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
-        let Some(Planned::Conv { name, out_c, kernel, .. }) = layers.first() else {
-            return Err(JsValue::from_str("the first layer is not a convolution"));
+        let Some(Planned::Conv { name, out_c, kernel, .. }) = layers.iter().find(|l| matches!(l, Planned::Conv { .. })) else {
+            return Err(JsValue::from_str("the network has no convolution"));
         };
         let w = tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default();
         Ok(json!({ "out": out_c, "k": kernel, "values": w }).to_string())
@@ -446,7 +449,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
     let (gpu_graph, mnist) = with(|s| {
         let mnist = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?.train.clone();
         let graph = match s.net() {
-            Some(Net::Gpu(m)) => Some((m.gpu.clone(), Graph::new(m, FINE_TUNE_BATCH, Some(&optimizer)).map_err(js)?)),
+            Some(Net::Gpu(m)) => Some((m.gpu.clone(), Graph::new(m, FINE_TUNE_BATCH, Some((&optimizer, &[optimizer.lr()]))).map_err(js)?)),
             Some(Net::Cpu(_)) => None,
             None => return Err(JsValue::from_str("no model loaded")),
         };
@@ -495,7 +498,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
                 let (input, labels) = graph.input_mut();
                 input.copy_from_slice(&x);
                 labels.copy_from_slice(&y);
-                last = graph.train_step(m, &optimizer);
+                last = graph.train_step(m, &optimizer, &[optimizer.lr()]);
             }
             Ok(last)
         })?,
@@ -585,18 +588,12 @@ pub fn presets() -> Vec<String> {
     crate::model::PRESETS.iter().map(|s| s.to_string()).collect()
 }
 
-/// A preset's recipe as JSON {optimizer, lr, batch, epochs}.
+/// A preset's recipe as JSON {optimizer, schedule, lr, batch, epochs}.
 #[wasm_bindgen]
 pub fn preset_recipe(name: &str) -> Result<String, JsValue> {
     let s = Spec::preset(name).ok_or_else(|| JsValue::from_str("no such preset"))?;
-    let opt = match s.optimizer {
-        Optimizer::Sgd { nesterov: true, .. } => "nesterov",
-        Optimizer::Sgd { .. } => "sgd",
-        Optimizer::Adam { .. } => "adam",
-        Optimizer::RmsProp { .. } => "rmsprop",
-        Optimizer::Adadelta { .. } => "adadelta",
-    };
-    Ok(json!({ "optimizer": opt, "lr": s.optimizer.lr(), "batch": s.batch, "epochs": s.epochs }).to_string())
+    let recipe = json!({ "optimizer": s.optimizer.name(), "schedule": s.schedule.name(), "lr": s.optimizer.lr(), "batch": s.batch, "epochs": s.epochs });
+    Ok(recipe.to_string())
 }
 
 /// Runs every engine case (each op against its f64 reference) on the CPU engine and,

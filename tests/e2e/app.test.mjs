@@ -91,8 +91,11 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   await dataReady(page);
   assert.match(await page.textContent("#adapter"), /^GPU:/);
   // (WebGPU training stays on the page: its chunks await GPU readbacks, which yield.)
+  assert.equal(await page.inputValue("select[name=preset]"), "fast", "the 99%-in-one-epoch preset is offered first");
+  assert.equal(await page.inputValue("select[name=schedule]"), "one-cycle", "and its schedule fills the form");
   await page.selectOption("select[name=preset]", "lenet");
   assert.equal(await page.inputValue("select[name=optimizer]"), JSON.parse(await page.evaluate(() => window.wasmBindings.preset_recipe("lenet"))).optimizer, "the preset fills the form");
+  assert.equal(await page.inputValue("select[name=schedule]"), "constant");
   await page.fill("input[name=batch]", "64");
   const t0 = Date.now();
   await page.click("#train-start");

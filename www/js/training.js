@@ -55,17 +55,17 @@ export class Training {
     this.#updateControls();
   }
 
-  /** Fills optimizer, learning rate, batch and epochs with the preset's recipe. */
+  /** Fills optimizer, schedule, learning rate, batch and epochs with the preset's recipe. */
   #fillRecipe() {
     const r = JSON.parse(this.wasm.preset_recipe(this.fields.preset.value));
     const f = this.fields;
     // lr arrives as an f32 widened to f64 (0.001000000047...): show it as typed.
-    [f.optimizer.value, f.lr.value, f.batch.value, f.epochs.value] = [r.optimizer, Number(r.lr.toPrecision(6)), r.batch, r.epochs];
+    [f.optimizer.value, f.schedule.value, f.lr.value, f.batch.value, f.epochs.value] = [r.optimizer, r.schedule, Number(r.lr.toPrecision(6)), r.batch, r.epochs];
   }
 
   #config() {
     const f = this.fields;
-    return { optimizer: f.optimizer.value, lr: Number(f.lr.value), batch: Number(f.batch.value), epochs: Number(f.epochs.value), seed: Number(f.seed.value) };
+    return { optimizer: f.optimizer.value, schedule: f.schedule.value, lr: Number(f.lr.value), batch: Number(f.batch.value), epochs: Number(f.epochs.value), seed: Number(f.seed.value) };
   }
 
   /** Starts training: a fresh model of the picked preset, or the current one if asked. */

@@ -7,6 +7,7 @@ pub mod dropout;
 pub mod gather;
 pub mod maxpool;
 pub mod network;
+pub mod normalize;
 pub mod optim;
 pub mod relu;
 pub mod shapes;

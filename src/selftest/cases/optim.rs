@@ -1,7 +1,8 @@
-//! Optimizers: three steps against the reference, and the reference and the engine
-//! against values worked out by hand.
+//! Optimizers: three steps against the reference (at a constant rate, and at rates from
+//! a schedule's table, past its end too), and the reference and the engine against
+//! values worked out by hand.
 
-use crate::ops::optim::Optimizer;
+use crate::ops::optim::{rate_at, Optimizer};
 use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
@@ -25,14 +26,17 @@ pub async fn optimizers_match_reference_for_three_steps<E: OpEngine>(engine: &E,
             let n = 1000 + row * 37;
             let start = rng.vec(n);
             let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n).into_iter().map(|v| v * 0.1).collect()).collect();
-            let (after, steps) = e.optimizer_steps(opt, &start, &grads).await?;
+            // Odd rows: a two-step table, so the third step runs past its end.
+            let rates = if row % 2 == 0 { vec![opt.lr()] } else { vec![opt.lr() * 0.5, opt.lr() * 2.0] };
+            let (after, steps) = e.optimizer_steps(opt, &rates, &start, &grads).await?;
             let (mut params, mut s1, mut s2) = (start.clone(), vec![0f32; n], vec![0f32; n]);
             for (step, (grad, out)) in grads.iter().zip(&after).enumerate() {
-                cpu::optim::optimizer_step(opt, step as u32 + 1, &mut params, grad, &mut s1, &mut s2);
-                rep.compare(&format!("{opt:?} step {}", step + 1), out, &params)?;
+                let at_rate = opt.with_lr(rate_at(&rates, step as u32));
+                cpu::optim::optimizer_step(&at_rate, step as u32 + 1, &mut params, grad, &mut s1, &mut s2);
+                rep.compare(&format!("{opt:?} step {} rates {rates:?}", step + 1), out, &params)?;
             }
             rep.compare_exact("step counter", &[steps], &[3])?;
-            rep.shapes.push(format!("{} n={n}", opt.entry()));
+            rep.shapes.push(format!("{} n={n} {} rates", opt.entry(), rates.len()));
         }
     }
     Ok(rep)
@@ -60,7 +64,7 @@ pub async fn optimizers_match_hand_computed_values<E: OpEngine>(engine: &E, _rng
     ];
     for (opt, grads, expected) in cases {
         let (mut p, mut s1, mut s2) = ([1f32], [0f32], [0f32]);
-        let (after, _) = engine.optimizer_steps(&opt, &[1.0], &grads.map(|g| vec![g])).await?;
+        let (after, _) = engine.optimizer_steps(&opt, &[opt.lr()], &[1.0], &grads.map(|g| vec![g])).await?;
         for step in 0..3 {
             cpu::optim::optimizer_step(&opt, step as u32 + 1, &mut p, &[grads[step]], &mut s1, &mut s2);
             rep.compare(&format!("reference {opt:?} step {}", step + 1), &p, &[expected[step]])?;
