@@ -554,6 +554,25 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
 }
 
+/// The headline benchmark in the browser (the same code as `wgpu-mnist bench
+/// --time-to-accuracy`): trains `preset` by its recipe on `engine` ("gpu" or "cpu"; the CPU
+/// engine on this thread) and resolves to JSON {batch, setup_s, reached: [s to 98%, s to
+/// 99%] (null: not reached), trained_s, epochs, checks, last_accuracy}. Needs init() and
+/// load_data() first.
+#[wasm_bindgen]
+pub async fn benchmark_time_to_accuracy(engine: String, preset: String, checks_per_epoch: usize) -> Result<String, JsValue> {
+    let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
+    let data = data.ok_or_else(|| JsValue::from_str("no data"))?;
+    let engine = match engine.as_str() {
+        "gpu" => Engine::Gpu(gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?),
+        "cpu" => Engine::Cpu,
+        other => return Err(JsValue::from_str(&format!("no engine {other:?} (gpu or cpu)"))),
+    };
+    let spec = Spec::preset(&preset).ok_or_else(|| JsValue::from_str(&format!("no preset {preset}")))?;
+    let r = crate::benchmark::time_to_accuracy(&engine, &spec, &data, &[0.98, 0.99], checks_per_epoch).await.map_err(js)?;
+    serde_json::to_string(&r).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
 /// The CPU engine's rows of `benchmark` (wasm32 with simd128, one thread), with a
 /// per-layer breakdown when `profile` is set.
 async fn cpu_benchmark(c: &serde_json::Value, data: &Mnist) -> Result<String, JsValue> {
