@@ -1,8 +1,9 @@
 //! 2-D convolution on the CPU engine (shaders/conv2d.wgsl; reference:
-//! `reference::conv2d`) as GEMMs over im2col columns, one image at a time within each
-//! shard of the batch: forward W[out_c, K] * cols[K, P]; input gradient W^T * dY, folded
-//! back by col2im; weight gradient dY * cols^T, summed over the shard's images and then
-//! over shards. K = in_c * k_h * k_w, P = out_h * out_w.
+//! `reference::conv2d`) as GEMMs over im2col columns, a group of images at a time within
+//! each shard of the batch (the group's columns side by side, G * P wide): forward
+//! W[out_c, K] * cols[K, G*P]; input gradient W^T * dY, folded back by col2im; weight
+//! gradient dY * cols^T, summed over the shard's groups and then over shards.
+//! K = in_c * k_h * k_w, P = out_h * out_w.
 
 use super::expect_len;
 use super::gemm::{gemm, Mat};
@@ -19,11 +20,12 @@ fn inside(outputs: usize, input: usize, k: usize, pad: usize, stride: usize) -> 
 }
 
 /// The columns of one image: row (c, ky, kx) holds the input under that tap at every
-/// output position, zero where the window hangs over the padding. Rows are filled with
-/// slice copies (stride 1) rather than per-element bounds checks.
-fn im2col(s: &Conv2dShape, x: &[f32], cols: &mut [f32]) {
+/// output position, zero where the window hangs over the padding; the image's P columns
+/// start at `first` of rows `width` long. Rows are filled with slice copies (stride 1)
+/// rather than per-element bounds checks.
+fn im2col(s: &Conv2dShape, x: &[f32], cols: &mut [f32], width: usize, first: usize) {
     let (oh, ow) = (s.out_h(), s.out_w());
-    let mut rows = cols.chunks_mut(oh * ow);
+    let mut rows = cols.chunks_mut(width).map(|r| &mut r[first..first + oh * ow]);
     for c in 0..s.in_c {
         let plane = &x[c * s.in_h * s.in_w..][..s.in_h * s.in_w];
         for ky in 0..s.k_h {
@@ -51,9 +53,9 @@ fn im2col(s: &Conv2dShape, x: &[f32], cols: &mut [f32]) {
 }
 
 /// The adjoint of im2col: adds each column entry back onto the input element it came from.
-fn col2im_add(s: &Conv2dShape, cols: &[f32], dx: &mut [f32]) {
+fn col2im_add(s: &Conv2dShape, cols: &[f32], width: usize, first: usize, dx: &mut [f32]) {
     let (oh, ow) = (s.out_h(), s.out_w());
-    let mut rows = cols.chunks(oh * ow);
+    let mut rows = cols.chunks(width).map(|r| &r[first..first + oh * ow]);
     for c in 0..s.in_c {
         let plane = &mut dx[c * s.in_h * s.in_w..][..s.in_h * s.in_w];
         for ky in 0..s.k_h {
@@ -80,6 +82,35 @@ fn taps(s: &Conv2dShape) -> usize {
     s.in_c * s.k_h * s.k_w
 }
 
+/// A group's columns stay within this many floats (768 KiB, inside one core's L2), and a
+/// group is at most `MAX_GROUP` images. One image per GEMM left the kernels starved on
+/// small layers (the fast preset's conv2: M 32, N 100, K 216); measured in
+/// docs/benchmarks.md, "CPU convolutions by groups of images".
+const GROUP_FLOATS: usize = 192 * 1024;
+const MAX_GROUP: usize = 16;
+
+/// Images per GEMM for this layer.
+fn group_size(s: &Conv2dShape) -> usize {
+    (GROUP_FLOATS / (taps(s) * s.out_h() * s.out_w()).max(1)).clamp(1, MAX_GROUP)
+}
+
+/// Each group of the shard's images (as a range of batch indices), in order.
+fn groups(images: std::ops::Range<usize>, g: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    images.clone().step_by(g).map(move |start| start..(start + g).min(images.end))
+}
+
+/// dY of a group's images side by side: row o of [out_c, G*P] holds image j's plane o at
+/// columns j*P.. (the layout the group's columns have).
+fn gather_planes(s: &Conv2dShape, dy: &[f32], group: &std::ops::Range<usize>, out: &mut [f32]) {
+    let p = s.out_h() * s.out_w();
+    let width = group.len() * p;
+    for (j, n) in group.clone().enumerate() {
+        for (o, plane) in dy[n * s.out_c * p..][..s.out_c * p].chunks(p).enumerate() {
+            out[o * width + j * p..][..p].copy_from_slice(plane);
+        }
+    }
+}
+
 /// y = conv(x, w) + b (then ReLU). The shape and lengths are checked as on the GPU.
 pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) -> Result<(), Error> {
     s.validate()?;
@@ -87,17 +118,25 @@ pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut 
     expect_len("conv2d weights", w.len(), s.weight_len())?;
     expect_len("conv2d bias", b.len(), s.out_c)?;
     expect_len("conv2d output", y.len(), s.output_len())?;
-    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
-        let mut cols = vec![0f32; k * p];
-        for (n, y) in images.zip(y.chunks_mut(s.out_c * p)) {
-            im2col(s, &x[n * in_len..][..in_len], &mut cols);
-            gemm(s.out_c, p, k, Mat::rows(w, k), Mat::rows(&cols, p), y, false);
-            for (plane, &bias) in y.chunks_mut(p).zip(b) {
-                if relu {
-                    plane.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-                } else {
-                    plane.iter_mut().for_each(|v| *v += bias);
+        let (mut cols, mut out) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
+        let first = images.start;
+        for group in groups(images, g) {
+            let width = group.len() * p;
+            for (j, n) in group.clone().enumerate() {
+                im2col(s, &x[n * in_len..][..in_len], &mut cols, width, j * p);
+            }
+            gemm(s.out_c, width, k, Mat::rows(w, k), Mat::rows(&cols[..k * width], width), &mut out, false);
+            for (j, n) in group.enumerate() {
+                let y = &mut y[(n - first) * s.out_c * p..][..s.out_c * p];
+                for (o, (plane, &bias)) in y.chunks_mut(p).zip(b).enumerate() {
+                    let src = &out[o * width + j * p..][..p];
+                    if relu {
+                        plane.iter_mut().zip(src).for_each(|(v, s)| *v = (s + bias).max(0.0));
+                    } else {
+                        plane.iter_mut().zip(src).for_each(|(v, s)| *v = s + bias);
+                    }
                 }
             }
         }
@@ -106,13 +145,19 @@ pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut 
 }
 
 pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut dx[..s.input_len()], in_len, |images, dx| {
-        let mut cols = vec![0f32; k * p];
-        for (n, dx) in images.zip(dx.chunks_mut(in_len)) {
-            gemm(k, p, s.out_c, Mat::transposed(w, k), Mat::rows(&dy[n * s.out_c * p..], p), &mut cols, false);
-            dx.fill(0.0);
-            col2im_add(s, &cols, dx);
+        let (mut cols, mut planes) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
+        let first = images.start;
+        for group in groups(images, g) {
+            let width = group.len() * p;
+            gather_planes(s, dy, &group, &mut planes);
+            gemm(k, width, s.out_c, Mat::transposed(w, k), Mat::rows(&planes[..s.out_c * width], width), &mut cols, false);
+            for (j, n) in group.enumerate() {
+                let dx = &mut dx[(n - first) * in_len..][..in_len];
+                dx.fill(0.0);
+                col2im_add(s, &cols, width, j * p, dx);
+            }
         }
     });
 }
@@ -122,12 +167,17 @@ pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f
 /// rten-gemm packs far faster than a transposed cols (pytorch-cnn batch 64: conv1's
 /// weight gradient 3.96 -> see docs/benchmarks.md).
 pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    let (k, p, in_len) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w);
+    let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     let partials = map_shards(s.batch, |images| {
-        let (mut cols, mut part_t) = (vec![0f32; k * p], vec![0f32; k * s.out_c]);
-        for n in images {
-            im2col(s, &x[n * in_len..][..in_len], &mut cols);
-            gemm(k, s.out_c, p, Mat::rows(&cols, p), Mat::transposed(&dy[n * s.out_c * p..][..s.out_c * p], p), &mut part_t, true);
+        let (mut cols, mut planes, mut part_t) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p], vec![0f32; k * s.out_c]);
+        for group in groups(images, g) {
+            let width = group.len() * p;
+            for (j, n) in group.clone().enumerate() {
+                im2col(s, &x[n * in_len..][..in_len], &mut cols, width, j * p);
+            }
+            gather_planes(s, dy, &group, &mut planes);
+            let dy_t = Mat::transposed(&planes[..s.out_c * width], width);
+            gemm(k, s.out_c, width, Mat::rows(&cols[..k * width], width), dy_t, &mut part_t, true);
         }
         let mut part = vec![0f32; s.out_c * k];
         for (j, row) in part_t.chunks(s.out_c).enumerate() {

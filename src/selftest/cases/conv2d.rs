@@ -43,6 +43,7 @@ pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
         conv(2, 48, 7, 7, 64, 2, 2, 1, 1, 1),   // keras-bn's 2x2 after ZeroPad(1)
         conv(3, 32, 14, 14, 17, 5, 5, 2, 2, 2), // odd channel count, stride 2, same
         conv(5, 16, 14, 14, 32, 5, 5, 1, 2, 2), // pytorch-cnn's conv2, an odd batch
+        conv(37, 2, 6, 5, 3, 3, 2, 1, 0, 1),    // many images: the CPU engine's groups of 16, a ragged last one
     ];
     for (row, s) in shapes.iter().enumerate() {
         for (e, variant) in engine.variants(Widen::ConvAlgorithms, row) {
