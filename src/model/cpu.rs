@@ -53,6 +53,19 @@ impl CpuModel {
         self.step = 0;
     }
 
+    /// The optimizer's step counter and state (flat, in this model's layout).
+    pub fn read_optimizer(&self) -> (u32, [Vec<f32>; 2]) {
+        (self.step, self.opt_state.clone())
+    }
+
+    /// Restores what `read_optimizer` gave (in this model's layout).
+    pub fn write_optimizer(&mut self, step: u32, state: &[Vec<f32>; 2]) {
+        for (dst, src) in self.opt_state.iter_mut().zip(state) {
+            dst.copy_from_slice(src);
+        }
+        self.step = step;
+    }
+
     /// Every tensor's values (for saving).
     pub fn read_tensors(&self) -> Vec<(Tensor, Vec<f32>)> {
         named_values(&self.tensors, &self.params, &self.state)

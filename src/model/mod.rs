@@ -128,6 +128,21 @@ impl Model {
         }
     }
 
+    /// The optimizer's step counter and state buffers (flat, in this model's layout).
+    pub async fn read_optimizer(&self) -> Result<(u32, [Vec<f32>; 2]), Error> {
+        let step: Vec<u32> = self.step.read(&self.gpu).await?;
+        let s1 = self.gpu.read(&self.opt_state[0], 0, self.param_words).await?;
+        let s2 = self.gpu.read(&self.opt_state[1], 0, self.param_words).await?;
+        Ok((step[0], [s1, s2]))
+    }
+
+    /// Restores what `read_optimizer` gave (in this model's layout).
+    pub fn write_optimizer(&self, step: u32, state: &[Vec<f32>; 2]) {
+        self.gpu.write(&self.opt_state[0], 0, &state[0]);
+        self.gpu.write(&self.opt_state[1], 0, &state[1]);
+        self.step.write(&self.gpu, &[step]);
+    }
+
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
         self.tensors.iter().filter(|t| t.trainable).map(|t| t.len).sum()

@@ -157,6 +157,39 @@ impl Net {
         }
     }
 
+    /// The optimizer's step counter and state (flat, in the engine's layout: read per
+    /// tensor through `tensors()` offsets).
+    pub async fn read_optimizer(&self) -> Result<(u32, [Vec<f32>; 2]), Error> {
+        match self {
+            Net::Gpu(m) => m.read_optimizer().await,
+            Net::Cpu(m) => Ok(m.read_optimizer()),
+        }
+    }
+
+    /// Restores the optimizer's step counter and state (flat, in the engine's layout).
+    pub fn write_optimizer(&mut self, step: u32, state: &[Vec<f32>; 2]) {
+        match self {
+            Net::Gpu(m) => m.write_optimizer(step, state),
+            Net::Cpu(m) => m.write_optimizer(step, state),
+        }
+    }
+
+    /// The seed of the dropout masks (with the step counter, it fixes every mask).
+    pub fn dropout_seed(&self) -> u32 {
+        match self {
+            Net::Gpu(m) => m.seed,
+            Net::Cpu(m) => m.seed,
+        }
+    }
+
+    /// Sets the dropout seed; graphs built afterwards use it (a resumed checkpoint's).
+    pub fn set_dropout_seed(&mut self, seed: u32) {
+        match self {
+            Net::Gpu(m) => m.seed = seed,
+            Net::Cpu(m) => m.seed = seed,
+        }
+    }
+
     /// The GPU model, if this network is on the GPU.
     pub fn as_gpu(&self) -> Option<&Model> {
         match self {

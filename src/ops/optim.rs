@@ -44,6 +44,15 @@ impl Optimizer {
         })
     }
 
+    /// How many state buffers the update reads and writes (momentum; Adam's two moments;
+    /// Adadelta's two accumulators).
+    pub fn state_slots(&self) -> usize {
+        match self {
+            Optimizer::Sgd { .. } | Optimizer::RmsProp { .. } => 1,
+            Optimizer::Adam { .. } | Optimizer::Adadelta { .. } => 2,
+        }
+    }
+
     /// Its name in `NAMES`.
     pub fn name(&self) -> &'static str {
         match self {
