@@ -116,6 +116,11 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
 
 const PEAK: crate::ops::kernel::Shader = crate::ops::kernel::Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
 
+crate::ops::kernel::uniform! {
+    /// `PeakParams` of shaders/peak.wgsl.
+    pub struct PeakParams { iterations: u32, threads: u32, _p0: u32, _p1: u32 }
+}
+
 /// The adapter's measured f32 arithmetic peak in GFLOP/s (shaders/peak.wgsl): median of
 /// 3 runs of a dispatch with no memory traffic in its loop.
 pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
@@ -125,7 +130,7 @@ pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
         gpu,
         PEAK,
         "peak_fma",
-        &[iterations, threads, 0, 0],
+        &PeakParams { iterations, threads, _p0: 0, _p1: 0 },
         &[(1, &sink)],
         crate::ops::kernel::groups_for(threads as usize),
     )?;

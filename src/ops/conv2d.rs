@@ -1,7 +1,7 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
@@ -115,31 +115,41 @@ impl Conv2dShape {
     }
 
     /// The uniform block: GEMM sizes (m, n, k, k per split), then the convolution.
-    fn params(&self, gemm: Gemm, relu: bool) -> [u32; 20] {
-        let s = self;
-        [
-            gemm.m,
-            gemm.n,
-            gemm.k,
-            gemm.k_chunk,
-            s.batch,
-            s.in_c,
-            s.in_h,
-            s.in_w,
-            s.out_c,
-            s.out_h(),
-            s.out_w(),
-            s.k_h,
-            s.k_w,
-            s.stride,
-            s.pad_h,
-            s.pad_w,
-            relu as usize,
-            0,
-            0,
-            0,
-        ]
-        .map(|v| v as u32)
+    fn params(&self, gemm: Gemm, relu: bool) -> Conv2dParams {
+        let u = |v: usize| v as u32;
+        Conv2dParams {
+            m: u(gemm.m),
+            n: u(gemm.n),
+            k: u(gemm.k),
+            k_chunk: u(gemm.k_chunk),
+            batch: u(self.batch),
+            in_c: u(self.in_c),
+            in_h: u(self.in_h),
+            in_w: u(self.in_w),
+            out_c: u(self.out_c),
+            out_h: u(self.out_h()),
+            out_w: u(self.out_w()),
+            k_h: u(self.k_h),
+            k_w: u(self.k_w),
+            stride: u(self.stride),
+            pad_h: u(self.pad_h),
+            pad_w: u(self.pad_w),
+            relu: relu as u32,
+            _p0: 0,
+            _p1: 0,
+            _p2: 0,
+        }
+    }
+}
+
+uniform! {
+    /// `Conv2dParams` of shaders/conv2d_bindings.wgsl, shared by the tiled and direct kernels.
+    pub struct Conv2dParams {
+        m: u32, n: u32, k: u32, k_chunk: u32,
+        batch: u32, in_c: u32, in_h: u32, in_w: u32,
+        out_c: u32, out_h: u32, out_w: u32, k_h: u32,
+        k_w: u32, stride: u32, pad_h: u32, pad_w: u32,
+        relu: u32, _p0: u32, _p1: u32, _p2: u32,
     }
 }
 
@@ -182,7 +192,7 @@ impl Gemm {
 
 /// Every conv entry point reaches all seven bindings (the GEMM core's loaders switch on
 /// the pass), so the ones a pass does not use get small placeholder buffers of their own.
-fn dispatch(gpu: &Gpu, entry: &'static str, params: &[u32; 20], used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
+fn dispatch(gpu: &Gpu, entry: &'static str, params: &Conv2dParams, used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
     let placeholders: Vec<(u32, View)> = (1..=7)
         .filter(|b| used.iter().all(|(u, _)| u != b))
         .map(|b| Ok((b, View::new(gpu, "unused", 1)?)))

@@ -58,6 +58,36 @@ impl Gpu {
     }
 }
 
+/// A uniform block whose layout mirrors a WGSL struct of the same name, field by field;
+/// tests/uniforms.rs reads each struct out of its shader and compares. Declared with
+/// [`uniform!`](crate::ops::kernel::uniform).
+pub trait Uniform: bytemuck::Pod {
+    /// The WGSL struct's name.
+    const NAME: &'static str;
+    /// Each field's name and Rust type, in order.
+    const FIELDS: &'static [(&'static str, &'static str)];
+}
+
+/// Declares a `#[repr(C)]` bytemuck struct of 32-bit fields (padding included, as
+/// `_p0`, `_p1`, ...) and implements [`Uniform`] for it, so its field list can be checked
+/// against the WGSL struct it mirrors.
+macro_rules! uniform {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $(pub $field: $ty),*
+        }
+
+        impl $crate::ops::kernel::Uniform for $name {
+            const NAME: &'static str = stringify!($name);
+            const FIELDS: &'static [(&'static str, &'static str)] = &[$((stringify!($field), stringify!($ty))),*];
+        }
+    };
+}
+pub(crate) use uniform;
+
 /// A range of 32-bit words in a buffer: a tensor. Many views share the flat parameter
 /// and gradient buffers; their offsets are aligned for binding.
 #[derive(Clone, Debug)]
