@@ -5,7 +5,7 @@
 
 use crate::data::Mnist;
 use crate::error::Error;
-use crate::gpu::Gpu;
+use crate::gpu::{groups_for, run, uniform, Dispatch, Gpu, Shader, View};
 use crate::model::{Engine, Graph, Model, Net, Planned, Spec};
 use crate::train::{Predictor, TrainConfig, Trainer, PIXEL_SCALE};
 
@@ -25,10 +25,16 @@ pub async fn train_throughput(
     windows: usize,
     images: usize,
 ) -> Result<f64, Error> {
-    let mut config = TrainConfig::from_spec(spec, 1);
+    train_throughput_of(Net::new(engine, spec, 1)?, data, batch, windows, images).await
+}
+
+/// `train_throughput` of a given network (the page's benchmark sets how its graphs run
+/// convolutions first).
+pub async fn train_throughput_of(net: Net, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
+    let mut config = TrainConfig::from_spec(net.spec(), 1);
     config.batch = batch;
     config.validation_split = 0.0;
-    let mut trainer = Trainer::new(Net::new(engine, spec, 1)?, config, data)?;
+    let mut trainer = Trainer::new(net, config, data)?;
     let steps = images.div_ceil(batch).min(trainer.steps_per_epoch);
     let mut rates = Vec::new();
     for w in 0..=windows {
@@ -105,7 +111,7 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
         let mut times = Vec::new();
         for _ in 0..3 {
             let t = now_ms();
-            crate::ops::run(gpu, &vec![d; reps]);
+            run(gpu, &vec![d; reps]);
             gpu.finish().await?;
             times.push((now_ms() - t) / reps as f64);
         }
@@ -114,9 +120,9 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
     Ok(rows)
 }
 
-const PEAK: crate::ops::kernel::Shader = crate::ops::kernel::Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
+const PEAK: Shader = Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
 
-crate::ops::kernel::uniform! {
+uniform! {
     /// `PeakParams` of shaders/peak.wgsl.
     pub struct PeakParams { iterations: u32, threads: u32, _p0: u32, _p1: u32 }
 }
@@ -125,21 +131,21 @@ crate::ops::kernel::uniform! {
 /// 3 runs of a dispatch with no memory traffic in its loop.
 pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
     let (threads, iterations) = (16_384u32, 2_048u32);
-    let sink = crate::ops::View::new(gpu, "sink", 4)?;
-    let d = crate::ops::Dispatch::new(
+    let sink = View::new(gpu, "sink", 4)?;
+    let d = Dispatch::new(
         gpu,
         PEAK,
         "peak_fma",
         &PeakParams { iterations, threads, _p0: 0, _p1: 0 },
         &[(1, &sink)],
-        crate::ops::kernel::groups_for(threads as usize),
+        groups_for(threads as usize),
     )?;
-    crate::ops::run(gpu, &[&d]);
+    run(gpu, &[&d]);
     gpu.finish().await?;
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = now_ms();
-        crate::ops::run(gpu, &[&d]);
+        run(gpu, &[&d]);
         gpu.finish().await?;
         times.push(now_ms() - t);
     }

@@ -6,12 +6,12 @@
 use std::mem::size_of;
 
 use wgpu_mnist::benchmark::PeakParams;
+use wgpu_mnist::gpu::Uniform;
 use wgpu_mnist::ops::batchnorm::BatchNormParams;
 use wgpu_mnist::ops::conv2d::Conv2dParams;
 use wgpu_mnist::ops::dense::MatmulParams;
 use wgpu_mnist::ops::dropout::DropoutParams;
 use wgpu_mnist::ops::gather::GatherParams;
-use wgpu_mnist::ops::kernel::Uniform;
 use wgpu_mnist::ops::maxpool::PoolParams;
 use wgpu_mnist::ops::reduce::ReduceParams;
 use wgpu_mnist::ops::relu::ReluParams;
@@ -122,7 +122,7 @@ fn every_shader_uniform_has_a_mirroring_rust_struct() {
         let listed = mirrored.iter().any(|(f, n, _, _)| *n == name && wgsl_struct(&read_shader(f), n).is_some());
         assert!(
             listed || NOT_YET_MIRRORED.contains(&file.as_str()),
-            "shaders/{file} binds a uniform {name} that no Rust struct mirrors; declare one with ops::kernel::uniform! and list it here"
+            "shaders/{file} binds a uniform {name} that no Rust struct mirrors; declare one with gpu::uniform! and list it here"
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod spec;
 
 use crate::error::Error;
 use crate::gpu::Gpu;
+use crate::ops::conv2d::ConvAlgorithm;
 use crate::ops::View;
 use crate::rng::Rng;
 pub use cpu::{CpuGraph, CpuModel};
@@ -49,6 +50,10 @@ pub struct Model {
     pub state_words: usize,
     /// Seeds the dropout masks.
     pub seed: u32,
+    /// How the graphs built from this model run convolutions: the measured choice for the
+    /// adapter (`ConvAlgorithm::for_adapter`) unless set before a graph is built (the
+    /// suite runs both; the page's benchmark can ask for either).
+    pub conv_algorithm: ConvAlgorithm,
 }
 
 impl Model {
@@ -70,6 +75,7 @@ impl Model {
             param_words,
             state_words,
             seed: dropout_seed(seed),
+            conv_algorithm: ConvAlgorithm::for_adapter(&gpu.adapter_info),
         };
         model.reset(seed);
         Ok(model)

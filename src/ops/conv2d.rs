@@ -29,7 +29,8 @@ const DIRECT_WEIGHTS_MAX: usize = 4096;
 
 /// How convolutions run on an adapter: the tiled GEMM for GPUs; direct threads without
 /// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
-/// in Chromium, and lavapipe when measured side by side on idle cores).
+/// in Chromium, and lavapipe when measured side by side on idle cores). A choice of the
+/// graph that holds the dispatches (`Model::conv_algorithm`), not of the device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvAlgorithm {
     Tiled,
@@ -203,13 +204,23 @@ fn dispatch(gpu: &Gpu, entry: &'static str, params: &Conv2dParams, used: &[(u32,
 }
 
 /// y = conv(x, w) + b, then ReLU if `relu`.
-pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, y: &View, relu: bool) -> Result<Dispatch, Error> {
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    w: &View,
+    b: &View,
+    y: &View,
+    relu: bool,
+    algorithm: ConvAlgorithm,
+) -> Result<Dispatch, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
-    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+    if algorithm == ConvAlgorithm::Direct {
         let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w();
         return Dispatch::new(
             gpu,
@@ -225,12 +236,19 @@ pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, 
 }
 
 /// dx from dy (the gradient of the convolution's output, after any ReLU mask).
-pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_input(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    dy: &View,
+    w: &View,
+    dx: &View,
+    algorithm: ConvAlgorithm,
+) -> Result<Dispatch, Error> {
     s.validate()?;
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
-    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+    if algorithm == ConvAlgorithm::Direct {
         let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w;
         return Dispatch::new(
             gpu,
@@ -247,7 +265,14 @@ pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx
 
 /// dw (overwritten, not accumulated) from the input and dy: split-K partial products,
 /// then their sum.
-pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, dw: &View) -> Result<Vec<Dispatch>, Error> {
+pub fn conv2d_backward_weights(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    dy: &View,
+    dw: &View,
+    algorithm: ConvAlgorithm,
+) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
@@ -255,7 +280,7 @@ pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, 
     // Only small layers (a first layer: few weights, many positions) take the direct
     // weight gradient: on SwiftShader it measured 2x faster there (pytorch-cnn conv1,
     // 280 vs 584 ms) and 2.5x slower for conv2 (2197 vs 874 ms).
-    if gpu.conv_algorithm == ConvAlgorithm::Direct && s.weight_len() < DIRECT_WEIGHTS_MAX {
+    if algorithm == ConvAlgorithm::Direct && s.weight_len() < DIRECT_WEIGHTS_MAX {
         // Enough (split, weight) threads to fill the adapter, at least 64 positions each.
         let positions = s.batch * s.out_h() * s.out_w();
         let splits = DIRECT_WEIGHT_THREADS.div_ceil(s.weight_len()).clamp(1, positions.div_ceil(64));

@@ -511,19 +511,27 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
 /// infer_1_ms, infer_1000_ms}], profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
 #[wasm_bindgen]
 pub async fn benchmark(config: String) -> Result<String, JsValue> {
-    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, profile_graph, train_flops_per_example, train_throughput};
+    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, train_flops_per_example, train_throughput_of};
+    use crate::model::Model;
+    use crate::ops::conv2d::ConvAlgorithm;
     let c: serde_json::Value = serde_json::from_str(&config).map_err(|e| JsValue::from_str(&e.to_string()))?;
     let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
     let data = data.ok_or_else(|| JsValue::from_str("no data"))?;
     if c["engine"].as_str() == Some("cpu") {
         return cpu_benchmark(&c, &data).await;
     }
-    let mut gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
-    match c["conv"].as_str() {
-        Some("tiled") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Tiled,
-        Some("direct") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Direct,
-        _ => {}
-    }
+    let gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
+    let conv = match c["conv"].as_str() {
+        Some("tiled") => ConvAlgorithm::Tiled,
+        Some("direct") => ConvAlgorithm::Direct,
+        _ => ConvAlgorithm::for_adapter(&gpu.adapter_info),
+    };
+    // Every network measured here builds its graphs with the asked-for convolutions.
+    let gpu_model = |spec: &Spec| -> Result<Model, JsValue> {
+        let mut model = Model::new(&gpu, spec, 1).map_err(js)?;
+        model.conv_algorithm = conv;
+        Ok(model)
+    };
     let list = |key: &str| -> Vec<serde_json::Value> { c[key].as_array().cloned().unwrap_or_default() };
     let windows = c["windows"].as_u64().unwrap_or(5) as usize;
     let images = c["images"].as_u64().unwrap_or(2000) as usize;
@@ -532,23 +540,25 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     for m in list("models") {
         let name = m.as_str().unwrap_or_default().to_string();
         let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
-        let mut model = Net::new(&Engine::Gpu(gpu.clone()), &spec, 1).map_err(js)?;
+        let mut model = Net::Gpu(gpu_model(&spec)?);
         let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
         for b in list("batches") {
             let batch = b.as_u64().unwrap_or(64) as usize;
-            let rate = train_throughput(&Engine::Gpu(gpu.clone()), &spec, &data, batch, windows, images).await.map_err(js)?;
+            let rate = train_throughput_of(Net::Gpu(gpu_model(&spec)?), &data, batch, windows, images).await.map_err(js)?;
             let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
         if c["profile"].as_bool().unwrap_or(false) {
             let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
-            let (_model, graph) = profile_graph(&gpu, &spec, batch).map_err(js)?;
+            let model = gpu_model(&spec)?;
+            let graph = Graph::new(&model, batch, Some(&spec.optimizer)).map_err(js)?;
             let kernels = kernel_profile(&gpu, &graph, 3).await.map_err(js)?;
             profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
         }
     }
-    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
+    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{conv:?}"), "rows": rows, "profiles": profiles })
+        .to_string())
 }
 
 /// The CPU engine's rows of `benchmark` (wasm32 with simd128, one thread), with a
@@ -614,7 +624,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
     };
     for name in crate::selftest::CASES {
         if let Some(gpu) = &gpu {
-            rows.push(row(name, "gpu", crate::selftest::run_case(gpu, name).await));
+            rows.push(row(name, "gpu", crate::selftest::run_case(&crate::selftest::GpuEngine::new(gpu), name).await));
         }
         rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CpuEngine, name).await));
     }
