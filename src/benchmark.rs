@@ -3,11 +3,11 @@
 //! readback, so the GPU work is inside it), inference latency from images in memory to
 //! probabilities in hand, time to reach a test accuracy, and a per-kernel breakdown.
 
-use crate::data::Mnist;
+use crate::data::{pixel_to_input, pixels_to_input, Mnist};
 use crate::error::Error;
 use crate::gpu::{groups_for, run, uniform, Dispatch, Gpu, Shader, View};
 use crate::model::{Engine, Graph, Model, Net, Planned, Spec};
-use crate::train::{Predictor, TrainConfig, Trainer, PIXEL_SCALE};
+use crate::train::{Predictor, TrainConfig, Trainer};
 
 pub use crate::clock::now_ms;
 
@@ -53,7 +53,7 @@ pub async fn train_throughput_of(net: Net, data: &Mnist, batch: usize, windows: 
 /// Median latency (ms) of predicting `n` test images, over `runs` runs after a warm-up.
 pub async fn inference_latency(net: &mut Net, data: &Mnist, n: usize, runs: usize) -> Result<f64, Error> {
     let mut predictor = Predictor::new(net, n)?;
-    let images: Vec<f32> = data.test.images.pixels[..n * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
+    let images = pixels_to_input(&data.test.images.pixels[..n * 784]);
     predictor.run(net, &images).await?;
     let mut times = Vec::new();
     for _ in 0..runs {
@@ -186,7 +186,7 @@ pub fn cpu_step_profile(spec: &Spec, data: &Mnist, batch: usize, steps: usize) -
     let mut graph = crate::model::CpuGraph::new(&model, batch, true)?;
     let (x, labels) = graph.input_mut();
     for (i, (x, l)) in x.chunks_mut(784).zip(labels.iter_mut()).enumerate() {
-        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = p as f32 * PIXEL_SCALE);
+        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = pixel_to_input(p));
         *l = data.train.labels[i] as u32;
     }
     let mut runs: Vec<Vec<(String, f64)>> = Vec::new();

@@ -217,16 +217,18 @@ fn grid(gpu: &Gpu, workgroups: u64) -> Result<[u32; 3], Error> {
     Ok([x as u32, y as u32, 1])
 }
 
+impl Gpu {
+    /// Records one compute pass with `record` and submits it: one command buffer.
+    pub fn run_pass(&self, record: impl FnOnce(&mut wgpu::ComputePass<'_>)) {
+        let mut encoder = self.encoder();
+        record(&mut encoder.begin_compute_pass(&Default::default()));
+        self.submit(encoder);
+    }
+}
+
 /// Runs dispatches in order in one compute pass and submits them.
 pub fn run(gpu: &Gpu, dispatches: &[&Dispatch]) {
-    let mut encoder = gpu.encoder();
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        for d in dispatches {
-            d.record(&mut pass);
-        }
-    }
-    gpu.submit(encoder);
+    gpu.run_pass(|pass| dispatches.iter().for_each(|d| d.record(pass)));
 }
 
 /// Workgroups needed for `n` threads at `WORKGROUP_SIZE` per workgroup.

@@ -20,6 +20,12 @@ pub use net::{Engine, EngineChoice, Net};
 pub use plan::{plan, summary, Planned, CLASSES, INPUT};
 pub use spec::{Layer, Spec, PRESETS};
 
+/// The predicted class of each row of `probs` ([n, CLASSES]): the first largest value, as
+/// the accuracy counts of both engines and the reference take it.
+pub fn predicted_classes(probs: &[f32]) -> impl Iterator<Item = usize> + '_ {
+    probs.chunks(CLASSES).map(|row| (0..row.len()).fold(0, |best, j| if row[j] > row[best] { j } else { best }))
+}
+
 /// One named tensor of the state dict and where it lives.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::data::Mnist;
-use crate::model::{plan, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
+use crate::data::{pixel_to_input, pixels_to_input, Mnist};
+use crate::model::{plan, predicted_classes, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
 use crate::ops::optim::Optimizer;
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
@@ -378,16 +378,10 @@ pub async fn evaluate_test() -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     const BATCH: usize = 500;
-    let argmax =
-        |probs: &[f32]| -> Vec<u8> { probs.chunks(10).map(|r| (0..10).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u8).collect() };
+    let digits = |probs: &[f32]| -> Vec<u8> { predicted_classes(probs).map(|c| c as u8).collect() };
     let images = with(|s| s.data.as_ref().map(|d| d.test.images.pixels.clone()))
         .ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-    let batches = || {
-        images
-            .chunks(BATCH * 784)
-            .filter(|c| c.len() == BATCH * 784)
-            .map(|c| c.iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE).collect::<Vec<f32>>())
-    };
+    let batches = || images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784).map(pixels_to_input);
     let gpu_graph = with(|s| match s.net() {
         Some(Net::Gpu(m)) => Some(Graph::new(m, BATCH, None).map(|g| (m.gpu.clone(), g))).transpose(),
         _ => Ok(None),
@@ -397,14 +391,14 @@ pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     match gpu_graph {
         Some((gpu, graph)) => {
             for x in batches() {
-                out.extend(argmax(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
+                out.extend(digits(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
             }
         }
         None => with(|s| {
             let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
             let mut graph = CpuGraph::new(m, 64, false).map_err(js)?;
             for x in batches() {
-                out.extend(argmax(&cpu_probs(&mut graph, m, &x)));
+                out.extend(digits(&cpu_probs(&mut graph, m, &x)));
             }
             Ok(())
         })?,
@@ -464,7 +458,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
         }
         while y.len() < FINE_TUNE_BATCH {
             let i = rng.below(mnist.len());
-            x.extend(mnist.image(i).iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE));
+            x.extend(mnist.image(i).iter().map(|&p| pixel_to_input(p)));
             y.push(mnist.labels[i] as u32);
         }
         (x, y)
@@ -476,12 +470,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
                 graph.input.write(&gpu, &x);
                 graph.labels.write(&gpu, &y);
                 graph.metrics.write(&gpu, &[0f32; 3]);
-                let mut encoder = gpu.encoder();
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
-                    graph.record_train_step(&mut pass);
-                }
-                gpu.submit(encoder);
+                gpu.run_pass(|pass| graph.record_train_step(pass));
             }
             let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
             (m[0] as f64, m[1] as f64)
