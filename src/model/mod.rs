@@ -20,6 +20,24 @@ pub use net::{Engine, EngineChoice, Net};
 pub use plan::{plan, summary, Planned, CLASSES, INPUT};
 pub use spec::{Layer, Spec, PRESETS};
 
+/// A GPU model's parameter and state buffers and its tensor list: `Model::read_tensors`
+/// without the model.
+pub struct TensorReader {
+    gpu: Gpu,
+    params: View,
+    state: View,
+    tensors: Vec<Tensor>,
+}
+
+impl TensorReader {
+    /// Every tensor's values, in state-dict order.
+    pub async fn read(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
+        let params: Vec<f32> = self.params.read(&self.gpu).await?;
+        let state: Vec<f32> = self.state.read(&self.gpu).await?;
+        Ok(named_values(&self.tensors, &params, &state))
+    }
+}
+
 /// The predicted class of each row of `probs` ([n, CLASSES]): the first largest value, as
 /// the accuracy counts of both engines and the reference take it.
 pub fn predicted_classes(probs: &[f32]) -> impl Iterator<Item = usize> + '_ {
@@ -128,9 +146,18 @@ impl Model {
 
     /// Every tensor's values, read back (for saving).
     pub async fn read_tensors(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
-        let params: Vec<f32> = self.gpu.read(&self.params, 0, self.param_words).await?;
-        let state: Vec<f32> = self.gpu.read(&self.state, 0, self.state_words).await?;
-        Ok(named_values(&self.tensors, &params, &state))
+        self.tensor_reader().read().await
+    }
+
+    /// What reading the tensors back needs, apart from the model: the page takes it out
+    /// of its state and awaits the read without holding the model borrowed.
+    pub fn tensor_reader(&self) -> TensorReader {
+        TensorReader {
+            gpu: self.gpu.clone(),
+            params: View::range(&self.params, 0, self.param_words),
+            state: View::range(&self.state, 0, self.state_words),
+            tensors: self.tensors.clone(),
+        }
     }
 
     /// Overwrites every tensor (for loading); the values must match `tensors` in order.

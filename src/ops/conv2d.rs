@@ -31,7 +31,8 @@ const DIRECT_WEIGHTS_MAX: usize = 4096;
 /// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
 /// in Chromium, and lavapipe when measured side by side on idle cores). A choice of the
 /// graph that holds the dispatches (`Model::conv_algorithm`), not of the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ConvAlgorithm {
     Tiled,
     Direct,
