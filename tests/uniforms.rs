@@ -23,22 +23,31 @@ const SHADERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
 /// reason. The optimizer's uniform is being reworked on main and becomes a struct there.
 const NOT_YET_MIRRORED: &[&str] = &["optim.wgsl"];
 
-/// The Rust struct behind each shader's uniform, and the file that declares the WGSL struct.
-fn mirrored() -> Vec<(&'static str, &'static str, usize, &'static [(&'static str, &'static str)])> {
-    fn row<U: Uniform>(file: &'static str) -> (&'static str, &'static str, usize, &'static [(&'static str, &'static str)]) {
-        (file, U::NAME, size_of::<U>(), U::FIELDS)
-    }
+/// A Rust uniform struct and the shader file that declares the WGSL struct it mirrors.
+struct Mirror {
+    file: &'static str,
+    name: &'static str,
+    size: usize,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+fn mirror<U: Uniform>(file: &'static str) -> Mirror {
+    Mirror { file, name: U::NAME, size: size_of::<U>(), fields: U::FIELDS }
+}
+
+/// The Rust struct behind each shader's uniform.
+fn mirrored() -> Vec<Mirror> {
     vec![
-        row::<BatchNormParams>("batchnorm.wgsl"),
-        row::<Conv2dParams>("conv2d_bindings.wgsl"),
-        row::<DropoutParams>("dropout.wgsl"),
-        row::<GatherParams>("gather.wgsl"),
-        row::<MatmulParams>("matmul.wgsl"),
-        row::<PoolParams>("maxpool.wgsl"),
-        row::<PeakParams>("peak.wgsl"),
-        row::<ReduceParams>("reduce.wgsl"),
-        row::<ReluParams>("relu.wgsl"),
-        row::<XentParams>("softmax_xent.wgsl"),
+        mirror::<BatchNormParams>("batchnorm.wgsl"),
+        mirror::<Conv2dParams>("conv2d_bindings.wgsl"),
+        mirror::<DropoutParams>("dropout.wgsl"),
+        mirror::<GatherParams>("gather.wgsl"),
+        mirror::<MatmulParams>("matmul.wgsl"),
+        mirror::<PoolParams>("maxpool.wgsl"),
+        mirror::<PeakParams>("peak.wgsl"),
+        mirror::<ReduceParams>("reduce.wgsl"),
+        mirror::<ReluParams>("relu.wgsl"),
+        mirror::<XentParams>("softmax_xent.wgsl"),
     ]
 }
 
@@ -88,7 +97,7 @@ fn uniform_struct_name(source: &str) -> Option<String> {
 
 #[test]
 fn every_uniform_struct_mirrors_its_wgsl_struct_field_by_field() {
-    for (file, name, rust_size, rust_fields) in mirrored() {
+    for Mirror { file, name, size: rust_size, fields: rust_fields } in mirrored() {
         let source = read_shader(file);
         let wgsl = wgsl_struct(&source, name).unwrap_or_else(|| panic!("shaders/{file} declares no struct {name}"));
         let wgsl_names: Vec<&str> = wgsl.iter().map(|(n, _)| n.as_str()).collect();
@@ -119,7 +128,7 @@ fn every_shader_uniform_has_a_mirroring_rust_struct() {
     files.sort();
     for file in files {
         let Some(name) = uniform_struct_name(&read_shader(&file)) else { continue };
-        let listed = mirrored.iter().any(|(f, n, _, _)| *n == name && wgsl_struct(&read_shader(f), n).is_some());
+        let listed = mirrored.iter().any(|m| m.name == name && wgsl_struct(&read_shader(m.file), m.name).is_some());
         assert!(
             listed || NOT_YET_MIRRORED.contains(&file.as_str()),
             "shaders/{file} binds a uniform {name} that no Rust struct mirrors; declare one with gpu::uniform! and list it here"

@@ -588,7 +588,7 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
     let peak = peak_gflops(&gpu).await.map_err(js)?;
     for name in &c.models {
-        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+        let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
         let mut model = Net::Gpu(gpu_model(&spec)?);
         let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
@@ -615,7 +615,7 @@ async fn cpu_benchmark(c: &BenchmarkRequest, data: &Mnist) -> Result<String, JsV
     use crate::benchmark::{cpu_step_profile, inference_latency, train_flops_per_example, train_throughput};
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
     for name in &c.models {
-        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+        let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
         let mut model = Net::new(&Engine::Cpu, &spec, 1).map_err(js)?;
         let one = inference_latency(&mut model, data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, data, 1000, 3).await.map_err(js)?;
