@@ -3,11 +3,11 @@
 //! readback, so the GPU work is inside it), inference latency from images in memory to
 //! probabilities in hand, time to reach a test accuracy, and a per-kernel breakdown.
 
-use crate::data::Mnist;
+use crate::data::{pixel_to_input, pixels_to_input, Mnist};
 use crate::error::Error;
-use crate::gpu::Gpu;
+use crate::gpu::{groups_for, run, uniform, Dispatch, Gpu, Shader, View};
 use crate::model::{Engine, Graph, Model, Net, Planned, Spec};
-use crate::train::{Predictor, TrainConfig, Trainer, PIXEL_SCALE};
+use crate::train::{Predictor, TrainConfig, Trainer};
 
 pub use crate::clock::now_ms;
 
@@ -25,10 +25,16 @@ pub async fn train_throughput(
     windows: usize,
     images: usize,
 ) -> Result<f64, Error> {
-    let mut config = TrainConfig::from_spec(spec, 1);
+    train_throughput_of(Net::new(engine, spec, 1)?, data, batch, windows, images).await
+}
+
+/// `train_throughput` of a given network (the page's benchmark sets how its graphs run
+/// convolutions first).
+pub async fn train_throughput_of(net: Net, data: &Mnist, batch: usize, windows: usize, images: usize) -> Result<f64, Error> {
+    let mut config = TrainConfig::from_spec(net.spec(), 1);
     config.batch = batch;
     config.validation_split = 0.0;
-    let mut trainer = Trainer::new(Net::new(engine, spec, 1)?, config, data)?;
+    let mut trainer = Trainer::new(net, config, data)?;
     let steps = images.div_ceil(batch).min(trainer.steps_per_epoch);
     let mut rates = Vec::new();
     for w in 0..=windows {
@@ -47,7 +53,7 @@ pub async fn train_throughput(
 /// Median latency (ms) of predicting `n` test images, over `runs` runs after a warm-up.
 pub async fn inference_latency(net: &mut Net, data: &Mnist, n: usize, runs: usize) -> Result<f64, Error> {
     let mut predictor = Predictor::new(net, n)?;
-    let images: Vec<f32> = data.test.images.pixels[..n * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
+    let images = pixels_to_input(&data.test.images.pixels[..n * 784]);
     predictor.run(net, &images).await?;
     let mut times = Vec::new();
     for _ in 0..runs {
@@ -133,7 +139,7 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
         let mut times = Vec::new();
         for _ in 0..3 {
             let t = now_ms();
-            crate::ops::run(gpu, &vec![d; reps]);
+            run(gpu, &vec![d; reps]);
             gpu.finish().await?;
             times.push((now_ms() - t) / reps as f64);
         }
@@ -142,27 +148,32 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
     Ok(rows)
 }
 
-const PEAK: crate::ops::kernel::Shader = crate::ops::kernel::Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
+const PEAK: Shader = Shader { name: "peak", source: include_str!("../shaders/peak.wgsl") };
+
+uniform! {
+    /// `PeakParams` of shaders/peak.wgsl.
+    pub struct PeakParams { iterations: u32, threads: u32, _p0: u32, _p1: u32 }
+}
 
 /// The adapter's measured f32 arithmetic peak in GFLOP/s (shaders/peak.wgsl): median of
 /// 3 runs of a dispatch with no memory traffic in its loop.
 pub async fn peak_gflops(gpu: &Gpu) -> Result<f64, Error> {
     let (threads, iterations) = (16_384u32, 2_048u32);
-    let sink = crate::ops::View::new(gpu, "sink", 4)?;
-    let d = crate::ops::Dispatch::new(
+    let sink = View::new(gpu, "sink", 4)?;
+    let d = Dispatch::new(
         gpu,
         PEAK,
         "peak_fma",
-        &[iterations, threads, 0, 0],
+        &PeakParams { iterations, threads, _p0: 0, _p1: 0 },
         &[(1, &sink)],
-        crate::ops::kernel::groups_for(threads as usize),
+        groups_for(threads as usize),
     )?;
-    crate::ops::run(gpu, &[&d]);
+    run(gpu, &[&d]);
     gpu.finish().await?;
     let mut times = Vec::new();
     for _ in 0..3 {
         let t = now_ms();
-        crate::ops::run(gpu, &[&d]);
+        run(gpu, &[&d]);
         gpu.finish().await?;
         times.push(now_ms() - t);
     }
@@ -203,7 +214,7 @@ pub fn cpu_step_profile(spec: &Spec, data: &Mnist, batch: usize, steps: usize) -
     let mut graph = crate::model::CpuGraph::new(&model, batch, true)?;
     let (x, labels) = graph.input_mut();
     for (i, (x, l)) in x.chunks_mut(784).zip(labels.iter_mut()).enumerate() {
-        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = p as f32 * PIXEL_SCALE);
+        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = pixel_to_input(p));
         *l = data.train.labels[i] as u32;
     }
     let mut runs: Vec<Vec<(String, f64)>> = Vec::new();

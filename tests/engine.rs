@@ -4,13 +4,16 @@
 //! (`wasm-pack test --headless --chrome`) on WebGPU. The CPU engine runs in both places.
 //! One test per case and engine: `gpu::case` and `cpu::case`.
 
-use wgpu_mnist::selftest::{run_case, CpuEngine};
+use wgpu_mnist::selftest::{run_case, CpuEngine, GpuEngine};
 use wgpu_mnist::Gpu;
 
 #[cfg(not(target_arch = "wasm32"))]
-fn gpu() -> &'static Gpu {
-    static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| pollster::block_on(Gpu::new()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)"))
+fn gpu() -> &'static GpuEngine {
+    static GPU: std::sync::OnceLock<GpuEngine> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| {
+        let gpu = pollster::block_on(Gpu::new()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)");
+        GpuEngine::new(&gpu)
+    })
 }
 
 macro_rules! engine_tests {
@@ -45,7 +48,7 @@ macro_rules! engine_tests {
                 #[wasm_bindgen_test]
                 async fn $case() {
                     let gpu = super::Gpu::new().await.expect("WebGPU adapter");
-                    let report = super::run_case(&gpu, stringify!($case)).await.unwrap();
+                    let report = super::run_case(&super::GpuEngine::new(&gpu), stringify!($case)).await.unwrap();
                     web_sys::console::log_1(&format!("{report:?}").into());
                 }
             )*

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use wgpu_mnist::data::{Mnist, FILES};
+use wgpu_mnist::data::{pixels_to_input, Mnist, FILES};
 use wgpu_mnist::model::{safetensors, summary, Engine, Graph, Model, Net, Spec, PRESETS};
 use wgpu_mnist::ops::optim::Optimizer;
 use wgpu_mnist::train::{predict, Predictor, TrainConfig, Trainer};
@@ -131,7 +131,7 @@ fn a_saved_model_loads_back_with_identical_predictions(engine: &Engine) {
     trainer.begin_epoch();
     pollster::block_on(trainer.train_steps(3)).unwrap();
     let bytes = safetensors::to_bytes(&spec, &pollster::block_on(trainer.model.read_tensors()).unwrap());
-    let images: Vec<f32> = data.test.images.pixels[..20 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let images = pixels_to_input(&data.test.images.pixels[..20 * 784]);
     let (loaded_spec, values) = safetensors::from_bytes("model.safetensors", &bytes).unwrap();
     assert_eq!(loaded_spec, spec);
     let mut loaded = Net::with_values(engine, &loaded_spec, &values).unwrap();
@@ -213,7 +213,7 @@ fn a_model_trained_on_the_cpu_engine_loads_on_the_gpu() {
     let net = Net::with_values(&Engine::Cpu, &spec, &after).unwrap();
     let bytes = safetensors::to_bytes(&spec, &pollster::block_on(net.read_tensors()).unwrap());
     let (loaded_spec, values) = safetensors::from_bytes("cpu.safetensors", &bytes).unwrap();
-    let images: Vec<f32> = mnist().test.images.pixels[..8 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let images = pixels_to_input(&mnist().test.images.pixels[..8 * 784]);
     let mut on_gpu = Net::with_values(&Engine::Gpu(gpu().clone()), &loaded_spec, &values).unwrap();
     let mut on_cpu = Net::with_values(&Engine::Cpu, &loaded_spec, &values).unwrap();
     let err = wgpu_mnist::selftest::relative_error(&predictions(&mut on_cpu, &images), &predictions(&mut on_gpu, &images)).unwrap();
@@ -276,7 +276,7 @@ fn malformed_model_files_are_rejected_with_the_problem() {
 
 #[test]
 fn every_presets_gpu_graph_matches_the_cpu_reference_network() {
-    let images: Vec<f32> = mnist().test.images.pixels[..3 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let images = pixels_to_input(&mnist().test.images.pixels[..3 * 784]);
     for name in PRESETS {
         let spec = Spec::preset(name).unwrap();
         let model = Model::new(gpu(), &spec, 21).unwrap();
@@ -366,7 +366,7 @@ fn the_command_line_refuses_what_it_does_not_understand() {
 fn cpu_predictions_in_chunks_match_one_image_at_a_time() {
     let spec = Spec::preset("pytorch-cnn").unwrap();
     let mut net = Net::new(&Engine::Cpu, &spec, 9).unwrap();
-    let images: Vec<f32> = mnist().test.images.pixels[..130 * 784].iter().map(|&p| p as f32 / 255.0).collect();
+    let images = pixels_to_input(&mnist().test.images.pixels[..130 * 784]);
     let all = predictions(&mut net, &images);
     assert_eq!(all.len(), 130 * 10);
     let one_by_one: Vec<f32> = images.chunks(784).flat_map(|img| predictions(&mut net, img)).collect();

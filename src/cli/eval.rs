@@ -1,6 +1,8 @@
 //! `wgpu-mnist eval`: a saved model's accuracy on the test set, on either engine.
 
-use wgpu_mnist::train::{Predictor, PIXEL_SCALE};
+use wgpu_mnist::data::pixels_to_input;
+use wgpu_mnist::model::predicted_classes;
+use wgpu_mnist::train::Predictor;
 use wgpu_mnist::Error;
 
 #[derive(clap::Args)]
@@ -22,10 +24,9 @@ pub async fn run(args: EvalArgs) -> Result<(), Error> {
     let mut predictor = Predictor::new(&model, n)?;
     let (mut correct, mut total) = (0, 0);
     for start in (0..data.test.len() - data.test.len() % n).step_by(n) {
-        let images: Vec<f32> = data.test.images.pixels[start * 784..(start + n) * 784].iter().map(|&p| p as f32 * PIXEL_SCALE).collect();
+        let images = pixels_to_input(&data.test.images.pixels[start * 784..(start + n) * 784]);
         let probs = predictor.run(&mut model, &images).await?;
-        for (i, row) in probs.chunks(10).enumerate() {
-            let guess = (0..10).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+        for (i, guess) in predicted_classes(&probs).enumerate() {
             correct += (guess == data.test.labels[start + i] as usize) as usize;
             total += 1;
         }

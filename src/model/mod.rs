@@ -11,6 +11,7 @@ pub mod spec;
 
 use crate::error::Error;
 use crate::gpu::Gpu;
+use crate::ops::conv2d::ConvAlgorithm;
 use crate::ops::View;
 use crate::rng::Rng;
 pub use cpu::{CpuGraph, CpuModel};
@@ -18,6 +19,30 @@ pub use graph::Graph;
 pub use net::{Engine, EngineChoice, Net};
 pub use plan::{plan, summary, Planned, CLASSES, INPUT};
 pub use spec::{Layer, Spec, PRESETS};
+
+/// A GPU model's parameter and state buffers and its tensor list: `Model::read_tensors`
+/// without the model.
+pub struct TensorReader {
+    gpu: Gpu,
+    params: View,
+    state: View,
+    tensors: Vec<Tensor>,
+}
+
+impl TensorReader {
+    /// Every tensor's values, in state-dict order.
+    pub async fn read(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
+        let params: Vec<f32> = self.params.read(&self.gpu).await?;
+        let state: Vec<f32> = self.state.read(&self.gpu).await?;
+        Ok(named_values(&self.tensors, &params, &state))
+    }
+}
+
+/// The predicted class of each row of `probs` ([n, CLASSES]): the first largest value, as
+/// the accuracy counts of both engines and the reference take it.
+pub fn predicted_classes(probs: &[f32]) -> impl Iterator<Item = usize> + '_ {
+    probs.chunks(CLASSES).map(|row| (0..row.len()).fold(0, |best, j| if row[j] > row[best] { j } else { best }))
+}
 
 /// One named tensor of the state dict and where it lives.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +74,10 @@ pub struct Model {
     pub state_words: usize,
     /// Seeds the dropout masks.
     pub seed: u32,
+    /// How the graphs built from this model run convolutions: the measured choice for the
+    /// adapter (`ConvAlgorithm::for_adapter`) unless set before a graph is built (the
+    /// suite runs both; the page's benchmark can ask for either).
+    pub conv_algorithm: ConvAlgorithm,
 }
 
 impl Model {
@@ -70,6 +99,7 @@ impl Model {
             param_words,
             state_words,
             seed: dropout_seed(seed),
+            conv_algorithm: ConvAlgorithm::for_adapter(&gpu.adapter_info),
         };
         model.reset(seed);
         Ok(model)
@@ -116,9 +146,18 @@ impl Model {
 
     /// Every tensor's values, read back (for saving).
     pub async fn read_tensors(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
-        let params: Vec<f32> = self.gpu.read(&self.params, 0, self.param_words).await?;
-        let state: Vec<f32> = self.gpu.read(&self.state, 0, self.state_words).await?;
-        Ok(named_values(&self.tensors, &params, &state))
+        self.tensor_reader().read().await
+    }
+
+    /// What reading the tensors back needs, apart from the model: the page takes it out
+    /// of its state and awaits the read without holding the model borrowed.
+    pub fn tensor_reader(&self) -> TensorReader {
+        TensorReader {
+            gpu: self.gpu.clone(),
+            params: View::range(&self.params, 0, self.param_words),
+            state: View::range(&self.state, 0, self.state_words),
+            tensors: self.tensors.clone(),
+        }
     }
 
     /// Overwrites every tensor (for loading); the values must match `tensors` in order.

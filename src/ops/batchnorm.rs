@@ -2,7 +2,7 @@
 //! `reference::batchnorm`. `stats` holds [mean.., invstd..] of the last training batch,
 //! `running` holds [mean.., var..].
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
@@ -23,15 +23,29 @@ impl BatchNormShape {
     pub fn len(&self) -> usize {
         self.n * self.channels * self.inner
     }
-    fn params(&self, training: bool) -> Result<[u32; 8], Error> {
+    fn params(&self, training: bool) -> Result<BatchNormParams, Error> {
         if self.len() == 0 {
             return Err(shape_err!("batchnorm: empty tensor {self:?}"));
         }
-        Ok([self.n as u32, self.channels as u32, self.inner as u32, training as u32, self.eps.to_bits(), self.momentum.to_bits(), 0, 0])
+        Ok(BatchNormParams {
+            n: self.n as u32,
+            channels: self.channels as u32,
+            inner: self.inner as u32,
+            training: training as u32,
+            eps: self.eps,
+            momentum: self.momentum,
+            _p0: 0,
+            _p1: 0,
+        })
     }
     fn check(&self, views: &[(&str, &View, usize)]) -> Result<(), Error> {
         views.iter().try_for_each(|(what, v, len)| v.expect(what, *len).map(|_| ()))
     }
+}
+
+uniform! {
+    /// `BatchNormParams` of shaders/batchnorm.wgsl.
+    pub struct BatchNormParams { n: u32, channels: u32, inner: u32, training: u32, eps: f32, momentum: f32, _p0: u32, _p1: u32 }
 }
 
 /// Training: batch statistics (and running update), then normalize. Eval: normalize with

@@ -1,7 +1,7 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
@@ -29,8 +29,10 @@ const DIRECT_WEIGHTS_MAX: usize = 4096;
 
 /// How convolutions run on an adapter: the tiled GEMM for GPUs; direct threads without
 /// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
-/// in Chromium, and lavapipe when measured side by side on idle cores).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// in Chromium, and lavapipe when measured side by side on idle cores). A choice of the
+/// graph that holds the dispatches (`Model::conv_algorithm`), not of the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ConvAlgorithm {
     Tiled,
     Direct,
@@ -115,31 +117,41 @@ impl Conv2dShape {
     }
 
     /// The uniform block: GEMM sizes (m, n, k, k per split), then the convolution.
-    fn params(&self, gemm: Gemm, relu: bool) -> [u32; 20] {
-        let s = self;
-        [
-            gemm.m,
-            gemm.n,
-            gemm.k,
-            gemm.k_chunk,
-            s.batch,
-            s.in_c,
-            s.in_h,
-            s.in_w,
-            s.out_c,
-            s.out_h(),
-            s.out_w(),
-            s.k_h,
-            s.k_w,
-            s.stride,
-            s.pad_h,
-            s.pad_w,
-            relu as usize,
-            0,
-            0,
-            0,
-        ]
-        .map(|v| v as u32)
+    fn params(&self, gemm: Gemm, relu: bool) -> Conv2dParams {
+        let u = |v: usize| v as u32;
+        Conv2dParams {
+            m: u(gemm.m),
+            n: u(gemm.n),
+            k: u(gemm.k),
+            k_chunk: u(gemm.k_chunk),
+            batch: u(self.batch),
+            in_c: u(self.in_c),
+            in_h: u(self.in_h),
+            in_w: u(self.in_w),
+            out_c: u(self.out_c),
+            out_h: u(self.out_h()),
+            out_w: u(self.out_w()),
+            k_h: u(self.k_h),
+            k_w: u(self.k_w),
+            stride: u(self.stride),
+            pad_h: u(self.pad_h),
+            pad_w: u(self.pad_w),
+            relu: relu as u32,
+            _p0: 0,
+            _p1: 0,
+            _p2: 0,
+        }
+    }
+}
+
+uniform! {
+    /// `Conv2dParams` of shaders/conv2d_bindings.wgsl, shared by the tiled and direct kernels.
+    pub struct Conv2dParams {
+        m: u32, n: u32, k: u32, k_chunk: u32,
+        batch: u32, in_c: u32, in_h: u32, in_w: u32,
+        out_c: u32, out_h: u32, out_w: u32, k_h: u32,
+        k_w: u32, stride: u32, pad_h: u32, pad_w: u32,
+        relu: u32, _p0: u32, _p1: u32, _p2: u32,
     }
 }
 
@@ -182,7 +194,7 @@ impl Gemm {
 
 /// Every conv entry point reaches all seven bindings (the GEMM core's loaders switch on
 /// the pass), so the ones a pass does not use get small placeholder buffers of their own.
-fn dispatch(gpu: &Gpu, entry: &'static str, params: &[u32; 20], used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
+fn dispatch(gpu: &Gpu, entry: &'static str, params: &Conv2dParams, used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
     let placeholders: Vec<(u32, View)> = (1..=7)
         .filter(|b| used.iter().all(|(u, _)| u != b))
         .map(|b| Ok((b, View::new(gpu, "unused", 1)?)))
@@ -193,13 +205,23 @@ fn dispatch(gpu: &Gpu, entry: &'static str, params: &[u32; 20], used: &[(u32, &V
 }
 
 /// y = conv(x, w) + b, then ReLU if `relu`.
-pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, y: &View, relu: bool) -> Result<Dispatch, Error> {
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    w: &View,
+    b: &View,
+    y: &View,
+    relu: bool,
+    algorithm: ConvAlgorithm,
+) -> Result<Dispatch, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
-    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+    if algorithm == ConvAlgorithm::Direct {
         let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w();
         return Dispatch::new(
             gpu,
@@ -215,12 +237,19 @@ pub fn conv2d_forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, 
 }
 
 /// dx from dy (the gradient of the convolution's output, after any ReLU mask).
-pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_input(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    dy: &View,
+    w: &View,
+    dx: &View,
+    algorithm: ConvAlgorithm,
+) -> Result<Dispatch, Error> {
     s.validate()?;
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
-    if gpu.conv_algorithm == ConvAlgorithm::Direct {
+    if algorithm == ConvAlgorithm::Direct {
         let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w;
         return Dispatch::new(
             gpu,
@@ -237,7 +266,14 @@ pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx
 
 /// dw (overwritten, not accumulated) from the input and dy: split-K partial products,
 /// then their sum.
-pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, dw: &View) -> Result<Vec<Dispatch>, Error> {
+pub fn conv2d_backward_weights(
+    gpu: &Gpu,
+    s: &Conv2dShape,
+    x: &View,
+    dy: &View,
+    dw: &View,
+    algorithm: ConvAlgorithm,
+) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
@@ -245,7 +281,7 @@ pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, 
     // Only small layers (a first layer: few weights, many positions) take the direct
     // weight gradient: on SwiftShader it measured 2x faster there (pytorch-cnn conv1,
     // 280 vs 584 ms) and 2.5x slower for conv2 (2197 vs 874 ms).
-    if gpu.conv_algorithm == ConvAlgorithm::Direct && s.weight_len() < DIRECT_WEIGHTS_MAX {
+    if algorithm == ConvAlgorithm::Direct && s.weight_len() < DIRECT_WEIGHTS_MAX {
         // Enough (split, weight) threads to fill the adapter, at least 64 positions each.
         let positions = s.batch * s.out_h() * s.out_w();
         let splits = DIRECT_WEIGHT_THREADS.div_ceil(s.weight_len()).clamp(1, positions.div_ceil(64));

@@ -1,7 +1,7 @@
 //! Dense (fully connected) layers on the tiled matrix multiply (shaders/matmul.wgsl).
 //! Weights are [out, in] as in PyTorch. CPU twin: `reference::dense`.
 
-use super::kernel::{Dispatch, Shader, View};
+use super::kernel::{uniform, Dispatch, Shader, View};
 use super::reduce::channel_sum;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
@@ -22,6 +22,11 @@ pub struct MatmulShape {
     pub trans_b: bool,
 }
 
+uniform! {
+    /// `MatmulParams` of shaders/matmul.wgsl.
+    pub struct MatmulParams { m: u32, n: u32, k: u32, k_chunk: u32, trans_a: u32, trans_b: u32, has_bias: u32, relu: u32 }
+}
+
 /// C = op(A) op(B) (+ bias[n]) (then ReLU).
 pub fn matmul(gpu: &Gpu, s: &MatmulShape, a: &View, b: &View, bias: Option<&View>, relu: bool, c: &View) -> Result<Dispatch, Error> {
     if s.m == 0 || s.n == 0 || s.k == 0 {
@@ -38,7 +43,17 @@ pub fn matmul(gpu: &Gpu, s: &MatmulShape, a: &View, b: &View, bias: Option<&View
             &no_bias
         }
     };
-    let params = [s.m, s.n, s.k, s.k, s.trans_a as usize, s.trans_b as usize, bias.is_some() as usize, relu as usize].map(|v| v as u32);
+    // One split: k_chunk is all of k (the conv kernels split k, the dense layers do not).
+    let params = MatmulParams {
+        m: s.m as u32,
+        n: s.n as u32,
+        k: s.k as u32,
+        k_chunk: s.k as u32,
+        trans_a: s.trans_a as u32,
+        trans_b: s.trans_b as u32,
+        has_bias: bias.is_some() as u32,
+        relu: relu as u32,
+    };
     let tiles = (s.m as u64).div_ceil(BM) * (s.n as u64).div_ceil(BN);
     Dispatch::new(gpu, SHADER, "matmul", &params, &[(1, a), (2, b), (3, bias_view), (4, c)], tiles)
 }

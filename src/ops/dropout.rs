@@ -1,6 +1,6 @@
 //! Dropout and channel dropout (shaders/dropout.wgsl). CPU twin: `reference::dropout`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
@@ -24,13 +24,26 @@ impl DropoutConfig {
     pub fn scale(&self) -> f32 {
         1.0 / (1.0 - self.rate)
     }
-    fn params(&self, n: usize) -> Result<[u32; 8], Error> {
+    fn params(&self, n: usize) -> Result<DropoutParams, Error> {
         if !(0.0..1.0).contains(&self.rate) || self.unit_size == 0 || !n.is_multiple_of(self.unit_size) {
             return Err(shape_err!("dropout: rate must be in [0, 1) and the unit size must divide {n}: {self:?}"));
         }
-        let t = self.training as u32;
-        Ok([n as u32, self.unit_size as u32, self.seed, self.drop_threshold(), self.scale().to_bits(), t, 0, 0])
+        Ok(DropoutParams {
+            n: n as u32,
+            unit_size: self.unit_size as u32,
+            seed: self.seed,
+            drop_threshold: self.drop_threshold(),
+            scale: self.scale(),
+            training: self.training as u32,
+            _p0: 0,
+            _p1: 0,
+        })
     }
+}
+
+uniform! {
+    /// `DropoutParams` of shaders/dropout.wgsl.
+    pub struct DropoutParams { n: u32, unit_size: u32, seed: u32, drop_threshold: u32, scale: f32, training: u32, _p0: u32, _p1: u32 }
 }
 
 /// y = x * mask * scale; `step` is the GPU step counter (one u32) that varies the mask.

@@ -1,7 +1,7 @@
 //! Batch gathering from the data set resident on the GPU (shaders/gather.wgsl).
 //! CPU twin: `reference::gather`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
@@ -19,9 +19,23 @@ pub struct GatherShape {
 }
 
 impl GatherShape {
-    fn params(&self) -> [u32; 8] {
-        [self.batch as u32, self.pixels as u32, self.count as u32, 0, self.scale.to_bits(), self.shift.to_bits(), 0, 0]
+    fn params(&self) -> GatherParams {
+        GatherParams {
+            batch: self.batch as u32,
+            pixels: self.pixels as u32,
+            count: self.count as u32,
+            _p0: 0,
+            scale: self.scale,
+            shift: self.shift,
+            _p1: 0,
+            _p2: 0,
+        }
     }
+}
+
+uniform! {
+    /// `GatherParams` of shaders/gather.wgsl.
+    pub struct GatherParams { batch: u32, pixels: u32, count: u32, _p0: u32, scale: f32, shift: f32, _p1: u32, _p2: u32 }
 }
 
 /// The two dispatches of one batch: gather at the cursor, then advance it by `batch`.

@@ -1,6 +1,6 @@
 //! Max-pooling 2x2 stride 2 (shaders/maxpool.wgsl). CPU twin: `reference::maxpool`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
@@ -27,12 +27,27 @@ impl PoolShape {
     pub fn output_len(&self) -> usize {
         self.planes * self.out_h() * self.out_w()
     }
-    fn params(&self) -> Result<[u32; 8], Error> {
+    fn params(&self) -> Result<PoolParams, Error> {
         if self.planes == 0 || self.in_h < 2 || self.in_w < 2 {
             return Err(shape_err!("maxpool needs at least a 2x2 input: {self:?}"));
         }
-        Ok([self.planes, self.in_h, self.in_w, self.out_h(), self.out_w(), 0, 0, 0].map(|v| v as u32))
+        let u = |v: usize| v as u32;
+        Ok(PoolParams {
+            planes: u(self.planes),
+            in_h: u(self.in_h),
+            in_w: u(self.in_w),
+            out_h: u(self.out_h()),
+            out_w: u(self.out_w()),
+            _p0: 0,
+            _p1: 0,
+            _p2: 0,
+        })
     }
+}
+
+uniform! {
+    /// `PoolParams` of shaders/maxpool.wgsl.
+    pub struct PoolParams { planes: u32, in_h: u32, in_w: u32, out_h: u32, out_w: u32, _p0: u32, _p1: u32, _p2: u32 }
 }
 
 /// y = max over each 2x2 window; argmax = flat input index of the winner.

@@ -3,19 +3,14 @@
 
 use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::Error;
+use crate::gpu::uniform;
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "normalize", source: include_str!("../../shaders/normalize.wgsl") };
 
-/// The uniform of shaders/normalize.wgsl, field by field.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct NormalizeParams {
-    pub n: u32,
-    pub mean: f32,
-    /// `std` is a WGSL reserved word.
-    pub deviation: f32,
-    pub _p0: u32,
+uniform! {
+    /// The uniform of shaders/normalize.wgsl, field by field (`std` is a WGSL reserved word).
+    pub struct NormalizeParams { n: u32, mean: f32, deviation: f32, _p0: u32 }
 }
 
 /// y = (x - mean) / std over `n` elements.

@@ -3,6 +3,7 @@
 
 use super::kernel::{groups_for, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
+use crate::gpu::uniform;
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "optim", source: include_str!("../../shaders/optim.wgsl") };
@@ -83,7 +84,7 @@ impl Optimizer {
 
     /// The uniform of shaders/optim.wgsl for `n` parameters and a table of `rates` rates.
     fn params(&self, n: usize, rates: usize) -> OptimParams {
-        let mut p = OptimParams { n: n as u32, rates: rates as u32, ..Default::default() };
+        let mut p = OptimParams { n: n as u32, rates: rates as u32, ..bytemuck::Zeroable::zeroed() };
         match *self {
             Optimizer::Sgd { momentum, nesterov, weight_decay, .. } => {
                 (p.momentum, p.nesterov, p.weight_decay) = (momentum, nesterov as u32, weight_decay)
@@ -99,23 +100,14 @@ impl Optimizer {
     }
 }
 
-/// The uniform of shaders/optim.wgsl, field by field (the learning rate is in the
-/// rates table, see `Schedule`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct OptimParams {
-    pub n: u32,
-    pub nesterov: u32,
-    pub rates: u32,
-    pub _p0: u32,
-    pub momentum: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub rho: f32,
-    pub weight_decay: f32,
-    pub _p1: f32,
-    pub _p2: f32,
+uniform! {
+    /// The uniform of shaders/optim.wgsl, field by field (the learning rate is in the
+    /// rates table, see `Schedule`).
+    pub struct OptimParams {
+        n: u32, nesterov: u32, rates: u32, _p0: u32,
+        momentum: f32, beta1: f32, beta2: f32, eps: f32,
+        rho: f32, weight_decay: f32, _p1: f32, _p2: f32,
+    }
 }
 
 /// How the learning rate moves over a run, stepped once per batch like PyTorch's

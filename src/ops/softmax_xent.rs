@@ -1,17 +1,22 @@
 //! Softmax cross-entropy loss and gradient in one pass, metric accumulation, and plain
 //! softmax for inference (shaders/softmax_xent.wgsl). CPU twin: `reference::softmax_xent`.
 
-use super::kernel::{groups_for, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "softmax_xent", source: include_str!("../../shaders/softmax_xent.wgsl") };
 
-fn params(n: usize, classes: usize) -> Result<[u32; 4], Error> {
+uniform! {
+    /// `XentParams` of shaders/softmax_xent.wgsl.
+    pub struct XentParams { n: u32, classes: u32, _p0: u32, _p1: u32 }
+}
+
+fn params(n: usize, classes: usize) -> Result<XentParams, Error> {
     if n == 0 || classes == 0 {
         return Err(shape_err!("softmax: {n} rows of {classes} classes"));
     }
-    Ok([n as u32, classes as u32, 0, 0])
+    Ok(XentParams { n: n as u32, classes: classes as u32, _p0: 0, _p1: 0 })
 }
 
 /// grad = (softmax(logits) - onehot(labels)) / n; per-row loss and correctness (1.0 / 0.0).

@@ -100,34 +100,45 @@ fn nan(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
 }
 
-impl OpEngine for Gpu {
+/// The GPU engine: a device and how its convolutions run (what a graph would choose
+/// for the adapter, unless a variant says otherwise).
+#[derive(Clone)]
+pub struct GpuEngine {
+    pub gpu: Gpu,
+    pub conv_algorithm: ConvAlgorithm,
+}
+
+impl GpuEngine {
+    /// The device with the convolution algorithm a graph would choose for it.
+    pub fn new(gpu: &Gpu) -> GpuEngine {
+        GpuEngine { gpu: gpu.clone(), conv_algorithm: ConvAlgorithm::for_adapter(&gpu.adapter_info) }
+    }
+}
+
+impl OpEngine for GpuEngine {
     fn name(&self) -> &'static str {
         "gpu"
     }
 
-    fn variants(&self, widen: Widen, row: usize) -> Vec<(Gpu, String)> {
+    fn variants(&self, widen: Widen, row: usize) -> Vec<(GpuEngine, String)> {
         let mut g = self.clone();
         if row % 2 == 1 {
-            g.max_workgroups_per_dim = 3;
+            g.gpu.max_workgroups_per_dim = 3;
         }
         match widen {
             Widen::Grid => vec![(g, String::new())],
             Widen::ConvAlgorithms => [ConvAlgorithm::Tiled, ConvAlgorithm::Direct]
                 .into_iter()
-                .map(|a| {
-                    let mut v = g.clone();
-                    v.conv_algorithm = a;
-                    (v, format!("{a:?}"))
-                })
+                .map(|a| (GpuEngine { conv_algorithm: a, ..g.clone() }, format!("{a:?}")))
                 .collect(),
             Widen::Alignments => {
                 let mut browser_like = self.clone();
-                let l = &mut browser_like.limits;
+                let l = &mut browser_like.gpu.limits;
                 l.min_storage_buffer_offset_alignment = l.min_storage_buffer_offset_alignment.max(256);
                 [self.clone(), browser_like]
                     .into_iter()
                     .map(|g| {
-                        let label = format!("{}-byte alignment", g.limits.min_storage_buffer_offset_alignment);
+                        let label = format!("{}-byte alignment", g.gpu.limits.min_storage_buffer_offset_alignment);
                         (g, label)
                     })
                     .collect()
@@ -136,22 +147,22 @@ impl OpEngine for Gpu {
     }
 
     async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        let g = self;
+        let (g, algorithm) = (&self.gpu, self.conv_algorithm);
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
         let (y, dx, dw, db) =
             (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
         let ds = [
-            ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
-            ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
+            ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, algorithm).map_err(err)?,
+            ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, algorithm).map_err(err)?,
             ops::conv2d::conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?,
         ];
-        let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw).map_err(err)?;
+        let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw, algorithm).map_err(err)?;
         let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
         Ok(out.try_into().expect("four outputs"))
     }
 
     async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String> {
-        let g = self;
+        let g = &self.gpu;
         let (xv, dyv) = (upload(g, x)?, upload(g, dy)?);
         let (y, arg, dx) = (poisoned(g, s.output_len())?, upload(g, &vec![u32::MAX; s.output_len()])?, poisoned(g, s.input_len())?);
         let fwd = ops::maxpool::maxpool_forward(g, s, &xv, &y, &arg).map_err(err)?;
@@ -163,7 +174,7 @@ impl OpEngine for Gpu {
     }
 
     async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String> {
-        let g = self;
+        let g = &self.gpu;
         let (av, bv, c) = (upload(g, a)?, upload(g, b)?, poisoned(g, s.m * s.n)?);
         let biasv = bias.map(|b| upload(g, b)).transpose()?;
         let d = ops::dense::matmul(g, s, &av, &bv, biasv.as_ref(), relu, &c).map_err(err)?;
@@ -171,7 +182,7 @@ impl OpEngine for Gpu {
     }
 
     async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        let g = self;
+        let g = &self.gpu;
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
         let (y, dx, dw, db) =
             (poisoned(g, s.batch * s.out_f)?, poisoned(g, s.batch * s.in_f)?, poisoned(g, s.out_f * s.in_f)?, poisoned(g, s.out_f)?);
@@ -186,14 +197,14 @@ impl OpEngine for Gpu {
     }
 
     async fn relu(&self, x: &[f32], y_in: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (g, n) = (self, x.len());
+        let (g, n) = (&self.gpu, x.len());
         let (xv, yin, dyv, y, dx) = (upload(g, x)?, upload(g, y_in)?, upload(g, dy)?, poisoned(g, n)?, poisoned(g, n)?);
         let ds = [ops::relu::relu_forward(g, n, &xv, &y).map_err(err)?, ops::relu::relu_backward(g, n, &yin, &dyv, &dx).map_err(err)?];
         Ok(run_and_read(g, &[&ds[0], &ds[1]], &[&y, &dx]).await?.try_into().expect("two outputs"))
     }
 
     async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (g, n) = (self, x.len());
+        let (g, n) = (&self.gpu, x.len());
         let (xv, dyv, y, dx) = (upload(g, x)?, upload(g, dy)?, poisoned(g, n)?, poisoned(g, n)?);
         let ds = [
             ops::normalize::normalize_forward(g, n, mean, std, &xv, &y).map_err(err)?,
@@ -203,7 +214,7 @@ impl OpEngine for Gpu {
     }
 
     async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (g, n) = (self, x.len());
+        let (g, n) = (&self.gpu, x.len());
         let (xv, dyv, stepv, y, dx) = (upload(g, x)?, upload(g, dy)?, upload(g, &[step])?, poisoned(g, n)?, poisoned(g, n)?);
         let ds = [
             ops::dropout::dropout_forward(g, c, n, &xv, &stepv, &y).map_err(err)?,
@@ -221,7 +232,7 @@ impl OpEngine for Gpu {
         running: &[f32],
         dy: &[f32],
     ) -> Result<BatchNormOut, String> {
-        let (g, c) = (self, s.channels);
+        let (g, c) = (&self.gpu, s.channels);
         let (xv, gv, bv, dyv, runv) = (upload(g, x)?, upload(g, gamma)?, upload(g, beta)?, upload(g, dy)?, upload(g, running)?);
         let (y, stats, y_eval) = (poisoned(g, s.len())?, poisoned(g, 2 * c)?, poisoned(g, s.len())?);
         let (dx, dgamma, dbeta) = (poisoned(g, s.len())?, poisoned(g, c)?, poisoned(g, c)?);
@@ -234,7 +245,7 @@ impl OpEngine for Gpu {
     }
 
     async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String> {
-        let g = self;
+        let g = &self.gpu;
         let (lv, labv, metrics) = (upload(g, logits)?, upload(g, labels)?, upload(g, &[0f32; 3])?);
         let (grad, loss, correct, probs) = (poisoned(g, n * classes)?, poisoned(g, n)?, poisoned(g, n)?, poisoned(g, n * classes)?);
         let x = ops::softmax_xent::softmax_xent(g, n, classes, &lv, &labv, &grad, &loss, &correct).map_err(err)?;
@@ -250,7 +261,7 @@ impl OpEngine for Gpu {
         params: &[f32],
         grads: &[Vec<f32>],
     ) -> Result<(Vec<Vec<f32>>, u32), String> {
-        let (g, n) = (self, params.len());
+        let (g, n) = (&self.gpu, params.len());
         let zeros = vec![0f32; n];
         let (pv, gv, s1v, s2v, stepv, ratesv) =
             (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?, upload(g, rates)?);
@@ -273,7 +284,7 @@ impl OpEngine for Gpu {
         order: &[u32],
         cursor: u32,
     ) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
-        let g = self;
+        let g = &self.gpu;
         let (iv, lv, ov, cv) =
             (upload(g, &crate::reference::gather::pack_bytes(images))?, upload(g, labels)?, upload(g, order)?, upload(g, &[cursor])?);
         let (x, y) = (poisoned(g, s.batch * s.pixels)?, upload(g, &vec![u32::MAX; s.batch])?);
@@ -284,23 +295,28 @@ impl OpEngine for Gpu {
     }
 
     async fn network_logits(&self, spec: &Spec, values: &[Vec<f32>], images: &[f32]) -> Result<(Vec<f32>, String), String> {
-        let model = Model::new(self, spec, 1).map_err(err)?;
+        let g = &self.gpu;
+        let mut model = Model::new(g, spec, 1).map_err(err)?;
+        model.conv_algorithm = self.conv_algorithm;
         model.write_tensors(values);
         let graph = Graph::new(&model, images.len() / 784, None).map_err(err)?;
-        crate::train::predict(self, &graph, images).await.map_err(err)?;
-        let label = format!("{} B", self.limits.min_storage_buffer_offset_alignment);
-        Ok((graph.logits.read(self).await.map_err(err)?, label))
+        crate::train::predict(g, &graph, images).await.map_err(err)?;
+        let label = format!("{} B", g.limits.min_storage_buffer_offset_alignment);
+        Ok((graph.logits.read(g).await.map_err(err)?, label))
     }
 
     fn bad_shapes_are_errors(&self) -> Result<Vec<String>, String> {
-        let gpu = self;
+        let (gpu, algorithm) = (&self.gpu, self.conv_algorithm);
         let v = |n| View::new(gpu, "t", n).map_err(err);
         let s = conv(1, 1, 5, 5, 2, 3, 3);
         let mut checked = vec![
-            expect_err("conv2d with a wrong-sized input", ops::conv2d::conv2d_forward(gpu, &s, &v(24)?, &v(18)?, &v(2)?, &v(18)?, false))?,
+            expect_err(
+                "conv2d with a wrong-sized input",
+                ops::conv2d::conv2d_forward(gpu, &s, &v(24)?, &v(18)?, &v(2)?, &v(18)?, false, algorithm),
+            )?,
             expect_err(
                 "conv2d with a kernel larger than the input",
-                ops::conv2d::conv2d_forward(gpu, &conv(1, 1, 2, 2, 1, 3, 3), &v(4)?, &v(9)?, &v(1)?, &v(1)?, false),
+                ops::conv2d::conv2d_forward(gpu, &conv(1, 1, 2, 2, 1, 3, 3), &v(4)?, &v(9)?, &v(1)?, &v(1)?, false, algorithm),
             )?,
             expect_err("matmul with mismatched inner sizes", ops::dense::matmul(gpu, &BAD_MATMUL, &v(8)?, &v(10)?, None, false, &v(6)?))?,
             expect_err("maxpool of a 1x1 input", ops::maxpool::maxpool_forward(gpu, &ONE_BY_ONE, &v(1)?, &v(1)?, &v(1)?))?,

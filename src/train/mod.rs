@@ -14,9 +14,7 @@ use crate::ops::optim::{Optimizer, Schedule};
 use crate::ops::{Dispatch, View};
 use crate::rng::Rng;
 
-/// Pixels are scaled to [0, 1], as torchvision's ToTensor and the Keras tutorial do.
-pub const PIXEL_SCALE: f32 = 1.0 / 255.0;
-pub const PIXEL_SHIFT: f32 = 0.0;
+pub use crate::data::{PIXEL_SCALE, PIXEL_SHIFT};
 /// Evaluation batches are at most this large (and divide the test and validation sets).
 pub const MAX_EVAL_BATCH: usize = 500;
 
@@ -213,16 +211,12 @@ impl Trainer {
         let batch = self.config.batch;
         match (&mut self.exec, &mut self.model) {
             (Exec::Gpu { train, train_graph, .. }, Net::Gpu(m)) => {
-                let gpu = &m.gpu;
-                let mut encoder = gpu.encoder();
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                m.gpu.run_pass(|pass| {
                     for _ in 0..steps {
-                        train.gather.iter().for_each(|d| d.record(&mut pass));
-                        train_graph.record_train_step(&mut pass);
+                        train.gather.iter().for_each(|d| d.record(pass));
+                        train_graph.record_train_step(pass);
                     }
-                }
-                gpu.submit(encoder);
+                });
             }
             (Exec::Cpu(cpu), Net::Cpu(m)) => {
                 for s in self.step_in_epoch..self.step_in_epoch + steps {
@@ -320,15 +314,12 @@ impl Pending {
 /// Queues a pass of `graph` over a whole feed, accumulating its metrics.
 fn submit_eval(gpu: &Gpu, feed: &Feed, graph: &Graph) -> Pending {
     feed.rewind(gpu);
-    let mut encoder = gpu.encoder();
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
+    gpu.run_pass(|pass| {
         for _ in 0..feed.len / graph.batch {
-            feed.gather.iter().for_each(|d| d.record(&mut pass));
-            graph.record_eval(&mut pass);
+            feed.gather.iter().for_each(|d| d.record(pass));
+            graph.record_eval(pass);
         }
-    }
-    gpu.submit(encoder);
+    });
     Pending::Gpu(gpu.clone(), graph.metrics.clone())
 }
 
@@ -377,11 +368,6 @@ impl Predictor {
 pub async fn predict(gpu: &Gpu, graph: &Graph, images: &[f32]) -> Result<Vec<f32>, Error> {
     graph.input.expect("images", images.len())?;
     graph.input.write(gpu, images);
-    let mut encoder = gpu.encoder();
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        graph.record_predict(&mut pass);
-    }
-    gpu.submit(encoder);
+    gpu.run_pass(|pass| graph.record_predict(pass));
     graph.probs.read(gpu).await
 }

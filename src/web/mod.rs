@@ -10,8 +10,9 @@ use std::rc::Rc;
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::data::Mnist;
-use crate::model::{plan, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
+use crate::data::{pixel_to_input, pixels_to_input, Mnist};
+use crate::model::{plan, predicted_classes, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
+use crate::ops::conv2d::ConvAlgorithm;
 use crate::ops::optim::{Optimizer, Schedule};
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
@@ -28,14 +29,27 @@ struct State {
     predictor: Option<Rc<Graph>>,
     /// A batch-1 prediction graph of the CPU engine.
     cpu_predictor: Option<CpuGraph>,
-    /// The current model's values, copied out: what files are saved from, and the
-    /// reference network's input when the GPU device is lost.
-    cpu: Option<(Spec, Vec<Planned>, Vec<(Tensor, Vec<f32>)>)>,
+    /// The current model's values, copied out of its engine.
+    copy: Option<ModelCopy>,
+}
+
+/// A model's values held in memory: what files are saved from, what moves to another
+/// engine, and the reference network's input when the GPU device is lost.
+struct ModelCopy {
+    spec: Spec,
+    layers: Vec<Planned>,
+    tensors: Vec<(Tensor, Vec<f32>)>,
+}
+
+impl ModelCopy {
+    fn values(&self) -> Vec<Vec<f32>> {
+        self.tensors.iter().map(|(_, v)| v.clone()).collect()
+    }
 }
 
 impl Default for State {
     fn default() -> State {
-        State { gpu: None, engine: Engine::Cpu, data: None, model: None, trainer: None, predictor: None, cpu_predictor: None, cpu: None }
+        State { gpu: None, engine: Engine::Cpu, data: None, model: None, trainer: None, predictor: None, cpu_predictor: None, copy: None }
     }
 }
 
@@ -111,8 +125,8 @@ pub fn update_weights(bytes: Vec<u8>) -> Result<(), JsValue> {
             return Err(JsValue::from_str("these weights belong to another network"));
         }
         net.write_tensors(&values);
-        if let Some(cpu) = &mut s.cpu {
-            cpu.2.iter_mut().zip(values).for_each(|((_, v), new)| *v = new);
+        if let Some(copy) = &mut s.copy {
+            copy.tensors.iter_mut().zip(values).for_each(|((_, v), new)| *v = new);
         }
         Ok(())
     })
@@ -135,7 +149,7 @@ pub async fn set_engine(name: String) -> Result<String, JsValue> {
     let _ = refresh_cpu_copy().await;
     let current = with(|s| {
         s.engine = engine;
-        s.cpu.as_ref().map(|(spec, _, t)| (spec.clone(), t.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>()))
+        s.copy.as_ref().map(|c| (c.spec.clone(), c.values()))
     });
     if let Some((spec, values)) = current {
         install_model(spec, Some(values), 0).await?;
@@ -207,7 +221,7 @@ async fn install_model(spec: Spec, values: Option<Vec<Vec<f32>>>, seed: u64) -> 
         s.model = Some(net);
         s.predictor = predictor;
         s.cpu_predictor = cpu_predictor;
-        s.cpu = Some((spec, layers, tensors));
+        s.copy = Some(ModelCopy { spec, layers, tensors });
     });
     Ok(name)
 }
@@ -216,30 +230,24 @@ async fn install_model(spec: Spec, values: Option<Vec<Vec<f32>>>, seed: u64) -> 
 #[wasm_bindgen]
 pub async fn model_bytes() -> Result<Vec<u8>, JsValue> {
     refresh_cpu_copy().await?;
-    with(|s| s.cpu.as_ref().map(|(spec, _, t)| safetensors::to_bytes(spec, t))).ok_or_else(|| JsValue::from_str("no model loaded"))
+    with(|s| s.copy.as_ref().map(|c| safetensors::to_bytes(&c.spec, &c.tensors))).ok_or_else(|| JsValue::from_str("no model loaded"))
 }
 
 /// Copies the current model's values out (after training).
 async fn refresh_cpu_copy() -> Result<(), JsValue> {
-    let (gpu_model, cpu_values) = with(|s| match s.net() {
-        Some(Net::Gpu(m)) => {
-            (Some((m.gpu.clone(), m.params.clone(), m.state.clone(), m.tensors.clone(), m.param_words, m.state_words)), None)
-        }
+    let (gpu_reader, cpu_values) = with(|s| match s.net() {
+        Some(Net::Gpu(m)) => (Some(m.tensor_reader()), None),
         Some(Net::Cpu(m)) => (None, Some(m.read_tensors())),
         None => (None, None),
     });
-    let tensors = match (gpu_model, cpu_values) {
-        (Some((gpu, params, state, tensors, pw, sw)), _) => {
-            let p: Vec<f32> = gpu.read(&params, 0, pw).await.map_err(js)?;
-            let st: Vec<f32> = gpu.read(&state, 0, sw).await.map_err(js)?;
-            Some(crate::model::named_values(&tensors, &p, &st))
-        }
-        (None, values) => values,
+    let tensors = match gpu_reader {
+        Some(reader) => Some(reader.read().await.map_err(js)?),
+        None => cpu_values,
     };
     if let Some(tensors) = tensors {
         with(|s| {
-            if let Some(cpu) = &mut s.cpu {
-                cpu.2 = tensors;
+            if let Some(copy) = &mut s.copy {
+                copy.tensors = tensors;
             }
         });
     }
@@ -249,7 +257,7 @@ async fn refresh_cpu_copy() -> Result<(), JsValue> {
 /// A Keras-style summary of the current model.
 #[wasm_bindgen]
 pub fn model_summary() -> Result<String, JsValue> {
-    with(|s| s.cpu.as_ref().map(|c| summary(&c.0))).ok_or_else(|| JsValue::from_str("no model loaded"))?.map_err(js)
+    with(|s| s.copy.as_ref().map(|c| summary(&c.spec))).ok_or_else(|| JsValue::from_str("no model loaded"))?.map_err(js)
 }
 
 /// The drawing (`ink`: width * height values in 0..1) as the 28x28 input, or nothing
@@ -282,8 +290,8 @@ pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
         return Ok(probs);
     }
     with(|s| {
-        let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
-        let logits = crate::reference::network::forward(layers, tensors, 1, &image);
+        let copy = s.copy.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        let logits = crate::reference::network::forward(&copy.layers, &copy.tensors, 1, &image);
         Ok(crate::reference::softmax_xent::softmax(1, 10, &logits))
     })
 }
@@ -293,14 +301,37 @@ fn cpu_probs(graph: &mut CpuGraph, model: &mut CpuModel, images: &[f32]) -> Vec<
     graph.predict_all(model, images).expect("whole 28x28 images")
 }
 
-/// Starts (or restarts) training the current model. `config` is JSON:
-/// {optimizer: "adam"|"sgd"|"nesterov"|"rmsprop"|"adadelta", schedule: "constant"|
-/// "one-cycle"|"step", lr, batch, epochs, seed,
-/// train_limit?, test_limit?} (the limits take the first images only: quick runs).
-/// Resolves to {steps_per_epoch}.
+/// What the page asks `start_training` for (www/js/training.js): each field overrides the
+/// model's recipe; a field not listed here is an error.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainingRequest {
+    /// "adam", "sgd", "nesterov", "rmsprop" or "adadelta" with its defaults; the recipe's
+    /// optimizer when absent or unknown.
+    optimizer: Option<String>,
+    /// "constant", "one-cycle" or "step"; the recipe's schedule when absent.
+    schedule: Option<String>,
+    lr: Option<f32>,
+    batch: Option<usize>,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+    /// Train on the first images only (quick runs).
+    train_limit: Option<usize>,
+    /// Evaluate on the first test images only.
+    test_limit: Option<usize>,
+}
+
+/// A request from the page, or an error that names the call and the problem (an unknown
+/// field, a value of the wrong type).
+fn request<T: serde::de::DeserializeOwned>(call: &str, json: &str) -> Result<T, JsValue> {
+    serde_json::from_str(json).map_err(|e| JsValue::from_str(&format!("{call}: {e}")))
+}
+
+/// Starts (or restarts) training the current model. `config` is a `TrainingRequest` as
+/// JSON. Resolves to {steps_per_epoch, batch, epochs, optimizer, schedule}.
 #[wasm_bindgen]
 pub fn start_training(config: &str) -> Result<String, JsValue> {
-    let c: serde_json::Value = serde_json::from_str(config).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let c: TrainingRequest = request("start_training", config)?;
     with(|s| {
         let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
         let mut model = match (s.trainer.take(), s.model.take()) {
@@ -308,19 +339,19 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
             (None, Some(m)) => m,
             (None, None) => return Err(JsValue::from_str("no model loaded")),
         };
-        let mut tc = TrainConfig::from_spec(model.spec(), c["seed"].as_u64().unwrap_or(1));
-        let lr = c["lr"].as_f64().map(|v| v as f32);
-        tc.optimizer = optimizer(c["optimizer"].as_str().unwrap_or(""), lr, tc.optimizer);
-        tc.schedule = c["schedule"].as_str().and_then(Schedule::named).unwrap_or(tc.schedule);
-        tc.batch = c["batch"].as_u64().map(|v| v as usize).unwrap_or(tc.batch);
-        tc.epochs = c["epochs"].as_u64().map(|v| v as usize).unwrap_or(tc.epochs);
+        let mut tc = TrainConfig::from_spec(model.spec(), c.seed.unwrap_or(1));
+        tc.optimizer = optimizer(c.optimizer.as_deref().unwrap_or(""), c.lr, tc.optimizer);
+        if let Some(name) = &c.schedule {
+            tc.schedule = Schedule::named(name).ok_or_else(|| JsValue::from_str(&format!("start_training: no schedule named {name:?}")))?;
+        }
+        tc.batch = c.batch.unwrap_or(tc.batch);
+        tc.epochs = c.epochs.unwrap_or(tc.epochs);
         model.clear_optimizer();
         let limited;
-        let data = match (c["train_limit"].as_u64(), c["test_limit"].as_u64()) {
+        let data = match (c.train_limit, c.test_limit) {
             (None, None) => data,
             (a, b) => {
-                limited =
-                    Mnist { train: data.train.take(a.unwrap_or(u64::MAX) as usize), test: data.test.take(b.unwrap_or(u64::MAX) as usize) };
+                limited = Mnist { train: data.train.take(a.unwrap_or(usize::MAX)), test: data.test.take(b.unwrap_or(usize::MAX)) };
                 &limited
             }
         };
@@ -381,16 +412,10 @@ pub async fn evaluate_test() -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     const BATCH: usize = 500;
-    let argmax =
-        |probs: &[f32]| -> Vec<u8> { probs.chunks(10).map(|r| (0..10).fold(0, |b, j| if r[j] > r[b] { j } else { b }) as u8).collect() };
+    let digits = |probs: &[f32]| -> Vec<u8> { predicted_classes(probs).map(|c| c as u8).collect() };
     let images = with(|s| s.data.as_ref().map(|d| d.test.images.pixels.clone()))
         .ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-    let batches = || {
-        images
-            .chunks(BATCH * 784)
-            .filter(|c| c.len() == BATCH * 784)
-            .map(|c| c.iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE).collect::<Vec<f32>>())
-    };
+    let batches = || images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784).map(pixels_to_input);
     let gpu_graph = with(|s| match s.net() {
         Some(Net::Gpu(m)) => Some(Graph::new(m, BATCH, None).map(|g| (m.gpu.clone(), g))).transpose(),
         _ => Ok(None),
@@ -400,14 +425,14 @@ pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     match gpu_graph {
         Some((gpu, graph)) => {
             for x in batches() {
-                out.extend(argmax(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
+                out.extend(digits(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
             }
         }
         None => with(|s| {
             let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
             let mut graph = CpuGraph::new(m, 64, false).map_err(js)?;
             for x in batches() {
-                out.extend(argmax(&cpu_probs(&mut graph, m, &x)));
+                out.extend(digits(&cpu_probs(&mut graph, m, &x)));
             }
             Ok(())
         })?,
@@ -420,11 +445,11 @@ pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
 pub async fn first_filters() -> Result<String, JsValue> {
     refresh_cpu_copy().await?;
     with(|s| {
-        let (_, layers, tensors) = s.cpu.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
-        let Some(Planned::Conv { name, out_c, kernel, .. }) = layers.iter().find(|l| matches!(l, Planned::Conv { .. })) else {
+        let copy = s.copy.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        let Some(Planned::Conv { name, out_c, kernel, .. }) = copy.layers.iter().find(|l| matches!(l, Planned::Conv { .. })) else {
             return Err(JsValue::from_str("the network has no convolution"));
         };
-        let w = tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default();
+        let w = copy.tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default();
         Ok(json!({ "out": out_c, "k": kernel, "values": w }).to_string())
     })
 }
@@ -467,7 +492,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
         }
         while y.len() < FINE_TUNE_BATCH {
             let i = rng.below(mnist.len());
-            x.extend(mnist.image(i).iter().map(|&p| p as f32 * crate::train::PIXEL_SCALE));
+            x.extend(mnist.image(i).iter().map(|&p| pixel_to_input(p)));
             y.push(mnist.labels[i] as u32);
         }
         (x, y)
@@ -479,12 +504,7 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
                 graph.input.write(&gpu, &x);
                 graph.labels.write(&gpu, &y);
                 graph.metrics.write(&gpu, &[0f32; 3]);
-                let mut encoder = gpu.encoder();
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
-                    graph.record_train_step(&mut pass);
-                }
-                gpu.submit(encoder);
+                gpu.run_pass(|pass| graph.record_train_step(pass));
             }
             let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
             (m[0] as f64, m[1] as f64)
@@ -507,51 +527,92 @@ pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Resul
     Ok(json!({ "loss": loss / rows, "accuracy": correct / rows }).to_string())
 }
 
-/// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is JSON
-/// {engine: "gpu"|"cpu" (default gpu), models: [..], batches: [..], windows, images,
-/// profile: bool, conv: "tiled"|"direct" (default: the adapter's choice)}; needs init() and
-/// load_data() first. Resolves to JSON {adapter, rows: [{model, batch, train_images_per_s,
-/// infer_1_ms, infer_1000_ms}], profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
+/// What scripts/bench-browser.mjs asks `benchmark` for; a field not listed here is an error.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchmarkRequest {
+    /// "gpu" (the default) or "cpu".
+    #[serde(default)]
+    engine: BenchmarkEngine,
+    /// Preset names.
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    batches: Vec<usize>,
+    /// Timed training windows (default 5), of at least `images` images (default 2000).
+    windows: Option<usize>,
+    images: Option<usize>,
+    /// Also time each kernel (GPU) or each layer and pass (CPU engine) at the first batch size.
+    #[serde(default)]
+    profile: bool,
+    /// "tiled" or "direct"; the adapter's measured choice when absent.
+    conv: Option<ConvAlgorithm>,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BenchmarkEngine {
+    #[default]
+    Gpu,
+    Cpu,
+}
+
+impl BenchmarkRequest {
+    fn windows(&self) -> usize {
+        self.windows.unwrap_or(5)
+    }
+    fn images(&self) -> usize {
+        self.images.unwrap_or(2000)
+    }
+    fn profile_batch(&self) -> usize {
+        self.batches.first().copied().unwrap_or(64)
+    }
+}
+
+/// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is a
+/// `BenchmarkRequest` as JSON; needs init() and load_data() first. Resolves to JSON
+/// {adapter, rows: [{model, batch, train_images_per_s, infer_1_ms, infer_1000_ms}],
+/// profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
 #[wasm_bindgen]
 pub async fn benchmark(config: String) -> Result<String, JsValue> {
-    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, profile_graph, train_flops_per_example, train_throughput};
-    let c: serde_json::Value = serde_json::from_str(&config).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, train_flops_per_example, train_throughput_of};
+    use crate::model::Model;
+    let c: BenchmarkRequest = request("benchmark", &config)?;
     let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
     let data = data.ok_or_else(|| JsValue::from_str("no data"))?;
-    if c["engine"].as_str() == Some("cpu") {
+    if c.engine == BenchmarkEngine::Cpu {
         return cpu_benchmark(&c, &data).await;
     }
-    let mut gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
-    match c["conv"].as_str() {
-        Some("tiled") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Tiled,
-        Some("direct") => gpu.conv_algorithm = crate::ops::conv2d::ConvAlgorithm::Direct,
-        _ => {}
-    }
-    let list = |key: &str| -> Vec<serde_json::Value> { c[key].as_array().cloned().unwrap_or_default() };
-    let windows = c["windows"].as_u64().unwrap_or(5) as usize;
-    let images = c["images"].as_u64().unwrap_or(2000) as usize;
+    let gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
+    let conv = c.conv.unwrap_or_else(|| ConvAlgorithm::for_adapter(&gpu.adapter_info));
+    // Every network measured here builds its graphs with the asked-for convolutions.
+    let gpu_model = |spec: &Spec| -> Result<Model, JsValue> {
+        let mut model = Model::new(&gpu, spec, 1).map_err(js)?;
+        model.conv_algorithm = conv;
+        Ok(model)
+    };
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
     let peak = peak_gflops(&gpu).await.map_err(js)?;
-    for m in list("models") {
-        let name = m.as_str().unwrap_or_default().to_string();
-        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
-        let mut model = Net::new(&Engine::Gpu(gpu.clone()), &spec, 1).map_err(js)?;
+    for name in &c.models {
+        let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+        let mut model = Net::Gpu(gpu_model(&spec)?);
         let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
-        for b in list("batches") {
-            let batch = b.as_u64().unwrap_or(64) as usize;
-            let rate = train_throughput(&Engine::Gpu(gpu.clone()), &spec, &data, batch, windows, images).await.map_err(js)?;
+        for &batch in &c.batches {
+            let rate = train_throughput_of(Net::Gpu(gpu_model(&spec)?), &data, batch, c.windows(), c.images()).await.map_err(js)?;
             let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
-        if c["profile"].as_bool().unwrap_or(false) {
-            let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
-            let (_model, graph) = profile_graph(&gpu, &spec, batch).map_err(js)?;
+        if c.profile {
+            let batch = c.profile_batch();
+            let model = gpu_model(&spec)?;
+            let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()]))).map_err(js)?;
             let kernels = kernel_profile(&gpu, &graph, 3).await.map_err(js)?;
             profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
         }
     }
-    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{:?}", gpu.conv_algorithm), "rows": rows, "profiles": profiles }).to_string())
+    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{conv:?}"), "rows": rows, "profiles": profiles })
+        .to_string())
 }
 
 /// The headline benchmark in the browser (the same code as `wgpu-mnist bench
@@ -575,26 +636,21 @@ pub async fn benchmark_time_to_accuracy(engine: String, preset: String, checks_p
 
 /// The CPU engine's rows of `benchmark` (wasm32 with simd128, one thread), with a
 /// per-layer breakdown when `profile` is set.
-async fn cpu_benchmark(c: &serde_json::Value, data: &Mnist) -> Result<String, JsValue> {
+async fn cpu_benchmark(c: &BenchmarkRequest, data: &Mnist) -> Result<String, JsValue> {
     use crate::benchmark::{cpu_step_profile, inference_latency, train_flops_per_example, train_throughput};
-    let list = |key: &str| -> Vec<serde_json::Value> { c[key].as_array().cloned().unwrap_or_default() };
-    let windows = c["windows"].as_u64().unwrap_or(5) as usize;
-    let images = c["images"].as_u64().unwrap_or(2000) as usize;
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
-    for m in list("models") {
-        let name = m.as_str().unwrap_or_default().to_string();
-        let spec = Spec::preset(&name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
+    for name in &c.models {
+        let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
         let mut model = Net::new(&Engine::Cpu, &spec, 1).map_err(js)?;
         let one = inference_latency(&mut model, data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, data, 1000, 3).await.map_err(js)?;
-        for b in list("batches") {
-            let batch = b.as_u64().unwrap_or(64) as usize;
-            let rate = train_throughput(&Engine::Cpu, &spec, data, batch, windows, images).await.map_err(js)?;
+        for &batch in &c.batches {
+            let rate = train_throughput(&Engine::Cpu, &spec, data, batch, c.windows(), c.images()).await.map_err(js)?;
             let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
-        if c["profile"].as_bool().unwrap_or(false) {
-            let batch = list("batches").first().and_then(|b| b.as_u64()).unwrap_or(64) as usize;
+        if c.profile {
+            let batch = c.profile_batch();
             profiles.push(json!({ "model": name, "batch": batch, "kernels": cpu_step_profile(&spec, data, batch, 3).map_err(js)? }));
         }
     }
@@ -630,7 +686,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
     };
     for name in crate::selftest::CASES {
         if let Some(gpu) = &gpu {
-            rows.push(row(name, "gpu", crate::selftest::run_case(gpu, name).await));
+            rows.push(row(name, "gpu", crate::selftest::run_case(&crate::selftest::GpuEngine::new(gpu), name).await));
         }
         rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CpuEngine, name).await));
     }

@@ -1,7 +1,13 @@
 //! The GPU: adapter, device and queue; buffer creation checked against the device's
-//! limits; readback that works both natively and in the browser.
+//! limits; readback that works both natively and in the browser; and (in `dispatch`) the
+//! pipeline cache and prepared dispatches every op is built from. Knows nothing about ops.
+
+mod dispatch;
 
 use std::sync::{Arc, Mutex};
+
+pub(crate) use dispatch::uniform;
+pub use dispatch::{groups_for, run, Dispatch, Shader, Uniform, View, WORKGROUP_SIZE};
 
 use crate::error::Error;
 
@@ -16,9 +22,7 @@ pub struct Gpu {
     /// Most workgroups along x before a dispatch spills into y: the device limit,
     /// lowered by tests to force every kernel onto a 2-D grid.
     pub max_workgroups_per_dim: u32,
-    /// How convolutions run here (chosen per adapter; tests run both).
-    pub conv_algorithm: crate::ops::conv2d::ConvAlgorithm,
-    pub(crate) pipelines: Arc<Mutex<crate::ops::kernel::PipelineCache>>,
+    pipelines: Arc<Mutex<dispatch::PipelineCache>>,
     lost: Arc<Mutex<Option<String>>>,
 }
 
@@ -53,9 +57,7 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             *lost_in_callback.lock().unwrap() = Some(format!("{reason:?}: {message}"));
         });
-        let conv_algorithm = crate::ops::conv2d::ConvAlgorithm::for_adapter(&adapter_info);
         Ok(Gpu {
-            conv_algorithm,
             device,
             queue,
             adapter_info,
