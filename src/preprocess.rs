@@ -8,10 +8,29 @@ const INK_THRESHOLD: f32 = 0.05;
 const FIT: usize = 20;
 pub const SIDE: usize = 28;
 
-/// `ink` is `width * height` values in 0..1 (1 = full ink). Returns 784 values in 0..1,
-/// or None for an empty drawing.
-pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
-    assert_eq!(ink.len(), width * height, "ink must be width * height values");
+/// The largest drawing accepted, in pixels (a 4K canvas is 8.3 million).
+pub const MAX_PIXELS: usize = 1 << 25;
+
+/// `ink` is `width * height` values in 0..1 (1 = full ink; values outside are clamped,
+/// NaN counts as paper). Returns 784 values in 0..1, None for an empty drawing, or an
+/// error for sizes that do not match the values or exceed `MAX_PIXELS`.
+pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Result<Option<Vec<f32>>, String> {
+    match width.checked_mul(height) {
+        Some(n) if n == ink.len() && n <= MAX_PIXELS => {}
+        Some(n) if n == ink.len() => return Err(format!("a drawing of {width}x{height} pixels is larger than the {MAX_PIXELS} accepted")),
+        _ => return Err(format!("a {width}x{height} drawing needs {width} * {height} ink values, not {}", ink.len())),
+    }
+    let clean: Vec<f32>;
+    let ink = if ink.iter().all(|v| (0.0..=1.0).contains(v)) {
+        ink
+    } else {
+        clean = ink.iter().map(|&v| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) }).collect();
+        &clean
+    };
+    Ok(centred(ink, width, height))
+}
+
+fn centred(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
     let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
     for y in 0..height {
         for x in 0..width {
@@ -85,8 +104,8 @@ mod tests {
 
     #[test]
     fn an_empty_canvas_gives_no_image() {
-        assert_eq!(preprocess(&vec![0.0; 280 * 280], 280, 280), None);
-        assert_eq!(preprocess(&vec![0.01; 100], 10, 10), None);
+        assert_eq!(preprocess(&vec![0.0; 280 * 280], 280, 280), Ok(None));
+        assert_eq!(preprocess(&vec![0.01; 100], 10, 10), Ok(None));
     }
 
     #[test]
@@ -103,7 +122,7 @@ mod tests {
             ink[y * w + x] = 1.0;
             ink[y * w + x - 1] = 1.0;
         }
-        let img = preprocess(&ink, w, h).unwrap();
+        let img = preprocess(&ink, w, h).unwrap().unwrap();
         assert_eq!(img.len(), 784);
         let (x0, y0, x1, y1) = bbox(&img);
         assert_eq!(y1 - y0 + 1, 20, "the longer side is scaled to 20 pixels");
@@ -123,7 +142,7 @@ mod tests {
                 ink[y * w + x] = 1.0;
             }
         }
-        let img = preprocess(&ink, w, h).unwrap();
+        let img = preprocess(&ink, w, h).unwrap().unwrap();
         let (x0, y0, x1, y1) = bbox(&img);
         assert_eq!(x1 - x0 + 1, 20);
         assert!(y1 - y0 + 1 <= 4, "80 x 10 becomes 20 x 2.5");

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use wgpu_mnist::data::{pixels_to_input, Mnist, FILES};
 use wgpu_mnist::model::{safetensors, summary, Engine, Graph, Model, Net, Spec, PRESETS};
-use wgpu_mnist::ops::optim::Optimizer;
-use wgpu_mnist::train::{predict, Predictor, TrainConfig, Trainer};
+use wgpu_mnist::ops::optim::{Optimizer, Schedule};
+use wgpu_mnist::train::{checkpoint, predict, Predictor, TrainConfig, Trainer};
 use wgpu_mnist::{Error, Gpu};
 
 fn gpu() -> &'static Gpu {
@@ -34,6 +34,7 @@ on_both_engines!(
     every_preset_takes_a_finite_training_step_that_changes_its_parameters,
     a_saved_model_loads_back_with_identical_predictions,
     the_same_seed_gives_the_same_numbers,
+    a_checkpoint_resumes_exactly_mid_epoch_and_across_an_epoch,
 );
 
 fn data_dir() -> std::path::PathBuf {
@@ -155,6 +156,58 @@ fn the_same_seed_gives_the_same_numbers(engine: &Engine) {
     let a = losses(engine, 11);
     assert_eq!(a, losses(engine, 11));
     assert_ne!(a, losses(engine, 12));
+}
+
+/// N steps, a checkpoint, M more steps end at exactly the weights (bitwise) and optimizer
+/// state of the resumed checkpoint's M steps: mid-epoch and across an epoch's end, with
+/// Adam's moments, a one-cycle schedule and dropout masks (pytorch-convnet) in play.
+fn a_checkpoint_resumes_exactly_mid_epoch_and_across_an_epoch(engine: &Engine) {
+    let spec = Spec::preset("pytorch-convnet").unwrap();
+    let data = subset(320, 40);
+    let mut config = TrainConfig::from_spec(&spec, 9);
+    (config.batch, config.epochs, config.schedule) = (32, 3, Schedule::ONE_CYCLE);
+    let mut straight = Trainer::new(Net::new(engine, &spec, 9).unwrap(), config, &data).unwrap();
+    let state = |t: &Trainer| {
+        let tensors = pollster::block_on(t.model.read_tensors()).unwrap();
+        let (step, opt) = pollster::block_on(t.model.read_optimizer()).unwrap();
+        (tensors.into_iter().map(|t| t.1).collect::<Vec<_>>(), step, opt)
+    };
+    let run = |t: &mut Trainer, steps: usize| {
+        for _ in 0..steps {
+            if t.epoch == 0 || t.epoch_done() {
+                t.begin_epoch();
+            }
+            pollster::block_on(t.train_steps(1)).unwrap();
+        }
+    };
+    for (n, m) in [(4, 3), (8, 5)] {
+        // (8 steps = 3 into the second epoch of 10; then 5 more: the end of it, and one step into the third.)
+        let mut first = Trainer::new(Net::new(engine, &spec, 9).unwrap(), config, &data).unwrap();
+        run(&mut first, n);
+        let bytes = pollster::block_on(checkpoint::to_bytes(&first)).unwrap();
+        run(&mut first, m);
+        let mut resumed = checkpoint::resume(engine, "checkpoint.safetensors", &bytes, &data, None).unwrap();
+        assert_eq!((resumed.epoch, resumed.step_in_epoch), (1 + (n - 1) / 10, 1 + (n - 1) % 10), "after {n} steps");
+        run(&mut resumed, m);
+        let (a, b) = (state(&first), state(&resumed));
+        assert_eq!(a.1, b.1, "step counters after {n} + {m}");
+        assert!(a.0 == b.0 && a.2 == b.2, "weights or optimizer state differ after {n} + {m} steps");
+    }
+    // And a straight run of the same steps gives the same numbers as the first runs did.
+    run(&mut straight, 13);
+    let resumed_loss = {
+        let mut again = Trainer::new(Net::new(engine, &spec, 9).unwrap(), config, &data).unwrap();
+        run(&mut again, 13);
+        state(&again).0
+    };
+    assert!(state(&straight).0 == resumed_loss);
+    // A model file without training state is not a checkpoint, and says what to do.
+    let plain = safetensors::to_bytes(&spec, &pollster::block_on(straight.model.read_tensors()).unwrap());
+    let err = checkpoint::resume(engine, "model.safetensors", &plain, &data, None).err().expect("a model file is refused");
+    assert!(err.to_string().contains("--load"), "{err}");
+    // A checkpoint still loads as a model file (the optimizer tensors are skipped).
+    let bytes = pollster::block_on(checkpoint::to_bytes(&straight)).unwrap();
+    assert_eq!(safetensors::from_bytes("checkpoint.safetensors", &bytes).unwrap().1, state(&straight).0);
 }
 
 /// Trains `spec` for `steps` steps from seed 4 on `engine` with SGD and returns
@@ -335,6 +388,87 @@ fn train_without_any_gpu_adapter_runs_on_the_cpu_engine_and_says_so() {
     let engine_line = stdout.lines().find(|l| l.starts_with("engine:")).unwrap_or_default();
     assert!(engine_line.contains("CPU engine") && engine_line.contains("no usable GPU"), "{engine_line}");
     assert!(stdout.contains("done: 1 epochs"), "{stdout}");
+}
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist")).args(args).args(["--data", data_dir().to_str().unwrap()]).output().unwrap()
+}
+
+/// Two epochs straight, and one epoch then `--resume` of its checkpoint for the second,
+/// save byte-identical model files.
+#[test]
+fn the_command_line_resumes_a_checkpoint_to_the_same_model() {
+    let dir = std::env::temp_dir().join(format!("wgpu-mnist-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--model", "lenet", "--engine", "cpu", "--train-limit", "1500", "--test-limit", "200", "--batch", "100"];
+    let ok = |out: std::process::Output| {
+        assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(cli(&[&["train"][..], &common, &["--epochs", "2", "--save", &path("straight.safetensors")]].concat()));
+    ok(cli(&[&["train"][..], &common, &["--epochs", "1", "--checkpoint", &path("c.safetensors")]].concat()));
+    let out = ok(cli(&[
+        "train",
+        "--resume",
+        &path("c.safetensors"),
+        "--epochs",
+        "2",
+        "--engine",
+        "cpu",
+        "--train-limit",
+        "1500",
+        "--test-limit",
+        "200",
+        "--save",
+        &path("resumed.safetensors"),
+    ]));
+    assert!(out.contains("resumed") && out.contains("at epoch 1 step 15 of 15"), "{out}");
+    assert!(std::fs::read(path("straight.safetensors")).unwrap() == std::fs::read(path("resumed.safetensors")).unwrap());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A learning rate of 1e4 diverges: training stops within a metrics window with a message
+/// naming the step and the learning rate, and the saved checkpoint and model are the last
+/// finite ones (they load).
+#[test]
+fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
+    let dir = std::env::temp_dir().join(format!("wgpu-mnist-diverge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ckpt, model) = (dir.join("c.safetensors"), dir.join("m.safetensors"));
+    let out = cli(&[
+        "train",
+        "--model",
+        "lenet",
+        "--engine",
+        "cpu",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "10000",
+        "--train-limit",
+        "3000",
+        "--test-limit",
+        "200",
+        "--epochs",
+        "1",
+        "--batch",
+        "50",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it must fail: {}", String::from_utf8_lossy(&out.stdout));
+    for words in ["diverged", "learning rate", "step", "last good checkpoint", "--resume"] {
+        assert!(stderr.contains(words), "'{words}' missing from: {stderr}");
+    }
+    for file in [&ckpt, &model] {
+        let bytes = std::fs::read(file).unwrap();
+        safetensors::from_bytes("kept", &bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Unknown flags, missing values and values out of range are usage errors (exit 2, a

@@ -1,23 +1,31 @@
-//! `wgpu-mnist train`: trains a preset (or continues a saved model) on either engine,
-//! with a progress bar, one line per epoch, and the model saved after every epoch.
+//! `wgpu-mnist train`: trains a preset (or continues a saved model or a checkpoint) on
+//! either engine, with a progress bar and one line per epoch. The model is saved after
+//! every epoch; a checkpoint (weights, optimizer state, position) is kept in memory and,
+//! with --checkpoint, on disk every epoch and every --checkpoint-every seconds. When
+//! training fails (a diverging loss, a lost GPU), the weights go back to the last good
+//! checkpoint, which is saved, and the message names it.
 
 use std::io::Write;
 use std::time::Instant;
 
 use wgpu_mnist::model::{safetensors, summary, Net, Spec};
 use wgpu_mnist::ops::optim::{Optimizer, Schedule};
-use wgpu_mnist::train::{TrainConfig, Trainer};
+use wgpu_mnist::train::{checkpoint, TrainConfig, Trainer};
 use wgpu_mnist::Error;
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
     /// The preset to train from scratch.
-    #[arg(long, default_value = "pytorch-cnn", value_parser = super::preset_names(), conflicts_with = "load")]
+    #[arg(long, default_value = "pytorch-cnn", value_parser = super::preset_names(), conflicts_with_all = ["load", "resume"])]
     model: String,
     /// Continue training this model file instead (the optimizer's moments start afresh).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
     load: Option<String>,
-    /// Epochs (default: the preset's recipe).
+    /// Resume this checkpoint exactly where it stopped (its recipe, optimizer state, step
+    /// and shuffle); it is updated as training goes on unless --checkpoint names another.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["batch", "optimizer", "schedule", "lr", "seed", "validation_split"])]
+    resume: Option<String>,
+    /// Epochs (default: the preset's recipe; with --resume, the checkpoint's).
     #[arg(long)]
     epochs: Option<usize>,
     /// Images per step (default: the preset's recipe).
@@ -34,11 +42,17 @@ pub struct TrainArgs {
     #[arg(long, value_parser = super::positive_finite)]
     lr: Option<f32>,
     /// Seeds the initialisation, the shuffle and the dropout masks.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    #[arg(long)]
+    seed: Option<u64>,
     /// Write the model here after every epoch (safetensors, with the recipe used).
     #[arg(long, value_name = "FILE")]
     save: Option<String>,
+    /// Write a resumable checkpoint here (see --resume).
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<String>,
+    /// Seconds of training between checkpoints (and at every epoch's end).
+    #[arg(long, default_value_t = 30.0, value_parser = super::positive_finite)]
+    checkpoint_every: f32,
     /// Hold out this fraction of the training set for validation (default: the recipe's).
     #[arg(long, value_parser = super::fraction)]
     validation_split: Option<f32>,
@@ -50,12 +64,45 @@ pub struct TrainArgs {
 
 pub async fn run(args: TrainArgs) -> Result<(), Error> {
     let engine = super::engine(&args.engine).await?;
-    let model = match &args.load {
-        Some(path) => super::load_model(&engine, path)?,
-        None => Net::new(&engine, &super::preset(&args.model)?, args.seed)?,
+    let data = super::load_data(&args.data)?;
+    let mut trainer = match &args.resume {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| Error::BadFile(format!("{path}: cannot read it ({e})")))?;
+            let t = checkpoint::resume(&engine, path, &bytes, &data, args.epochs)?;
+            println!("resumed {path} at epoch {} step {} of {}", t.epoch, t.step_in_epoch, t.steps_per_epoch);
+            t
+        }
+        None => {
+            let seed = args.seed.unwrap_or(1);
+            let model = match &args.load {
+                Some(path) => super::load_model(&engine, path)?,
+                None => Net::new(&engine, &super::preset(&args.model)?, seed)?,
+            };
+            let config = config_of(&args, TrainConfig::from_spec(model.spec(), seed));
+            Trainer::new(model, config, &data)?
+        }
     };
-    let mut spec = model.spec().clone();
-    let mut config = TrainConfig::from_spec(&spec, args.seed);
+    let config = trainer.config;
+    // A saved file records the recipe it was trained with, not the preset's default.
+    let mut spec = trainer.model.spec().clone();
+    (spec.optimizer, spec.schedule, spec.batch, spec.validation_split) =
+        (config.optimizer, config.schedule, config.batch, config.validation_split);
+    print!("{}", summary(&spec)?);
+    println!(
+        "optimizer {:?}, schedule {:?}, batch {}, {} epochs, seed {}",
+        config.optimizer, config.schedule, config.batch, config.epochs, config.seed
+    );
+    let checkpoint_path = args.checkpoint.clone().or(args.resume.clone());
+    let mut keeper = Keeper { path: checkpoint_path, last: None, every_s: args.checkpoint_every as f64, taken: Instant::now() };
+    keeper.take(&trainer).await?;
+    match train(&mut trainer, &args, &spec, &mut keeper).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(keeper.roll_back(e, &mut trainer, &engine, &data, &args, &spec).await),
+    }
+}
+
+/// The recipe with the command line's overrides.
+fn config_of(args: &TrainArgs, mut config: TrainConfig) -> TrainConfig {
     if let Some(name) = &args.optimizer {
         config.optimizer = Optimizer::named(name).expect("clap checked the name");
     }
@@ -68,21 +115,95 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     config.batch = args.batch.map_or(config.batch, |b| b as usize);
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.validation_split = args.validation_split.unwrap_or(config.validation_split);
-    // A saved file records the recipe it was trained with, not the preset's default.
-    (spec.optimizer, spec.schedule, spec.batch, spec.validation_split) =
-        (config.optimizer, config.schedule, config.batch, config.validation_split);
-    let data = super::load_data(&args.data)?;
-    print!("{}", summary(&spec)?);
-    println!(
-        "optimizer {:?}, schedule {:?}, batch {}, {} epochs, seed {}",
-        config.optimizer, config.schedule, config.batch, config.epochs, args.seed
-    );
-    let mut trainer = Trainer::new(model, config, &data)?;
+    config
+}
+
+/// The last good checkpoint: in memory always, on disk when a path was given.
+struct Keeper {
+    path: Option<String>,
+    last: Option<(Vec<u8>, usize, usize)>,
+    every_s: f64,
+    taken: Instant,
+}
+
+impl Keeper {
+    /// Takes a checkpoint now (and writes it, with a path).
+    async fn take(&mut self, trainer: &Trainer) -> Result<(), Error> {
+        let bytes = checkpoint::to_bytes(trainer).await?;
+        if let Some(path) = &self.path {
+            write_file(path, &bytes)?;
+        }
+        self.last = Some((bytes, trainer.epoch, trainer.step_in_epoch));
+        self.taken = Instant::now();
+        Ok(())
+    }
+
+    /// Takes one when `every_s` seconds have passed since the last.
+    async fn maybe_take(&mut self, trainer: &Trainer) -> Result<(), Error> {
+        if self.taken.elapsed().as_secs_f64() >= self.every_s {
+            self.take(trainer).await?;
+        }
+        Ok(())
+    }
+
+    /// After a failure: the weights go back to the last good checkpoint, which is saved
+    /// (to --checkpoint, and the model to --save; else beside the working directory), and
+    /// the error says where training stood and where the work is.
+    async fn roll_back(
+        &self,
+        e: Error,
+        trainer: &mut Trainer,
+        engine: &wgpu_mnist::model::Engine,
+        data: &wgpu_mnist::data::Mnist,
+        args: &TrainArgs,
+        spec: &Spec,
+    ) -> Error {
+        println!();
+        let Some((bytes, epoch, step)) = &self.last else { return e };
+        let rescue = format!("{}-rescued.safetensors", spec.name);
+        let ckpt_path = self.path.clone().unwrap_or(rescue);
+        let at = if *epoch == 0 { "the starting weights".to_string() } else { format!("epoch {epoch} step {step}") };
+        let kept = write_file(&ckpt_path, bytes).map(|_| format!("its checkpoint ({at}) is in {ckpt_path}"));
+        // The model file too, from the checkpoint (on the CPU engine if the GPU is gone).
+        let saved = match &args.save {
+            Some(path) => {
+                let back = checkpoint::resume(engine, &ckpt_path, bytes, data, None)
+                    .or_else(|_| checkpoint::resume(&wgpu_mnist::model::Engine::Cpu, &ckpt_path, bytes, data, None));
+                match back {
+                    Ok(back) => {
+                        *trainer = back;
+                        save(path, spec, trainer).await.map(|_| format!("; the model file {path} holds its weights"))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => Ok(String::new()),
+        };
+        let how = match (kept, saved) {
+            (Ok(k), Ok(s)) => format!("The weights went back to the last good checkpoint: {k}{s}."),
+            (Err(w), _) | (_, Err(w)) => format!("Saving the last good checkpoint failed too: {w}."),
+        };
+        let text = format!("{e}. {how} Resume with --resume {ckpt_path}.");
+        match e {
+            Error::Diverged(_) => Error::Diverged(text.trim_start_matches("training diverged: ").to_string()),
+            Error::DeviceLost(_) => Error::DeviceLost(text.trim_start_matches("GPU device lost: ").to_string()),
+            other => Error::BadFile(format!("{other}; {how}")),
+        }
+    }
+}
+
+/// The epochs left: a progress bar, a line per epoch, the model saved after every epoch,
+/// checkpoints as the keeper says.
+async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mut Keeper) -> Result<(), Error> {
+    let config = trainer.config;
     let report_every = (2000 / config.batch).max(1);
     let started = Instant::now();
     let mut last = None;
-    for _ in 0..config.epochs {
-        trainer.begin_epoch();
+    // (A resumed checkpoint may stand inside an epoch: that epoch is finished first.)
+    while trainer.epoch < config.epochs || (trainer.epoch > 0 && !trainer.epoch_done()) {
+        if trainer.epoch == 0 || trainer.epoch_done() {
+            trainer.begin_epoch();
+        }
         let t0 = Instant::now();
         let (mut loss, mut correct, mut seen) = (0.0, 0.0, 0usize);
         while !trainer.epoch_done() {
@@ -101,6 +222,7 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
                 seen as f64 / t0.elapsed().as_secs_f64()
             );
             std::io::stdout().flush().ok();
+            keeper.maybe_take(trainer).await?;
         }
         let train_secs = t0.elapsed().as_secs_f64();
         let val = trainer.evaluate_validation().await?;
@@ -109,8 +231,8 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
         println!(
             "\repoch {}  train loss {:.4}  train acc {:.2}%{val_text}  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} img/s",
             trainer.epoch,
-            loss / seen as f64,
-            100.0 * correct / seen as f64,
+            loss / seen.max(1) as f64,
+            100.0 * correct / seen.max(1) as f64,
             test.loss,
             100.0 * test.accuracy,
             train_secs,
@@ -119,8 +241,9 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
         last = Some(test);
         // Saved after every epoch, so a long run that is stopped keeps its last epoch.
         if let Some(path) = &args.save {
-            save(path, &spec, &trainer).await?;
+            save(path, spec, trainer).await?;
         }
+        keeper.take(trainer).await?;
     }
     if let Some(t) = last {
         println!(
@@ -132,14 +255,22 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
         );
     }
     if let (Some(path), 0) = (&args.save, config.epochs) {
-        save(path, &spec, &trainer).await?;
+        save(path, spec, trainer).await?;
     }
     Ok(())
 }
 
+fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
+    // Written beside and renamed, so a crash mid-write never leaves half a file.
+    let partial = format!("{path}.partial");
+    std::fs::write(&partial, bytes)
+        .and_then(|_| std::fs::rename(&partial, path))
+        .map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))
+}
+
 async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
     let bytes = safetensors::to_bytes(spec, &trainer.model.read_tensors().await?);
-    std::fs::write(path, bytes).map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))?;
+    write_file(path, &bytes)?;
     println!("saved {path}");
     Ok(())
 }

@@ -23,9 +23,11 @@ fn header(file: &str, bytes: &[u8], magic: u32, dims: usize) -> Result<Vec<usize
         return Err(bad(format!("magic number {:#010x}, expected {magic:#010x} (is it gzipped, or the wrong file?)", word(0))));
     }
     let sizes: Vec<usize> = (1..=dims).map(|i| word(i) as usize).collect();
-    let expected = head + sizes.iter().product::<usize>();
-    if bytes.len() != expected {
-        return Err(bad(format!("{} bytes, but its header {sizes:?} needs exactly {expected} (truncated or corrupt)", bytes.len())));
+    // Checked: three u32 sizes can multiply past usize (on wasm32, two can).
+    let expected = sizes.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).and_then(|n| n.checked_add(head));
+    if expected != Some(bytes.len()) {
+        let needs = expected.map_or("more than this machine can address".to_string(), |e| format!("exactly {e}"));
+        return Err(bad(format!("{} bytes, but its header {sizes:?} needs {needs} (truncated or corrupt)", bytes.len())));
     }
     Ok(sizes)
 }

@@ -198,6 +198,15 @@ impl Net {
         }
     }
 
+    /// Words of the flat parameter buffer (and each optimizer-state buffer), alignment
+    /// gaps included.
+    pub fn param_words(&self) -> usize {
+        match self {
+            Net::Gpu(m) => m.param_words,
+            Net::Cpu(m) => m.params.len(),
+        }
+    }
+
     /// Number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
         self.tensors().iter().filter(|t| t.trainable).map(|t| t.len).sum()

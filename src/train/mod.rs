@@ -5,12 +5,14 @@
 //! loss/accuracy are accumulated on the GPU and read back once per chunk. On the CPU
 //! engine the same batches are gathered from memory and each step runs at once.
 
+pub mod checkpoint;
+
 use crate::data::{GpuSplit, Mnist, Split};
 use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::model::{CpuGraph, CpuModel, Graph, Net, Spec};
 use crate::ops::gather::{gather_batch, GatherShape};
-use crate::ops::optim::{Optimizer, Schedule};
+use crate::ops::optim::{rate_at, Optimizer, Schedule};
 use crate::ops::{Dispatch, View};
 use crate::rng::Rng;
 
@@ -19,7 +21,7 @@ pub use crate::data::{PIXEL_SCALE, PIXEL_SHIFT};
 pub const MAX_EVAL_BATCH: usize = 500;
 
 /// How to train: the spec's recipe unless overridden.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     pub optimizer: Optimizer,
     pub schedule: Schedule,
@@ -239,17 +241,41 @@ impl Trainer {
             Exec::Gpu { train_graph, .. } => Pending::Gpu(self.model.as_gpu().expect("GPU model").gpu.clone(), train_graph.metrics.clone()),
             Exec::Cpu(cpu) => Pending::Ready(metrics_of(std::mem::take(&mut cpu.metrics))),
         };
-        let (lr, epoch, step) = (self.config.optimizer.lr(), self.epoch, self.step_in_epoch);
+        let (lr, epoch, step) = (rate_at(&self.rates, self.steps_taken() as u32), self.epoch, self.step_in_epoch);
         async move {
             let m = pending.take().await?;
             if !m.loss.is_finite() {
                 return Err(Error::Diverged(format!(
-                    "the training loss became {} at epoch {epoch} step {step}; lower the learning rate (now {lr}) and reset",
+                    "the training loss became {} by epoch {epoch} step {step}, most likely from a learning rate too high (now {lr}); lower it and start again",
                     m.loss
                 )));
             }
             Ok(m)
         }
+    }
+
+    /// Moves a fresh trainer to `step` of epoch `epoch` (a resumed checkpoint): the
+    /// epochs' shuffles are replayed from the seed, so the order is the one it had.
+    pub fn seek(&mut self, epoch: usize, step: usize) -> Result<(), Error> {
+        if self.epoch != 0 || step > self.steps_per_epoch || (epoch == 0 && step > 0) {
+            return Err(Error::Shape(format!(
+                "cannot resume at epoch {epoch} step {step}: an epoch here has {} steps (was it trained on other data, or another --train-limit?)",
+                self.steps_per_epoch
+            )));
+        }
+        for _ in 0..epoch {
+            self.begin_epoch();
+        }
+        self.step_in_epoch = step;
+        if let (Exec::Gpu { train, .. }, Net::Gpu(m)) = (&self.exec, &self.model) {
+            train.cursor.write(&m.gpu, &[(step * self.config.batch) as u32]);
+        }
+        Ok(())
+    }
+
+    /// Steps taken since training began: the index of the next step's learning rate.
+    pub fn steps_taken(&self) -> usize {
+        self.epoch.saturating_sub(1) * self.steps_per_epoch + self.step_in_epoch
     }
 
     /// Whether the current epoch has no steps left.

@@ -261,10 +261,10 @@ pub fn model_summary() -> Result<String, JsValue> {
 }
 
 /// The drawing (`ink`: width * height values in 0..1) as the 28x28 input, or nothing
-/// for an empty canvas.
+/// for an empty canvas; rejects sizes that do not match the values.
 #[wasm_bindgen]
-pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Option<Vec<f32>> {
-    crate::preprocess::preprocess(ink, width, height)
+pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Result<Option<Vec<f32>>, JsValue> {
+    crate::preprocess::preprocess(ink, width, height).map_err(|e| JsValue::from_str(&e))
 }
 
 /// Probabilities of 0..9 for one 28x28 image (values 0..1), on the model's engine; on
