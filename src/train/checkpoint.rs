@@ -13,7 +13,7 @@ use super::{TrainConfig, Trainer};
 use crate::data::Mnist;
 use crate::error::Error;
 use crate::model::safetensors::{self, OPTIMIZER_PREFIX};
-use crate::model::{Engine, Net};
+use crate::model::{plan, Engine, Net, Spec};
 
 /// Where a run stands, as the metadata "checkpoint" records it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,10 +62,19 @@ pub async fn to_bytes(trainer: &Trainer) -> Result<Vec<u8>, Error> {
     Ok(safetensors::write(&metadata, &refs))
 }
 
-/// A trainer on `engine` at the checkpoint's position, with its weights, optimizer state,
-/// step counter, dropout seed and the epoch's shuffle as they were. `epochs`, when given,
-/// replaces the recipe's (a schedule is then stretched to the new length).
-pub fn resume(engine: &Engine, file: &str, bytes: &[u8], data: &Mnist, epochs: Option<usize>) -> Result<Trainer, Error> {
+/// A checkpoint file, parsed and checked: the model's spec and tensor values (state-dict
+/// order), the position, and the optimizer's state per slot and trainable tensor (in
+/// state-dict order).
+pub struct Checkpoint {
+    pub spec: Spec,
+    pub values: Vec<Vec<f32>>,
+    pub position: Position,
+    pub optimizer: Vec<Vec<Vec<f32>>>,
+}
+
+/// Parses a checkpoint without building anything: every tensor's name, shape and
+/// finiteness, the optimizer state the recipe's optimizer needs, the position's JSON.
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Checkpoint, Error> {
     let bad = |what: String| Error::BadFile(format!("{file}: {what}"));
     let raw = safetensors::read(file, bytes)?;
     let (spec, values) = safetensors::model_of(file, &raw)?;
@@ -74,24 +83,42 @@ pub fn resume(engine: &Engine, file: &str, bytes: &[u8], data: &Mnist, epochs: O
         .get("checkpoint")
         .ok_or_else(|| bad("a model file without training state: continue it with --load (the optimizer starts afresh)".into()))
         .and_then(|text| serde_json::from_str(text).map_err(|e| bad(format!("its training state is invalid ({e})"))))?;
-    let mut net = Net::with_values(engine, &spec, &values)?;
-    let mut state = [vec![0f32; net.param_words()], vec![0f32; net.param_words()]];
+    let trainable: Vec<(String, Vec<usize>)> =
+        plan(&spec)?.iter().flat_map(|l| l.tensors()).filter(|t| t.2).map(|(name, shape, _)| (name, shape)).collect();
+    let mut optimizer = Vec::new();
     for slot in 0..position.config.optimizer.state_slots() {
-        for t in net.tensors().iter().filter(|t| t.trainable) {
-            let name = slot_name(slot, &t.name);
+        let mut tensors = Vec::new();
+        for (tensor, want) in &trainable {
+            let name = slot_name(slot, tensor);
             let (shape, v) = raw.tensors.get(&name).ok_or_else(|| bad(format!("the optimizer state '{name}' is missing")))?;
-            if *shape != t.shape {
-                return Err(bad(format!("the optimizer state '{name}' has shape {shape:?}, its tensor {:?}", t.shape)));
+            if shape != want {
+                return Err(bad(format!("the optimizer state '{name}' has shape {shape:?}, its tensor {want:?}")));
             }
             safetensors::finite(file, &name, v)?;
+            tensors.push(v.clone());
+        }
+        optimizer.push(tensors);
+    }
+    Ok(Checkpoint { spec, values, position, optimizer })
+}
+
+/// A trainer on `engine` at the checkpoint's position, with its weights, optimizer state,
+/// step counter, dropout seed and the epoch's shuffle as they were. `epochs`, when given,
+/// replaces the recipe's (a schedule is then stretched to the new length).
+pub fn resume(engine: &Engine, file: &str, bytes: &[u8], data: &Mnist, epochs: Option<usize>) -> Result<Trainer, Error> {
+    let c = parse(file, bytes)?;
+    let mut net = Net::with_values(engine, &c.spec, &c.values)?;
+    let mut state = [vec![0f32; net.param_words()], vec![0f32; net.param_words()]];
+    for (slot, tensors) in c.optimizer.iter().enumerate() {
+        for (t, v) in net.tensors().iter().filter(|t| t.trainable).zip(tensors) {
             state[slot][t.offset as usize..][..t.len].copy_from_slice(v);
         }
     }
-    net.write_optimizer(position.optimizer_step, &state);
-    net.set_dropout_seed(position.dropout_seed);
-    let mut config = position.config;
+    net.write_optimizer(c.position.optimizer_step, &state);
+    net.set_dropout_seed(c.position.dropout_seed);
+    let mut config = c.position.config;
     config.epochs = epochs.unwrap_or(config.epochs);
     let mut trainer = Trainer::new(net, config, data)?;
-    trainer.seek(position.epoch, position.step_in_epoch).map_err(|e| bad(e.to_string()))?;
+    trainer.seek(c.position.epoch, c.position.step_in_epoch).map_err(|e| Error::BadFile(format!("{file}: {e}")))?;
     Ok(trainer)
 }
