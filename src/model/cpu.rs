@@ -255,16 +255,18 @@ impl CpuGraph {
     /// step's rate from `rates` (`Schedule::rates`). Returns the batch's loss sum and
     /// correct count.
     pub fn train_step(&mut self, model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32]) -> (f64, f64) {
-        assert!(self.training, "a training step needs a training graph");
+        let metrics = self.gradients(model);
+        update(model, optimizer, rates, &mut self.timings);
+        metrics
+    }
+
+    /// Forward, loss and backward on the input and labels: the mean gradient over the
+    /// batch is left in `model.grads`. Returns the batch's loss sum and correct count.
+    pub fn gradients(&mut self, model: &mut CpuModel) -> (f64, f64) {
+        assert!(self.training, "gradients need a training graph");
         self.forward(model);
         let metrics = self.loss();
         self.backward(model);
-        let optimizer = optimizer.with_lr(rate_at(rates, model.step));
-        model.step += 1;
-        let started = self.timings.is_some().then(now_ms);
-        let [s1, s2] = &mut model.opt_state;
-        cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
-        record(&mut self.timings, started, || format!("{} update", optimizer.entry()));
         metrics
     }
 
@@ -330,6 +332,16 @@ impl CpuGraph {
             record(&mut self.timings, started, || format!("{} backward", layer.describe()));
         }
     }
+}
+
+/// The optimizer step on `model.grads` at the step's rate from `rates` (`Schedule::rates`).
+pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timings: &mut Option<Vec<(String, f64)>>) {
+    let optimizer = optimizer.with_lr(rate_at(rates, model.step));
+    model.step += 1;
+    let started = timings.is_some().then(now_ms);
+    let [s1, s2] = &mut model.opt_state;
+    cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
+    record(timings, started, || format!("{} update", optimizer.entry()));
 }
 
 /// Appends the time since `started` to `timings`, when timing.

@@ -6,6 +6,7 @@
 //! engine the same batches are gathered from memory and each step runs at once.
 
 pub mod checkpoint;
+pub mod parallel;
 
 use crate::data::{GpuSplit, Mnist, Split};
 use crate::error::Error;
@@ -92,6 +93,8 @@ struct CpuExec {
     test: CpuSplit,
     validation_ids: Vec<u32>,
     metrics: [f64; 3],
+    /// Graphs for the shard sizes of data-parallel steps (`parallel`).
+    shard_graphs: Vec<CpuGraph>,
 }
 
 /// A split as the CPU engine's gather reads it: bytes, and labels widened as on the GPU.
@@ -180,6 +183,7 @@ impl Trainer {
                 test: CpuSplit::new(&data.test),
                 validation_ids,
                 metrics: [0.0; 3],
+                shard_graphs: Vec::new(),
             }),
         };
         Ok(Trainer { steps_per_epoch, rates, rng: Rng::new(config.seed ^ 0xda7a), model, config, exec, ids, epoch: 0, step_in_epoch: 0 })

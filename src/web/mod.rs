@@ -380,14 +380,32 @@ fn optimizer(name: &str, lr: Option<f32>, default: Optimizer) -> Optimizer {
 /// divergence (NaN) or a lost device. Starts the next epoch when one is done.
 #[wasm_bindgen]
 pub async fn train_chunk(steps: usize) -> Result<String, JsValue> {
-    let reader = with(|s| {
+    begin_chunk()?;
+    with(|s| {
+        s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?.submit_steps(steps);
+        Ok::<_, JsValue>(())
+    })?;
+    chunk_report().await
+}
+
+/// Starts the next epoch if the last one is done and the run is not (each chunk's start).
+#[wasm_bindgen]
+pub fn begin_chunk() -> Result<(), JsValue> {
+    with(|s| {
         let t = s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?;
         if t.epoch_done() && t.epoch < t.config.epochs {
             t.begin_epoch();
         }
-        t.submit_steps(steps);
-        Ok::<_, JsValue>(t.train_metrics_reader())
-    })?;
+        Ok(())
+    })
+}
+
+/// The metrics of the steps since the last report, as `train_chunk` resolves them;
+/// rejects on divergence.
+#[wasm_bindgen]
+pub async fn chunk_report() -> Result<String, JsValue> {
+    let reader =
+        with(|s| s.trainer.as_mut().map(|t| t.train_metrics_reader())).ok_or_else(|| JsValue::from_str("training has not started"))?;
     let m = reader.await.map_err(js)?;
     with(|s| {
         let t = s.trainer.as_ref().ok_or_else(|| JsValue::from_str("training was stopped"))?;
@@ -397,6 +415,60 @@ pub async fn train_chunk(steps: usize) -> Result<String, JsValue> {
             "epoch_done": t.epoch_done(), "finished": t.epoch_done() && t.epoch >= t.config.epochs,
         })
         .to_string())
+    })
+}
+
+/// Data-parallel training over workers (js/train-worker.js; `train::parallel`): whether
+/// the current run can be split.
+#[wasm_bindgen]
+pub fn splittable() -> bool {
+    with(|s| s.trainer.as_ref().is_some_and(|t| t.splittable()))
+}
+
+/// The next step's batch cut into `n` shards of training-image indices (JSON [[..], ..]),
+/// or nothing at the epoch's end.
+#[wasm_bindgen]
+pub fn next_shards(n: usize) -> Result<Option<String>, JsValue> {
+    with(|s| {
+        let t = s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?;
+        Ok(t.next_shards(n).map(|shards| json!(shards).to_string()))
+    })
+}
+
+/// The mean gradient over the training images `ids`, with their loss sum and correct
+/// count: {grads: Float32Array, loss, correct, count}.
+#[wasm_bindgen]
+pub fn shard_gradients(ids: Vec<u32>) -> Result<js_sys::Object, JsValue> {
+    let (grads, loss, correct) =
+        with(|s| s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?.shard_gradients(&ids).map_err(js))?;
+    let out = js_sys::Object::new();
+    for (key, value) in [
+        ("grads", js_sys::Float32Array::from(&grads[..]).into()),
+        ("loss", JsValue::from(loss)),
+        ("correct", JsValue::from(correct)),
+        ("count", JsValue::from(ids.len() as u32)),
+    ] {
+        js_sys::Reflect::set(&out, &key.into(), &value)?;
+    }
+    Ok(out)
+}
+
+/// The batch's gradient from its shards' (`train::parallel::combine`): `counts[i]`
+/// images gave `parts[i]`.
+#[wasm_bindgen]
+pub fn combine_gradients(parts: Vec<js_sys::Float32Array>, counts: Vec<u32>) -> Vec<f32> {
+    let owned: Vec<Vec<f32>> = parts.iter().map(|p| p.to_vec()).collect();
+    let refs: Vec<(&[f32], usize)> = owned.iter().zip(&counts).map(|(g, &n)| (g.as_slice(), n as usize)).collect();
+    crate::train::parallel::combine(&refs)
+}
+
+/// One optimizer step with the batch's gradient; the metrics join the running ones (a
+/// helper worker passes zeros).
+#[wasm_bindgen]
+pub fn apply_gradients(grads: Vec<f32>, loss: f64, correct: f64, examples: u32) -> Result<(), JsValue> {
+    with(|s| {
+        let t = s.trainer.as_mut().ok_or_else(|| JsValue::from_str("training has not started"))?;
+        t.apply_gradients(&grads, [loss, correct, examples as f64]).map_err(js)
     })
 }
 

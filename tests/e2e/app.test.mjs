@@ -240,6 +240,8 @@ test("without WebGPU the CPU engine trains: accuracy rises, and a digit drawn me
     await page.click("#train-start");
     await page.waitForFunction(() => Number(document.body.dataset.trainSteps) >= 5, null, { timeout: 120_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.trainingIn), "worker", "the CPU engine trains off the main thread");
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.equal(await page.evaluate(() => Number(document.body.dataset.trainingWorkers)), Math.min(cores, 4), "one worker per core shares each step");
     // Drawing while the network trains: the guess follows, measured stroke to guess.
     const [drawing, latencies] = [[], []];
     for (const digit of [ONE, SEVEN, ONE, SEVEN, ONE]) {

@@ -2,29 +2,96 @@
 // wasm module, holding its own copy of the data set and of the model being trained. The
 // page sends requests ({id, type, args}) and gets {id, result} or {id, error} back, so
 // drawing and live predictions never wait for a training step.
+//
+// On a machine with more than one core this worker (the coordinator) starts helpers, one
+// per further core (up to MAX_WORKERS in all), each with its own copy of the data and the
+// model: every step, each computes the gradient of its share of the batch, the
+// coordinator combines them and all apply the same update (src/train/parallel.rs), for
+// networks whose step does not depend on how the batch is cut (no batch norm, no dropout).
+
+import { TrainWorker } from "./trainer-client.js";
+
+/** Workers in all, coordinator included. */
+const MAX_WORKERS = 4;
 
 let wasm = null;
+let role = "coordinator";
+let urls = null;
+let files = null;
+/** The helpers of the current run (empty: this worker trains alone). */
+let helpers = [];
+/** Helpers started so far, kept between runs (their wasm and data are ready). */
+let spare = [];
+
+/** Helpers for a run: as many as further cores, started once, given the data. */
+async function helpersFor(count) {
+  while (spare.length < count && typeof Worker !== "undefined") {
+    const h = new TrainWorker(urls.glue, urls.module, new URL("train-worker.js", import.meta.url), "helper");
+    await h.ready;
+    await h.request("data", { files: files.map((b) => b.slice(0)) });
+    spare.push(h);
+  }
+  return spare.slice(0, count);
+}
+
+/** `steps` data-parallel steps (not past the epoch's end), reported as train_chunk does. */
+async function parallelChunk(steps) {
+  wasm.begin_chunk();
+  const applied = [];
+  for (let s = 0; s < steps; s++) {
+    const plan = wasm.next_shards(helpers.length + 1);
+    if (plan === undefined) break;
+    const shards = JSON.parse(plan);
+    const pending = helpers.map((h, i) => h.request("grads", { ids: shards[i + 1] }));
+    const parts = [wasm.shard_gradients(new Uint32Array(shards[0])), ...(await Promise.all(pending))];
+    const grads = wasm.combine_gradients(parts.map((p) => p.grads), new Uint32Array(parts.map((p) => p.count)));
+    const sum = (key) => parts.reduce((t, p) => t + p[key], 0);
+    wasm.apply_gradients(grads, sum("loss"), sum("correct"), sum("count"));
+    for (const h of helpers) applied.push(h.request("apply", { grads: grads.buffer.slice(0) }));
+  }
+  await Promise.all(applied);
+  return wasm.chunk_report();
+}
 
 const handlers = {
   /** Loads the app's wasm module (its URLs come from the page) on the CPU engine. */
-  async init({ glue, module }) {
+  async init({ glue, module, role: r }) {
     const m = await import(glue);
     await m.default({ module_or_path: module });
     m.use_cpu_engine();
     wasm = m;
+    role = r ?? "coordinator";
+    urls = { glue, module };
     return true;
   },
-  data({ files }) {
-    wasm.load_data(...files.map((b) => new Uint8Array(b)));
+  data({ files: f }) {
+    wasm.load_data(...f.map((b) => new Uint8Array(b)));
+    files = f;
     return true;
   },
-  /** A model file and a training config: resolves to start_training's answer. */
-  async start({ name, model, config }) {
+  /** A model file and a training config: resolves to start_training's answer, with
+   * `workers`, how many workers share each step (at most `workers` if given, else one
+   * per core). */
+  async start({ name, model, config, workers }) {
+    const copy = role === "coordinator" ? model.slice(0) : null;
     await wasm.load_model(name, new Uint8Array(model));
-    return wasm.start_training(config);
+    const info = JSON.parse(wasm.start_training(config));
+    const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
+    helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
+    await Promise.all(helpers.map((h) => h.request("start", { name, model: copy.slice(0), config })));
+    return JSON.stringify({ ...info, workers: helpers.length + 1 });
   },
   chunk({ steps }) {
-    return wasm.train_chunk(steps);
+    return helpers.length ? parallelChunk(steps) : wasm.train_chunk(steps);
+  },
+  /** A helper's share of a step: the mean gradient over these training images. */
+  grads({ ids }) {
+    return wasm.shard_gradients(new Uint32Array(ids));
+  },
+  /** A helper applies the step's combined gradient, as the coordinator did. */
+  apply({ grads }) {
+    wasm.apply_gradients(new Float32Array(grads), 0, 0, 0);
+    return true;
   },
   evaluate() {
     return wasm.evaluate_test();
@@ -34,7 +101,8 @@ const handlers = {
     return wasm.model_bytes();
   },
   /** Weights changed on the page (fine-tuning): take them, keeping the optimizer state. */
-  setWeights({ model }) {
+  async setWeights({ model }) {
+    await Promise.all(helpers.map((h) => h.request("setWeights", { model: model.slice(0) })));
     wasm.update_weights(new Uint8Array(model));
     return true;
   },
@@ -43,7 +111,8 @@ const handlers = {
 self.onmessage = async ({ data: { id, type, args } }) => {
   try {
     const result = await handlers[type](args);
-    self.postMessage({ id, result }, result instanceof Uint8Array ? [result.buffer] : []);
+    const transfer = result instanceof Uint8Array ? [result.buffer] : result?.grads instanceof Float32Array ? [result.grads.buffer] : [];
+    self.postMessage({ id, result }, transfer);
   } catch (e) {
     self.postMessage({ id, error: String(e?.message ?? e) });
   }

@@ -1,5 +1,6 @@
-// The page's side of js/train-worker.js: starts the worker with the app's own wasm module
-// and turns its messages into promises.
+// The caller's side of js/train-worker.js: starts the worker with the app's own wasm
+// module and turns its messages into promises. The page uses it for its training worker,
+// and that worker for its helpers (data-parallel training).
 
 export class TrainWorker {
   #worker;
@@ -14,11 +15,11 @@ export class TrainWorker {
     const glue = document.querySelector('link[rel="modulepreload"][href*="wgpu-mnist"]')?.href;
     const module = document.querySelector('link[rel="preload"][href$=".wasm"]')?.href;
     if (!glue || !module || typeof Worker === "undefined") return null;
-    return new TrainWorker(glue, module);
+    return new TrainWorker(glue, module, new URL("js/train-worker.js", document.baseURI));
   }
 
-  constructor(glue, module) {
-    this.#worker = new Worker(new URL("js/train-worker.js", document.baseURI), { type: "module" });
+  constructor(glue, module, script, role = "coordinator") {
+    this.#worker = new Worker(script, { type: "module" });
     this.#worker.onmessage = ({ data: { id, result, error } }) => {
       const p = this.#pending.get(id);
       this.#pending.delete(id);
@@ -26,7 +27,7 @@ export class TrainWorker {
       else p.resolve(result);
     };
     this.#worker.onerror = (e) => this.end(`the training worker failed: ${e.message || "no reason given"}`);
-    this.ready = this.request("init", { glue, module });
+    this.ready = this.request("init", { glue, module, role });
   }
 
   /** Stops the worker (after a failure its wasm instance cannot be trusted) and rejects what is pending. */

@@ -94,6 +94,7 @@ export class Training {
       this.#begin(info);
       this.run.worker = worker;
       document.body.dataset.trainingIn = worker ? "worker" : "page";
+      document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
       this.#loop();
     } catch (e) {
       this.#fail(e);
@@ -251,7 +252,8 @@ export class Training {
     this.chart.add({ x, loss: c.loss, accuracy: c.accuracy });
     $("train-loss").textContent = c.loss.toFixed(3);
     $("train-acc").textContent = pct(c.accuracy);
-    $("train-rate").textContent = Number.isFinite(rate) ? `${Math.round(rate).toLocaleString()} images/s` : "–";
+    const cores = this.run.workers > 1 ? ` (${this.run.workers} workers)` : "";
+    $("train-rate").textContent = Number.isFinite(rate) ? `${Math.round(rate).toLocaleString()} images/s${cores}` : "–";
     $("train-elapsed").textContent = duration(run.activeMs / 1000);
     $("train-eta").textContent = duration((stepsLeft * run.batch) / rate);
     Object.assign(document.body.dataset, { trainAccuracy: c.accuracy.toFixed(4), trainRate: rate.toFixed(1), trainSteps: run.stepsDone });
