@@ -507,6 +507,40 @@ fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A GPU device lost mid-training (destroyed through a test-only hook after 50 steps)
+/// ends `train` with the last good checkpoint saved and named; resumed on the CPU engine,
+/// the run finishes as well as one never interrupted.
+#[test]
+fn a_lost_gpu_device_ends_training_with_the_last_checkpoint_saved_and_resumable() {
+    let dir = std::env::temp_dir().join(format!("wgpu-mnist-lost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let common = ["--model", "lenet", "--train-limit", "3000", "--test-limit", "500", "--batch", "50", "--epochs", "1"];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist"))
+        .args(["train", "--engine", "gpu", "--checkpoint", &path("c.safetensors"), "--checkpoint-every", "0.01"])
+        .args(common)
+        .args(["--data", data_dir().to_str().unwrap()])
+        .env("WGPU_MNIST_TEST_LOSE_DEVICE_AT_STEP", "50")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for words in ["GPU device lost", "epoch 1 step 40", &path("c.safetensors"), "--resume"] {
+        assert!(stderr.contains(words), "'{words}' missing from: {stderr}");
+    }
+    let accuracy = |out: std::process::Output| -> f64 {
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        let done = text.lines().find(|l| l.starts_with("done:")).unwrap_or_else(|| panic!("{text}")).to_string();
+        done.split("test accuracy ").nth(1).unwrap().split('%').next().unwrap().parse().unwrap()
+    };
+    let resumed =
+        accuracy(cli(&["train", "--resume", &path("c.safetensors"), "--engine", "cpu", "--train-limit", "3000", "--test-limit", "500"]));
+    let straight = accuracy(cli(&[&["train", "--engine", "cpu"][..], &common].concat()));
+    assert!(resumed >= straight - 1.0, "resumed {resumed}% against {straight}% uninterrupted");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Unknown flags, missing values and values out of range are usage errors (exit 2, a
 /// message naming the flag) before any work starts; `--help` succeeds.
 #[test]

@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use wgpu_mnist::model::{safetensors, summary, Net, Spec};
+use wgpu_mnist::model::{safetensors, summary, Engine, Net, Spec};
 use wgpu_mnist::ops::optim::{Optimizer, Schedule};
 use wgpu_mnist::train::{checkpoint, TrainConfig, Trainer};
 use wgpu_mnist::Error;
@@ -97,7 +97,7 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     keeper.take(&trainer).await?;
     match train(&mut trainer, &args, &spec, &mut keeper).await {
         Ok(()) => Ok(()),
-        Err(e) => Err(keeper.roll_back(e, &mut trainer, &engine, &data, &args, &spec).await),
+        Err(e) => Err(keeper.roll_back(e, &args, &spec).await),
     }
 }
 
@@ -149,31 +149,19 @@ impl Keeper {
     /// After a failure: the weights go back to the last good checkpoint, which is saved
     /// (to --checkpoint, and the model to --save; else beside the working directory), and
     /// the error says where training stood and where the work is.
-    async fn roll_back(
-        &self,
-        e: Error,
-        trainer: &mut Trainer,
-        engine: &wgpu_mnist::model::Engine,
-        data: &wgpu_mnist::data::Mnist,
-        args: &TrainArgs,
-        spec: &Spec,
-    ) -> Error {
+    async fn roll_back(&self, e: Error, args: &TrainArgs, spec: &Spec) -> Error {
         println!();
         let Some((bytes, epoch, step)) = &self.last else { return e };
         let rescue = format!("{}-rescued.safetensors", spec.name);
         let ckpt_path = self.path.clone().unwrap_or(rescue);
         let at = if *epoch == 0 { "the starting weights".to_string() } else { format!("epoch {epoch} step {step}") };
         let kept = write_file(&ckpt_path, bytes).map(|_| format!("its checkpoint ({at}) is in {ckpt_path}"));
-        // The model file too, from the checkpoint (on the CPU engine if the GPU is gone).
+        // The model file too, from the checkpoint (through the CPU engine: the GPU may be gone).
         let saved = match &args.save {
             Some(path) => {
-                let back = checkpoint::resume(engine, &ckpt_path, bytes, data, None)
-                    .or_else(|_| checkpoint::resume(&wgpu_mnist::model::Engine::Cpu, &ckpt_path, bytes, data, None));
-                match back {
-                    Ok(back) => {
-                        *trainer = back;
-                        save(path, spec, trainer).await.map(|_| format!("; the model file {path} holds its weights"))
-                    }
+                let model = checkpoint::parse(&ckpt_path, bytes).and_then(|c| Net::with_values(&Engine::Cpu, &c.spec, &c.values));
+                match model {
+                    Ok(net) => save_net(path, spec, &net).await.map(|_| format!("; the model file {path} holds its weights")),
                     Err(e) => Err(e),
                 }
             }
@@ -196,6 +184,9 @@ impl Keeper {
 /// checkpoints as the keeper says.
 async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mut Keeper) -> Result<(), Error> {
     let config = trainer.config;
+    // Test-only: destroys the GPU device once this many steps are done (tests/train.rs
+    // forces a device loss this way; a driver reset looks the same to the trainer).
+    let lose_device_at: Option<usize> = std::env::var("WGPU_MNIST_TEST_LOSE_DEVICE_AT_STEP").ok().and_then(|v| v.parse().ok());
     let report_every = (2000 / config.batch).max(1);
     let started = Instant::now();
     let mut last = None;
@@ -222,6 +213,11 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
                 seen as f64 / t0.elapsed().as_secs_f64()
             );
             std::io::stdout().flush().ok();
+            if let (Some(at), Some(m)) = (lose_device_at, trainer.model.as_gpu()) {
+                if trainer.steps_taken() >= at {
+                    m.gpu.device.destroy();
+                }
+            }
             keeper.maybe_take(trainer).await?;
         }
         let train_secs = t0.elapsed().as_secs_f64();
@@ -269,7 +265,11 @@ fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
 }
 
 async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
-    let bytes = safetensors::to_bytes(spec, &trainer.model.read_tensors().await?);
+    save_net(path, spec, &trainer.model).await
+}
+
+async fn save_net(path: &str, spec: &Spec, net: &Net) -> Result<(), Error> {
+    let bytes = safetensors::to_bytes(spec, &net.read_tensors().await?);
     write_file(path, &bytes)?;
     println!("saved {path}");
     Ok(())

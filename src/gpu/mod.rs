@@ -57,6 +57,13 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             *lost_in_callback.lock().unwrap() = Some(format!("{reason:?}: {message}"));
         });
+        // An error no call site captured (work on a lost device, or a bug) fails the next
+        // readback with its message, instead of wgpu's default of aborting the process,
+        // so the trainer can save its last good checkpoint first.
+        let failed = lost.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            failed.lock().unwrap().get_or_insert_with(|| format!("wgpu error: {e}"));
+        }));
         Ok(Gpu {
             device,
             queue,
@@ -164,6 +171,9 @@ impl Gpu {
         let size = words as u64 * WORD;
         if size == 0 {
             return Ok(Vec::new());
+        }
+        if let Some(reason) = self.lost_reason() {
+            return Err(Error::DeviceLost(format!("the GPU device was lost or failed ({reason})")));
         }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
