@@ -192,6 +192,8 @@ async function main() {
     }),
     download && loadData(app, download),
   ]);
+  // Offered once the data and a model are in place, so Continue can act at once.
+  await app.training.offerInterrupted();
 }
 
 addEventListener("unhandledrejection", (e) => notify("error", `Something went wrong: ${errorText(e.reason)}`, "unexpected"));

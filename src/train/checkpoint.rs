@@ -107,7 +107,13 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Checkpoint, Error> {
 /// replaces the recipe's (a schedule is then stretched to the new length).
 pub fn resume(engine: &Engine, file: &str, bytes: &[u8], data: &Mnist, epochs: Option<usize>) -> Result<Trainer, Error> {
     let c = parse(file, bytes)?;
-    let mut net = Net::with_values(engine, &c.spec, &c.values)?;
+    let net = Net::with_values(engine, &c.spec, &c.values)?;
+    resume_with(net, &c, data, epochs).map_err(|e| Error::BadFile(format!("{file}: {e}")))
+}
+
+/// As `resume`, on a network that already holds the checkpoint's weights (the page
+/// loads the file as its model first, so its prediction graphs stay valid).
+pub fn resume_with(mut net: Net, c: &Checkpoint, data: &Mnist, epochs: Option<usize>) -> Result<Trainer, Error> {
     let mut state = [vec![0f32; net.param_words()], vec![0f32; net.param_words()]];
     for (slot, tensors) in c.optimizer.iter().enumerate() {
         for (t, v) in net.tensors().iter().filter(|t| t.trainable).zip(tensors) {
@@ -119,6 +125,9 @@ pub fn resume(engine: &Engine, file: &str, bytes: &[u8], data: &Mnist, epochs: O
     let mut config = c.position.config;
     config.epochs = epochs.unwrap_or(config.epochs);
     let mut trainer = Trainer::new(net, config, data)?;
-    trainer.seek(c.position.epoch, c.position.step_in_epoch).map_err(|e| Error::BadFile(format!("{file}: {e}")))?;
+    trainer.seek(c.position.epoch, c.position.step_in_epoch)?;
+    if trainer.epoch == 0 {
+        trainer.begin_epoch();
+    }
     Ok(trainer)
 }

@@ -368,6 +368,43 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
     })
 }
 
+/// The running trainer as a checkpoint file (`train::checkpoint`: weights, optimizer
+/// state, recipe, position), for the page to keep in IndexedDB.
+#[wasm_bindgen]
+pub async fn checkpoint_bytes() -> Result<Vec<u8>, JsValue> {
+    // Taken out while the GPU reads back (the page serializes its wasm calls meanwhile).
+    let trainer = with(|s| s.trainer.take()).ok_or_else(|| JsValue::from_str("training has not started"))?;
+    let bytes = crate::train::checkpoint::to_bytes(&trainer).await;
+    with(|s| s.trainer = Some(trainer));
+    bytes.map_err(js)
+}
+
+/// Continues training from a checkpoint file the page just loaded as its model (with
+/// load_model): the optimizer state, step counter, shuffle and position come back.
+/// Resolves as start_training does, with the position {epoch, step}.
+#[wasm_bindgen]
+pub fn resume_training(file_name: String, bytes: Vec<u8>) -> Result<String, JsValue> {
+    let c = crate::train::checkpoint::parse(&file_name, &bytes).map_err(js)?;
+    with(|s| {
+        let data = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
+        let model = match (s.trainer.take(), s.model.take()) {
+            (Some(t), _) => t.model,
+            (None, Some(m)) => m,
+            (None, None) => return Err(JsValue::from_str("no model loaded")),
+        };
+        match crate::train::checkpoint::resume_with(model, &c, data, None) {
+            Ok(t) => {
+                let tc = t.config;
+                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer),
+                    "schedule": tc.schedule.name(), "epoch": t.epoch, "step": t.step_in_epoch });
+                s.trainer = Some(t);
+                Ok(out.to_string())
+            }
+            Err(e) => Err(js(e)),
+        }
+    })
+}
+
 /// The optimizer the page names (its defaults), or the recipe's; then the page's lr.
 fn optimizer(name: &str, lr: Option<f32>, default: Optimizer) -> Optimizer {
     // The recipe's own settings (the fast preset's Adam betas) stay when its optimizer is picked.

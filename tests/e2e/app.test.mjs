@@ -223,6 +223,32 @@ test("a correction joins my digits, fine-tuning uses them, and both survive a re
   await context.close();
 });
 
+test("a page reloaded mid-training offers to continue from its newest checkpoint, and training goes on from there", { timeout: 240_000 }, async () => {
+  const { page, errors, context } = await openApp(browser, `${server.url}?engine=cpu&checkpointEvery=1`);
+  await dataReady(page);
+  await page.selectOption("select[name=preset]", "lenet");
+  await page.fill("input[name=batch]", "50");
+  await page.click("#train-start");
+  await page.waitForFunction(() => Number(document.body.dataset.checkpoints) >= 2, null, { timeout: 120_000 });
+  const before = Number(await page.evaluate(() => document.body.dataset.trainSteps));
+  await page.reload(); // as a crashed tab or an accidental reload would
+  await modelReady(page);
+  await page.locator("#train-continue").waitFor({ timeout: 60_000 });
+  const offer = await page.locator(".banner", { has: page.locator("#train-continue") }).innerText();
+  console.log(`offer after reload: ${offer.replace("×", "").replace(/\s+/g, " ").trim()}`);
+  assert.match(offer, /interrupted at epoch 1 of 10, step \d+ of 1200/);
+  await page.click("#train-continue");
+  await page.waitForFunction(() => document.body.dataset.resumedAt && Number(document.body.dataset.trainSteps) >= 3, null, { timeout: 120_000 });
+  const [epoch, step] = (await page.evaluate(() => document.body.dataset.resumedAt)).split(":").map(Number);
+  assert.equal(epoch, 1);
+  assert.ok(step > 0 && step <= before + 1, `resumed at step ${step}, after ${before} steps before the reload`);
+  assert.match(await page.textContent("#model-origin"), /restored from a checkpoint/);
+  assert.equal(await page.evaluate(() => document.body.dataset.training), "running");
+  await page.click("#train-pause");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("without WebGPU the CPU engine trains: accuracy rises, and a digit drawn meanwhile gets a guess", { timeout: 300_000 }, async () => {
   const noGpu = await launch({ webgpu: false });
   try {

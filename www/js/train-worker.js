@@ -81,6 +81,20 @@ const handlers = {
     await Promise.all(helpers.map((h) => h.request("start", { name, model: copy.slice(0), config })));
     return JSON.stringify({ ...info, workers: helpers.length + 1 });
   },
+  /** A checkpoint a page saved: the run continues where it stopped (helpers too). */
+  async resume({ name, bytes, workers }) {
+    const copy = role === "coordinator" ? bytes.slice(0) : null;
+    await wasm.load_model(name, new Uint8Array(bytes));
+    const info = JSON.parse(wasm.resume_training(name, new Uint8Array(bytes)));
+    const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
+    helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
+    await Promise.all(helpers.map((h) => h.request("resume", { name, bytes: copy.slice(0) })));
+    return JSON.stringify({ ...info, workers: helpers.length + 1 });
+  },
+  /** The run as a checkpoint file. */
+  checkpoint() {
+    return wasm.checkpoint_bytes();
+  },
   chunk({ steps }) {
     return helpers.length ? parallelChunk(steps) : wasm.train_chunk(steps);
   },

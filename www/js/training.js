@@ -7,6 +7,7 @@
 import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
 import { TrainingChart } from "./chart.js";
 import { TrainWorker } from "./trainer-client.js";
+import * as store from "./store.js";
 
 const CHUNK_MS = 200;
 /** On the CPU engine a chunk holds the main thread while it runs: keep it short (the
@@ -21,6 +22,10 @@ const SYNC_MS = 1000;
 const RATE_WINDOW_MS = 4000;
 /** Test hook: ?stopAfter=N pauses training after N steps. */
 const STOP_AFTER = Number(new URLSearchParams(location.search).get("stopAfter")) || Infinity;
+/** A checkpoint of the run (weights, optimizer state, position) goes to IndexedDB this
+ * often and at every epoch's end, so a reload or a crashed tab can continue the run
+ * (?checkpointEvery=SECONDS: the end-to-end tests use a short one). */
+const CHECKPOINT_MS = 1000 * (Number(new URLSearchParams(location.search).get("checkpointEvery")) || 30);
 
 export class Training {
   /** "idle" (no trainer), "running", "paused" or "finished". */
@@ -91,6 +96,8 @@ export class Training {
         info = JSON.parse(await worker.request("start", args, [started.model.buffer]));
       }
       dismiss("training");
+      dismiss("checkpoint");
+      await store.remove("checkpoint").catch(() => {});
       this.#begin(info);
       this.run.worker = worker;
       document.body.dataset.trainingIn = worker ? "worker" : "page";
@@ -145,7 +152,7 @@ export class Training {
 
   /** The run's bookkeeping, from start_training's answer. */
   #begin(info) {
-    this.run = { ...info, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [] };
+    this.run = { ...info, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [], started: performance.now() };
     this.#clearStats();
     this.#progress(0, info.steps_per_epoch, 1, info.epochs);
   }
@@ -202,7 +209,10 @@ export class Training {
         // wait for): hand the event loop a turn, so input, predictions and painting go on.
         await yieldToEventLoop();
         if (chunk.epoch_done) await this.#epochEnd(chunk);
-        if (chunk.finished) this.#setState("finished");
+        if (chunk.finished) {
+          await store.remove("checkpoint").catch(() => {});
+          this.#setState("finished");
+        } else if (chunk.epoch_done || performance.now() - (run.lastCheckpoint ?? run.started) > CHECKPOINT_MS) await this.#checkpoint(run, chunk);
         else if (run.stepsDone >= STOP_AFTER) this.#setState("paused");
       }
     } finally {
@@ -275,6 +285,67 @@ export class Training {
     await this.app.models.trained("trained in this browser");
     this.app.emit("epoch-end", { epoch: c.epoch });
     this.#setState(this.state); // restore the status line
+  }
+
+  /** Keeps the run's checkpoint in IndexedDB (the newest replaces the last). */
+  async #checkpoint(run, chunk) {
+    run.lastCheckpoint = performance.now();
+    try {
+      const bytes = run.worker ? await run.worker.request("checkpoint") : await this.app.lock.run(() => this.wasm.checkpoint_bytes());
+      const saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch, epochs: chunk.epochs };
+      await store.put("checkpoint", saved);
+      document.body.dataset.checkpoints = Number(document.body.dataset.checkpoints ?? 0) + 1;
+    } catch (e) {
+      notify("warn", `Could not keep a checkpoint of this run (${errorText(e)}); training goes on, but a reload would start it again.`, "checkpoint-save");
+    }
+  }
+
+  /** At start: a run that a reload or a crash interrupted is offered to continue. */
+  async offerInterrupted() {
+    const saved = await store.get("checkpoint").catch(() => undefined);
+    if (!saved) return;
+    const when = new Date(saved.savedAt).toLocaleString();
+    const banner = notify("info", `A training run was interrupted at epoch ${saved.epoch} of ${saved.epochs}, step ${saved.step} of ${saved.stepsPerEpoch} (checkpoint kept ${when}).`, "checkpoint");
+    const button = Object.assign(document.createElement("button"), { id: "train-continue", type: "button", textContent: "Continue it" });
+    button.onclick = () => this.continueFrom(saved);
+    banner.querySelector("div").append(button);
+  }
+
+  /** Continues an interrupted run from its checkpoint: weights, optimizer state, position. */
+  async continueFrom(saved) {
+    this.stop();
+    dismiss("checkpoint");
+    this.#setBusy(true);
+    this.#status("Restoring the checkpoint…");
+    try {
+      const worker = this.app.engine === "cpu" ? this.#worker() : null;
+      let info = await this.app.lock.run(async () => {
+        this.#installing = true;
+        try {
+          const name = await this.wasm.load_model(saved.fileName, saved.bytes);
+          this.app.models.changed(name, `restored from a checkpoint (epoch ${saved.epoch}, step ${saved.step})`);
+        } finally {
+          this.#installing = false;
+        }
+        return worker ? null : JSON.parse(this.wasm.resume_training(saved.fileName, saved.bytes));
+      });
+      if (worker) {
+        await worker.sendData(this.app.dataFiles);
+        const bytes = saved.bytes.slice().buffer;
+        info = JSON.parse(await worker.request("resume", { name: saved.fileName, bytes }, [bytes]));
+      }
+      this.#begin(info);
+      this.run.worker = worker;
+      document.body.dataset.trainingIn = worker ? "worker" : "page";
+      document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
+      document.body.dataset.resumedAt = `${info.epoch}:${info.step}`;
+      this.#progress(info.step, info.steps_per_epoch, info.epoch, info.epochs);
+      this.#loop();
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#setBusy(false);
+    }
   }
 
   #progress(step, stepsPerEpoch, epoch, epochs) {
