@@ -430,13 +430,34 @@ fn cli(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist")).args(args).args(["--data", data_dir().to_str().unwrap()]).output().unwrap()
 }
 
+/// A fresh folder for one test's files, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wgpu-mnist-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// The path of a file in it.
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
 /// Two epochs straight, and one epoch then `--resume` of its checkpoint for the second,
 /// save byte-identical model files.
 #[test]
 fn the_command_line_resumes_a_checkpoint_to_the_same_model() {
-    let dir = std::env::temp_dir().join(format!("wgpu-mnist-resume-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let dir = Scratch::new("resume");
+    let path = |name: &str| dir.path(name);
     let common = ["--model", "lenet", "--engine", "cpu", "--train-limit", "1500", "--test-limit", "200", "--batch", "100"];
     let ok = |out: std::process::Output| {
         assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -461,7 +482,6 @@ fn the_command_line_resumes_a_checkpoint_to_the_same_model() {
     ]));
     assert!(out.contains("resumed") && out.contains("at epoch 1 step 15 of 15"), "{out}");
     assert!(std::fs::read(path("straight.safetensors")).unwrap() == std::fs::read(path("resumed.safetensors")).unwrap());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A learning rate of 1e4 diverges: training stops within a metrics window with a message
@@ -469,9 +489,8 @@ fn the_command_line_resumes_a_checkpoint_to_the_same_model() {
 /// finite ones (they load).
 #[test]
 fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
-    let dir = std::env::temp_dir().join(format!("wgpu-mnist-diverge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ckpt, model) = (dir.join("c.safetensors"), dir.join("m.safetensors"));
+    let dir = Scratch::new("diverge");
+    let (ckpt, model) = (dir.path("c.safetensors"), dir.path("m.safetensors"));
     let out = cli(&[
         "train",
         "--model",
@@ -491,9 +510,9 @@ fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
         "--batch",
         "50",
         "--checkpoint",
-        ckpt.to_str().unwrap(),
+        &ckpt,
         "--save",
-        model.to_str().unwrap(),
+        &model,
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "it must fail: {}", String::from_utf8_lossy(&out.stdout));
@@ -502,9 +521,8 @@ fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
     }
     for file in [&ckpt, &model] {
         let bytes = std::fs::read(file).unwrap();
-        safetensors::from_bytes("kept", &bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        safetensors::from_bytes("kept", &bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A GPU device lost mid-training (destroyed through a test-only hook after 50 steps)
@@ -512,9 +530,8 @@ fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
 /// the run finishes as well as one never interrupted.
 #[test]
 fn a_lost_gpu_device_ends_training_with_the_last_checkpoint_saved_and_resumable() {
-    let dir = std::env::temp_dir().join(format!("wgpu-mnist-lost-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let dir = Scratch::new("lost");
+    let path = |name: &str| dir.path(name);
     let common = ["--model", "lenet", "--train-limit", "3000", "--test-limit", "500", "--batch", "50", "--epochs", "1"];
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist"))
         .args(["train", "--engine", "gpu", "--checkpoint", &path("c.safetensors"), "--checkpoint-every", "0.01"])
@@ -538,7 +555,6 @@ fn a_lost_gpu_device_ends_training_with_the_last_checkpoint_saved_and_resumable(
         accuracy(cli(&["train", "--resume", &path("c.safetensors"), "--engine", "cpu", "--train-limit", "3000", "--test-limit", "500"]));
     let straight = accuracy(cli(&[&["train", "--engine", "cpu"][..], &common].concat()));
     assert!(resumed >= straight - 1.0, "resumed {resumed}% against {straight}% uninterrupted");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Unknown flags, missing values and values out of range are usage errors (exit 2, a
