@@ -303,16 +303,21 @@ def replay(args):
     return 0
 
 
+def fresh(spec, seed):
+    """The spec's network from PyTorch's own initialisation (seeded) and its optimizer."""
+    torch.manual_seed(seed)
+    net = build(spec)
+    initialise(spec, net)
+    return net, optimizer(spec, net.parameters())
+
+
 def recipe(args):
     torch.set_num_threads(args.threads)
     spec, _ = read_model(args.model)
     (x, y), (tx, ty) = mnist()
     print(f"{spec['name']}: batch {spec['batch']}, {spec['epochs']} epochs, {spec['optimizer']}, {spec.get('schedule')}")
     for seed in [int(s) for s in args.seeds.split(",")]:
-        torch.manual_seed(seed)
-        net = build(spec)
-        initialise(spec, net)
-        opt = optimizer(spec, net.parameters())
+        net, opt = fresh(spec, seed)
         # Keras' validation_split holds out the last images, before shuffling.
         keep = len(x) - int(len(x) * spec["validation_split"])
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[:keep], y[:keep]), batch_size=spec["batch"], shuffle=True)
@@ -340,10 +345,7 @@ def time_to_accuracy(args):
     torch.set_num_threads(args.threads)
     spec, _ = read_model(args.model)
     (x, y), (tx, ty) = mnist()
-    torch.manual_seed(1)
-    net = build(spec)
-    initialise(spec, net)
-    opt = optimizer(spec, net.parameters())
+    net, opt = fresh(spec, 1)
     batch, epochs = spec["batch"], spec["epochs"]
     per_epoch = len(x) // batch
     sched, per_batch = schedule(spec, opt, per_epoch, epochs)
