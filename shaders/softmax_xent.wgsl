@@ -30,6 +30,13 @@ fn row_argmax(base: u32) -> u32 {
     return best;
 }
 
+// Sum over the row of exp(logit - m), m the row's largest logit (no overflow).
+fn row_exp_sum(base: u32, m: f32) -> f32 {
+    var sum = 0.0;
+    for (var j = 0u; j < p.classes; j++) { sum += exp(logits[base + j] - m); }
+    return sum;
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn softmax_xent(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                 @builtin(local_invocation_index) local: u32) {
@@ -37,8 +44,7 @@ fn softmax_xent(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) g
     if (r >= p.n) { return; }
     let base = r * p.classes;
     let m = row_max(base);
-    var sum = 0.0;
-    for (var j = 0u; j < p.classes; j++) { sum += exp(logits[base + j] - m); }
+    let sum = row_exp_sum(base, m);
     let label = labels[r];
     let inv_n = 1.0 / f32(p.n);
     for (var j = 0u; j < p.classes; j++) {
@@ -73,7 +79,6 @@ fn softmax(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups
     if (r >= p.n) { return; }
     let base = r * p.classes;
     let m = row_max(base);
-    var sum = 0.0;
-    for (var j = 0u; j < p.classes; j++) { sum += exp(logits[base + j] - m); }
+    let sum = row_exp_sum(base, m);
     for (var j = 0u; j < p.classes; j++) { probs[base + j] = exp(logits[base + j] - m) / sum; }
 }

@@ -57,10 +57,13 @@ impl Gpu {
         device.set_device_lost_callback(move |reason, message| {
             *lost_in_callback.lock().unwrap() = Some(format!("{reason:?}: {message}"));
         });
-        // An error no call site captured (work on a lost device, or a bug) fails the next
-        // readback with its message, instead of wgpu's default of aborting the process,
-        // so the trainer can save its last good checkpoint first.
+        // Natively, an error no call site captured (work on a lost device, or a bug) fails
+        // the next readback with its message, instead of wgpu's default of aborting the
+        // process, so the trainer can save its last good checkpoint first. (Browsers only
+        // log such errors, and the page watches for a lost device itself.)
+        #[cfg(not(target_arch = "wasm32"))]
         let failed = lost.clone();
+        #[cfg(not(target_arch = "wasm32"))]
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             failed.lock().unwrap().get_or_insert_with(|| format!("wgpu error: {e}"));
         }));
