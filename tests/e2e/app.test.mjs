@@ -90,7 +90,6 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   const { page, errors, context } = await openApp(browser, `${server.url}?stopAfter=${TRAIN_STEPS}&engine=gpu`);
   await dataReady(page);
   assert.match(await page.textContent("#adapter"), /^GPU:/);
-  // (WebGPU training stays on the page: its chunks await GPU readbacks, which yield.)
   assert.equal(await page.inputValue("select[name=preset]"), "fast", "the 99%-in-one-epoch preset is offered first");
   assert.equal(await page.inputValue("select[name=schedule]"), "one-cycle", "and its schedule fills the form");
   await page.selectOption("select[name=preset]", "lenet");
@@ -111,6 +110,7 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   const d = await page.evaluate(() => ({ ...document.body.dataset }));
   assert.equal(d.training, "paused", await page.textContent("#banners"));
   assert.equal(Number(d.trainSteps), TRAIN_STEPS);
+  assert.equal(d.trainingIn, "worker", "WebGPU training runs off the main thread too (its own device in a worker)");
   const shown = parseFloat(await page.textContent("#train-acc")) / 100;
   console.log(`WebGPU, lenet, batch 64: ${TRAIN_STEPS} steps in ${seconds.toFixed(1)} s; shown training accuracy ${(shown * 100).toFixed(1)}%; shown speed ${await page.textContent("#train-rate")}`);
   assert.ok(shown > 0.5, `training accuracy ${shown} should be well above chance (0.1)`);

@@ -1,5 +1,6 @@
-// The CPU engine's training, off the page's main thread: a second instance of the same
-// wasm module, holding its own copy of the data set and of the model being trained. The
+// Training off the page's main thread: a second instance of the same wasm module, holding
+// its own copy of the data set and of the model being trained, on the CPU engine or on a
+// WebGPU device of its own. The
 // page sends requests ({id, type, args}) and gets {id, result} or {id, error} back, so
 // drawing and live predictions never wait for a training step.
 //
@@ -55,10 +56,15 @@ async function parallelChunk(steps) {
 
 const handlers = {
   /** Loads the app's wasm module (its URLs come from the page) on the CPU engine. */
-  async init({ glue, module, role: r }) {
+  async init({ glue, module, role: r, engine }) {
     const m = await import(glue);
     await m.default({ module_or_path: module });
-    m.use_cpu_engine();
+    if (engine === "gpu") {
+      // WebGPU in a worker (Chrome, Edge; where a browser has none there, the page trains).
+      const found = JSON.parse(await m.init());
+      if (!found.webgpu) throw new Error(`no WebGPU in this worker: ${found.error}`);
+      await m.set_engine("gpu");
+    } else m.use_cpu_engine();
     wasm = m;
     role = r ?? "coordinator";
     urls = { glue, module };

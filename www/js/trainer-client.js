@@ -10,15 +10,17 @@ export class TrainWorker {
   /** Set once the worker failed or was ended: a new one must be started. */
   dead = false;
 
-  /** Null where module workers or the wasm URLs are missing (training then stays on the page). */
-  static create() {
+  /** Null where module workers or the wasm URLs are missing (training then stays on the
+   * page). `engine`: "cpu", or "gpu" for a worker with its own WebGPU device. */
+  static create(engine = "cpu") {
     const glue = document.querySelector('link[rel="modulepreload"][href*="wgpu-mnist"]')?.href;
     const module = document.querySelector('link[rel="preload"][href$=".wasm"]')?.href;
     if (!glue || !module || typeof Worker === "undefined") return null;
-    return new TrainWorker(glue, module, new URL("js/train-worker.js", document.baseURI));
+    return new TrainWorker(glue, module, new URL("js/train-worker.js", document.baseURI), "coordinator", engine);
   }
 
-  constructor(glue, module, script, role = "coordinator") {
+  constructor(glue, module, script, role = "coordinator", engine = "cpu") {
+    this.engine = engine;
     this.#worker = new Worker(script, { type: "module" });
     this.#worker.onmessage = ({ data: { id, result, error } }) => {
       const p = this.#pending.get(id);
@@ -27,7 +29,7 @@ export class TrainWorker {
       else p.resolve(result);
     };
     this.#worker.onerror = (e) => this.end(`the training worker failed: ${e.message || "no reason given"}`);
-    this.ready = this.request("init", { glue, module, role });
+    this.ready = this.request("init", { glue, module, role, engine });
   }
 
   /** Stops the worker (after a failure its wasm instance cannot be trusted) and rejects what is pending. */

@@ -1,8 +1,9 @@
 // Live training: the form, Start / Pause / Resume / Reset, and the loop that runs
 // train_chunk with a step count sized so each chunk takes about CHUNK_MS, yielding to
-// the event loop between chunks so drawing stays responsive. On the CPU engine the
-// chunks run in a Web Worker (js/train-worker.js) and the page's copy of the model
-// follows the worker's weights every SYNC_MS, so drawing never waits for a step.
+// the event loop between chunks so drawing stays responsive. The chunks run in a Web
+// Worker (js/train-worker.js; on the GPU engine with a WebGPU device of its own) and the
+// page's copy of the model follows the worker's weights every SYNC_MS, so drawing never
+// waits for a step. Where no worker can run, the page trains itself.
 
 import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
 import { TrainingChart } from "./chart.js";
@@ -83,7 +84,7 @@ export class Training {
     this.#setBusy(true);
     this.#status("Starting…");
     try {
-      const worker = this.app.engine === "cpu" ? this.#worker() : null;
+      const worker = await this.#trainingWorker();
       const started = await this.app.lock.run(async () => {
         if (fresh) await this.#newModel(preset, config.seed, "trained in this browser");
         if (worker) return { model: await this.wasm.model_bytes() };
@@ -125,10 +126,23 @@ export class Training {
     }
   }
 
-  /** The training worker, started on first use; null where none can run. */
-  #worker() {
-    if (this.worker === undefined || this.worker?.dead) this.worker = TrainWorker.create();
-    return this.worker;
+  /** The training worker for the current engine, started on first use and ready; null
+   * where none can run (then the page trains itself: no module workers, or no WebGPU in
+   * workers for the GPU engine). */
+  async #trainingWorker() {
+    const engine = this.app.engine;
+    if (engine === "gpu" && this.noGpuWorker) return null;
+    if (this.worker && (this.worker.dead || this.worker.engine !== engine)) this.worker.end();
+    if (!this.worker || this.worker.dead) this.worker = TrainWorker.create(engine);
+    try {
+      await this.worker?.ready;
+    } catch (e) {
+      console.warn(`training stays on the page: ${errorText(e)}`);
+      this.worker.end();
+      this.worker = null;
+      if (engine === "gpu") this.noGpuWorker = true;
+    }
+    return this.worker ?? null;
   }
 
   /** The page's model takes the worker's latest weights (for predictions, files, analysis). */
@@ -318,7 +332,7 @@ export class Training {
     this.#setBusy(true);
     this.#status("Restoring the checkpoint…");
     try {
-      const worker = this.app.engine === "cpu" ? this.#worker() : null;
+      const worker = await this.#trainingWorker();
       let info = await this.app.lock.run(async () => {
         this.#installing = true;
         try {
