@@ -169,6 +169,17 @@ async fn connect() -> Result<Gpu, String> {
     })
 }
 
+/// Test hook: destroys this instance's GPU device, as a driver reset would (the
+/// end-to-end tests force a device loss in the training worker with it).
+#[wasm_bindgen]
+pub fn lose_gpu_device_for_tests() {
+    with(|s| {
+        if let Some(gpu) = &s.gpu {
+            gpu.device.destroy();
+        }
+    });
+}
+
 /// Whether a GPU device is connected and not lost.
 #[wasm_bindgen]
 pub fn gpu_status() -> String {

@@ -249,6 +249,29 @@ test("a page reloaded mid-training offers to continue from its newest checkpoint
   await context.close();
 });
 
+test("a GPU device lost mid-training is survived: a new device, the newest checkpoint, the steps since redone", { timeout: 300_000 }, async () => {
+  const { page, errors, context } = await openApp(browser, `${server.url}?engine=gpu&checkpointEvery=1&loseDeviceAfter=12`);
+  await dataReady(page);
+  await page.selectOption("select[name=preset]", "lenet");
+  await page.fill("input[name=batch]", "32");
+  await page.click("#train-start");
+  // The worker's device is destroyed after 12 steps (a test hook, as a driver reset would).
+  await page.locator("#train-continue").waitFor({ timeout: 240_000 });
+  const offer = await page.locator(".banner", { has: page.locator("#train-continue") }).innerText();
+  console.log(`after the device loss: ${offer.replace("×", "").replace(/\s+/g, " ").trim()}`);
+  assert.match(offer, /GPU device was lost while training .* \d+ steps? will be redone/);
+  const redo = Number(await page.evaluate(() => document.body.dataset.stepsToRedo));
+  assert.ok(redo >= 0 && redo < 12, `${redo} steps to redo`);
+  await page.click("#train-continue");
+  await page.waitForFunction(() => document.body.dataset.resumedAt && Number(document.body.dataset.trainSteps) >= 2, null, { timeout: 120_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.training), "running");
+  assert.equal(await page.evaluate(() => document.body.dataset.trainingIn), "worker");
+  assert.match(await page.textContent("#adapter"), /^GPU:/, "the page kept WebGPU: only the worker's device was lost");
+  await page.click("#train-pause");
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("without WebGPU the CPU engine trains: accuracy rises, and a digit drawn meanwhile gets a guess", { timeout: 300_000 }, async () => {
   const noGpu = await launch({ webgpu: false });
   try {

@@ -97,6 +97,11 @@ const handlers = {
     await Promise.all(helpers.map((h) => h.request("resume", { name, bytes: copy.slice(0) })));
     return JSON.stringify({ ...info, workers: helpers.length + 1 });
   },
+  /** Test hook (?loseDeviceAfter=N on the page): this worker's GPU device is destroyed. */
+  loseDevice() {
+    wasm.lose_gpu_device_for_tests();
+    return true;
+  },
   /** The run as a checkpoint file. */
   checkpoint() {
     return wasm.checkpoint_bytes();

@@ -26,6 +26,8 @@ const STOP_AFTER = Number(new URLSearchParams(location.search).get("stopAfter"))
 /** A checkpoint of the run (weights, optimizer state, position) goes to IndexedDB this
  * often and at every epoch's end, so a reload or a crashed tab can continue the run
  * (?checkpointEvery=SECONDS: the end-to-end tests use a short one). */
+/** Test hook: ?loseDeviceAfter=N destroys the training worker's GPU device after N steps. */
+const LOSE_DEVICE_AFTER = Number(new URLSearchParams(location.search).get("loseDeviceAfter")) || Infinity;
 const CHECKPOINT_MS = 1000 * (Number(new URLSearchParams(location.search).get("checkpointEvery")) || 30);
 
 export class Training {
@@ -218,6 +220,11 @@ export class Training {
         }
         if (this.run !== run || this.state === "idle") return; // the model was replaced meanwhile
         this.#record(chunk);
+        run.position = { epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch };
+        if (run.worker?.engine === "gpu" && !run.deviceLost && run.stepsDone >= LOSE_DEVICE_AFTER) {
+          run.deviceLost = true;
+          await run.worker.request("loseDevice");
+        }
         if (run.worker && (chunk.epoch_done || chunk.finished || performance.now() - (run.lastSync ?? 0) > SYNC_MS)) await this.#syncWeights(run);
         // A chunk on the page's CPU engine resolves without a macrotask (no GPU readback to
         // wait for): hand the event loop a turn, so input, predictions and painting go on.
@@ -368,11 +375,36 @@ export class Training {
   }
 
   #fail(e) {
-    // A worker whose run failed (divergence, a crash, running out of memory) is replaced
-    // at the next start; the page's model keeps the last weights it took from it.
-    if (this.run?.worker) this.run.worker.end();
-    notify("error", `Training stopped: ${errorText(e)}`, "training");
+    // A worker whose run failed (divergence, a crash, a lost device, running out of
+    // memory) is replaced at the next start; the page's model keeps the last weights it
+    // took from it.
+    const run = this.run;
+    if (run?.worker) run.worker.end();
     this.#setState("idle");
+    if (run?.worker?.engine === "gpu" && /device (was )?lost|GPU device lost/i.test(errorText(e))) this.#offerAfterLoss(run, e);
+    else notify("error", `Training stopped: ${errorText(e)}`, "training");
+  }
+
+  /** The training worker's GPU device was lost: a new worker gets a new device, and the
+   * run continues from its newest checkpoint with one click (the steps since are redone). */
+  async #offerAfterLoss(run, e) {
+    const saved = await store.get("checkpoint").catch(() => undefined);
+    const at = run.position;
+    if (!saved || !at) {
+      notify("error", `Training stopped: ${errorText(e)}. No checkpoint of this run was kept yet: start it again.`, "training");
+      return;
+    }
+    const redone = (at.epoch - saved.epoch) * at.stepsPerEpoch + (at.step - saved.step);
+    const banner = notify(
+      "error",
+      `The GPU device was lost while training (epoch ${at.epoch}, step ${at.step}). The run can go on from its newest checkpoint (epoch ${saved.epoch}, step ${saved.step}) on a new device; ${redone} step${redone === 1 ? "" : "s"} will be redone.`,
+      "checkpoint",
+      errorText(e),
+    );
+    const button = Object.assign(document.createElement("button"), { id: "train-continue", type: "button", textContent: "Continue it" });
+    button.onclick = () => this.continueFrom(saved);
+    banner.querySelector("div").append(button);
+    document.body.dataset.stepsToRedo = redone;
   }
 
   #setState(state) {
