@@ -121,17 +121,22 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   await context.close();
 });
 
-test("a diverging run is reported, and Reset makes the app usable again: it predicts and trains", { timeout: 180_000 }, async () => {
+test("a diverging run (lr 1e4) is reported with its cause and step, its weights go back to its newest checkpoint, and Reset makes the app usable again: it predicts and trains", { timeout: 180_000 }, async () => {
   const { page, errors, context } = await openApp(browser, `${server.url}?stopAfter=40`);
   await dataReady(page);
   await page.selectOption("select[name=preset]", "lenet");
   await page.selectOption("select[name=optimizer]", "sgd");
-  await page.fill("input[name=lr]", "100000");
+  await page.fill("input[name=lr]", "10000");
   await page.click("#train-start");
   const banner = page.locator(".banner.error", { hasText: "diverged" });
   await banner.waitFor({ timeout: 150_000 });
   console.log(`divergence message: ${(await banner.innerText()).replace("×", "").replace(/\s+/g, " ").trim()}`);
   assert.equal(await page.evaluate(() => document.body.dataset.training), "idle");
+  assert.match(await banner.innerText(), /learning rate .* step|step .* learning rate/s, "the message names the likely cause and the step");
+  assert.match(await banner.innerText(), /weights went back to the run's newest checkpoint/);
+  await page.waitForFunction(() => /back to the checkpoint of epoch 1, step 0/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
+  await drawWithMouse(page, ONE);
+  assert.match(await settledGuess(page), /^[0-9]$/, "the restored weights predict (they are finite)");
   await page.click("#train-reset");
   await page.waitForFunction(() => /untrained/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
   await drawWithMouse(page, ONE);

@@ -105,6 +105,8 @@ export class Training {
       this.run.worker = worker;
       document.body.dataset.trainingIn = worker ? "worker" : "page";
       document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
+      // A first checkpoint at once: a run that diverges early still has finite weights to go back to.
+      await this.#checkpoint(this.run, { epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs });
       this.#loop();
     } catch (e) {
       this.#fail(e);
@@ -382,7 +384,34 @@ export class Training {
     if (run?.worker) run.worker.end();
     this.#setState("idle");
     if (run?.worker?.engine === "gpu" && /device (was )?lost|GPU device lost/i.test(errorText(e))) this.#offerAfterLoss(run, e);
+    else if (/diverged/.test(errorText(e))) this.#rollBack(e);
     else notify("error", `Training stopped: ${errorText(e)}`, "training");
+  }
+
+  /** A diverged run: the model goes back to the run's newest checkpoint (all finite). */
+  async #rollBack(e) {
+    const saved = await store.get("checkpoint").catch(() => undefined);
+    let back = "";
+    if (saved) {
+      try {
+        await this.app.lock.run(async () => {
+          this.#installing = true;
+          try {
+            const name = await this.wasm.load_model(saved.fileName, saved.bytes);
+            this.app.models.changed(name, `back to the checkpoint of epoch ${saved.epoch}, step ${saved.step} (training diverged after it)`);
+          } finally {
+            this.#installing = false;
+          }
+        });
+        back = ` The weights went back to the run's newest checkpoint (epoch ${saved.epoch}, step ${saved.step}).`;
+        // Its recipe diverges: it is not offered to continue after a reload.
+        await store.remove("checkpoint").catch(() => {});
+        await this.app.models.save();
+      } catch (err) {
+        back = ` Going back to the newest checkpoint failed too (${errorText(err)}).`;
+      }
+    }
+    notify("error", `Training stopped: ${errorText(e)}.${back}`, "training");
   }
 
   /** The training worker's GPU device was lost: a new worker gets a new device, and the
