@@ -82,7 +82,7 @@ try {
   if (result.tta) {
     const show = (s) => (s == null ? "not reached" : `${s.toFixed(1)} s`);
     console.log(`browser: ${ua}\nengine ${engine}${result.adapter ? `: ${result.adapter}` : ""}; data parsed in ${(result.loadMs / 1000).toFixed(2)} s`);
-    console.log("| engine | preset | batch | to 98% | to 99% | test accuracy at the end (epochs) | setup s (not timed) | train img/s |");
+    console.log("| engine | preset | batch | to 98% | to 99% | last test accuracy measured (epochs begun) | setup s (not timed) | train img/s |");
     console.log("|---|---|---|---|---|---|---|---|");
     for (const r of result.tta) {
       console.log(`| ${engine} (browser${r.workers ? `, ${r.workers} worker${r.workers > 1 ? "s" : ""}` : ""}) | ${r.preset} | ${r.batch} | ${show(r.reached[0])} | ${show(r.reached[1])} | ${(100 * r.last_accuracy).toFixed(2)}% (${r.epochs}) | ${r.setup_s.toFixed(2)} | ${r.examples ? (r.examples / r.trained_s).toFixed(0) : ""} |`);
