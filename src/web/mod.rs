@@ -339,7 +339,7 @@ fn request<T: serde::de::DeserializeOwned>(call: &str, json: &str) -> Result<T, 
 }
 
 /// Starts (or restarts) training the current model. `config` is a `TrainingRequest` as
-/// JSON. Resolves to {steps_per_epoch, batch, epochs, optimizer, schedule}.
+/// JSON. Resolves to {steps_per_epoch, batch, epochs, optimizer, schedule, epoch, step}.
 #[wasm_bindgen]
 pub fn start_training(config: &str) -> Result<String, JsValue> {
     let c: TrainingRequest = request("start_training", config)?;
@@ -370,13 +370,21 @@ pub fn start_training(config: &str) -> Result<String, JsValue> {
         match result {
             Ok(mut t) => {
                 t.begin_epoch();
-                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer), "schedule": tc.schedule.name() });
+                let out = run_info(&t);
                 s.trainer = Some(t);
-                Ok(out.to_string())
+                Ok(out)
             }
             Err(e) => Err(js(e)),
         }
     })
+}
+
+/// What start_training and resume_training resolve to: the run's recipe and position.
+fn run_info(t: &Trainer) -> String {
+    let c = t.config;
+    json!({ "steps_per_epoch": t.steps_per_epoch, "batch": c.batch, "epochs": c.epochs, "optimizer": format!("{:?}", c.optimizer),
+        "schedule": c.schedule.name(), "epoch": t.epoch, "step": t.step_in_epoch })
+    .to_string()
 }
 
 /// The running trainer as a checkpoint file (`train::checkpoint`: weights, optimizer
@@ -405,11 +413,9 @@ pub fn resume_training(file_name: String, bytes: Vec<u8>) -> Result<String, JsVa
         };
         match crate::train::checkpoint::resume_with(model, &c, data, None) {
             Ok(t) => {
-                let tc = t.config;
-                let out = json!({ "steps_per_epoch": t.steps_per_epoch, "batch": tc.batch, "epochs": tc.epochs, "optimizer": format!("{:?}", tc.optimizer),
-                    "schedule": tc.schedule.name(), "epoch": t.epoch, "step": t.step_in_epoch });
+                let out = run_info(&t);
                 s.trainer = Some(t);
-                Ok(out.to_string())
+                Ok(out)
             }
             Err(e) => Err(js(e)),
         }

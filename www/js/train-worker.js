@@ -35,6 +35,20 @@ async function helpersFor(count) {
   return spare.slice(0, count);
 }
 
+/** Loads `file` (a model file or a checkpoint) as the model, starts the run with `run()`,
+ * and, as the coordinator of a splittable run, has helpers do the same (`type` request,
+ * `extra` fields). Resolves to the run's info with `workers`. */
+async function begin(type, name, file, workers, run, extra) {
+  const copy = role === "coordinator" ? file.slice(0) : null;
+  await wasm.load_model(name, new Uint8Array(file));
+  const info = JSON.parse(run());
+  const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
+  helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
+  const field = type === "start" ? "model" : "bytes";
+  await Promise.all(helpers.map((h) => h.request(type, { name, [field]: copy.slice(0), ...extra })));
+  return JSON.stringify({ ...info, workers: helpers.length + 1 });
+}
+
 /** `steps` data-parallel steps (not past the epoch's end), reported as train_chunk does. */
 async function parallelChunk(steps) {
   wasm.begin_chunk();
@@ -78,24 +92,12 @@ const handlers = {
   /** A model file and a training config: resolves to start_training's answer, with
    * `workers`, how many workers share each step (at most `workers` if given, else one
    * per core). */
-  async start({ name, model, config, workers }) {
-    const copy = role === "coordinator" ? model.slice(0) : null;
-    await wasm.load_model(name, new Uint8Array(model));
-    const info = JSON.parse(wasm.start_training(config));
-    const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
-    helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
-    await Promise.all(helpers.map((h) => h.request("start", { name, model: copy.slice(0), config })));
-    return JSON.stringify({ ...info, workers: helpers.length + 1 });
+  start({ name, model, config, workers }) {
+    return begin("start", name, model, workers, () => wasm.start_training(config), { config });
   },
   /** A checkpoint a page saved: the run continues where it stopped (helpers too). */
-  async resume({ name, bytes, workers }) {
-    const copy = role === "coordinator" ? bytes.slice(0) : null;
-    await wasm.load_model(name, new Uint8Array(bytes));
-    const info = JSON.parse(wasm.resume_training(name, new Uint8Array(bytes)));
-    const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
-    helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
-    await Promise.all(helpers.map((h) => h.request("resume", { name, bytes: copy.slice(0) })));
-    return JSON.stringify({ ...info, workers: helpers.length + 1 });
+  resume({ name, bytes, workers }) {
+    return begin("resume", name, bytes, workers, () => wasm.resume_training(name, new Uint8Array(bytes)), {});
   },
   /** Test hook (?loseDeviceAfter=N on the page): this worker's GPU device is destroyed. */
   loseDevice() {

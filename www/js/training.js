@@ -101,10 +101,7 @@ export class Training {
       dismiss("training");
       dismiss("checkpoint");
       await store.remove("checkpoint").catch(() => {});
-      this.#begin(info);
-      this.run.worker = worker;
-      document.body.dataset.trainingIn = worker ? "worker" : "page";
-      document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
+      this.#begin(info, worker);
       // A first checkpoint at once: a run that diverges early still has finite weights to go back to.
       await this.#checkpoint(this.run, { epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs });
       this.#loop();
@@ -169,8 +166,10 @@ export class Training {
   }
 
   /** The run's bookkeeping, from start_training's answer. */
-  #begin(info) {
-    this.run = { ...info, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [], started: performance.now() };
+  #begin(info, worker) {
+    this.run = { ...info, worker, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [], started: performance.now() };
+    document.body.dataset.trainingIn = worker ? "worker" : "page";
+    document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
     this.#clearStats();
     this.#progress(0, info.steps_per_epoch, 1, info.epochs);
   }
@@ -357,10 +356,7 @@ export class Training {
         const bytes = saved.bytes.slice().buffer;
         info = JSON.parse(await worker.request("resume", { name: saved.fileName, bytes }, [bytes]));
       }
-      this.#begin(info);
-      this.run.worker = worker;
-      document.body.dataset.trainingIn = worker ? "worker" : "page";
-      document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
+      this.#begin(info, worker);
       document.body.dataset.resumedAt = `${info.epoch}:${info.step}`;
       this.#progress(info.step, info.steps_per_epoch, info.epoch, info.epochs);
       this.#loop();
