@@ -58,3 +58,53 @@ export async function settledGuess(page, timeout = 30_000) {
   await page.waitForFunction(() => document.body.dataset.predictor === "idle", null, { timeout });
   return (await page.textContent("#guess")).trim();
 }
+
+/**
+ * Tabs in one window of a fresh browser context, driven over raw CDP: unlike Playwright's
+ * pages (each in a window of its own, always visible), a tab behind another one is
+ * hidden, as in a person's browser, and can then be frozen as Chrome freezes background
+ * tabs. Each tab offers `evaluate(expression)` (awaited, by value), `send(method, params)`,
+ * `waitFor(expression)` and the page errors it saw.
+ */
+export async function browserTabs(browser) {
+  const cdp = await browser.newBrowserCDPSession();
+  const { browserContextId } = await cdp.send("Target.createBrowserContext");
+  const replies = new Map();
+  const listeners = new Map();
+  let lastId = 0;
+  cdp.on("Target.receivedMessageFromTarget", ({ sessionId, message }) => {
+    const m = JSON.parse(message);
+    if (m.id) replies.get(m.id)?.(m);
+    else listeners.get(sessionId)?.(m);
+  });
+  const open = async (url) => {
+    const { targetId } = await cdp.send("Target.createTarget", { url, browserContextId });
+    const { sessionId } = await cdp.send("Target.attachToTarget", { targetId, flatten: false });
+    const errors = [];
+    listeners.set(sessionId, (m) => m.method === "Runtime.exceptionThrown" && errors.push(m.params.exceptionDetails.exception?.description ?? m.params.exceptionDetails.text));
+    const send = async (method, params = {}) => {
+      const id = ++lastId;
+      const reply = new Promise((r) => replies.set(id, r));
+      await cdp.send("Target.sendMessageToTarget", { sessionId, message: JSON.stringify({ id, method, params }) });
+      const m = await reply;
+      replies.delete(id);
+      if (m.error) throw new Error(`${method}: ${m.error.message}`);
+      return m.result;
+    };
+    const evaluate = async (expression) => {
+      const r = await send("Runtime.evaluate", { expression, awaitPromise: true, returnByValue: true });
+      if (r.exceptionDetails) throw new Error(`${expression}: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+      return r.result.value;
+    };
+    const waitFor = async (expression, timeout = 60_000) => {
+      const end = Date.now() + timeout;
+      while (!(await evaluate(expression))) {
+        if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${expression}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    await send("Runtime.enable");
+    return { targetId, send, evaluate, waitFor, errors, show: () => cdp.send("Target.activateTarget", { targetId }) };
+  };
+  return { open, close: () => cdp.send("Target.disposeBrowserContext", { browserContextId }) };
+}

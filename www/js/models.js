@@ -6,6 +6,10 @@ import * as store from "./store.js";
 
 const DEFAULT_URL = "models/default.safetensors";
 const DEFAULT_INFO_URL = "models/default.json";
+/** Larger files are refused before they are read: the largest file these networks make,
+ * a keras-bn checkpoint with Adam's two moments (1,886,394 parameters x 3 x 4 bytes),
+ * is 23 MB, and reading a file of hundreds of MB could take the tab's memory. */
+const MAX_FILE_BYTES = 64e6;
 
 export class Models {
   /** The network's name (also the download's file name). */
@@ -53,6 +57,9 @@ export class Models {
     input.value = ""; // so picking the same file again fires "change" again
     if (!file) return;
     try {
+      if (file.size > MAX_FILE_BYTES) {
+        throw new Error(`it is ${Math.round(file.size / 1e6)} MB, too large to be a model file of these networks (the largest, a keras-bn checkpoint, is 23 MB), so it was not read`);
+      }
       const bytes = new Uint8Array(await file.arrayBuffer());
       await this.#install(file.name, bytes, `loaded from ${file.name}`);
       dismiss("model-file");
@@ -94,8 +101,11 @@ export class Models {
       const bytes = await this.app.wasm.model_bytes();
       await store.put("model", { fileName: `${this.name}.safetensors`, bytes, savedAt: Date.now() });
       document.body.dataset.modelSaves = Number(document.body.dataset.modelSaves ?? 0) + 1;
+      dismiss("model-save");
     } catch (e) {
-      console.warn("could not save the model in this browser:", e);
+      // Private modes without IndexedDB only log; a full store is worth saying.
+      if (store.isQuotaError(e)) notify("warn", `The model could not be kept in this browser: ${await store.fullText()}. It is still in use; download it to keep it after a reload.`, "model-save");
+      else console.warn("could not save the model in this browser:", e);
     }
   }
 

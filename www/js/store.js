@@ -27,3 +27,18 @@ async function request(mode, makeRequest) {
 export const get = (key) => request("readonly", (s) => s.get(key));
 export const put = (key, value) => request("readwrite", (s) => s.put(value, key));
 export const remove = (key) => request("readwrite", (s) => s.delete(key));
+
+/** True when the browser refused a write for lack of space (the origin's quota). */
+export const isQuotaError = (e) => e?.name === "QuotaExceededError" || /quota/i.test(String(e?.message ?? e));
+
+/** "the browser's storage for this page is full (12.3 MB of 12.0 MB used)"; the numbers
+ * where the browser gives them. */
+export async function fullText() {
+  const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
+  try {
+    const { usage, quota } = await navigator.storage.estimate();
+    return `the browser's storage for this page is full (${mb(usage)} of ${mb(quota)} used)`;
+  } catch {
+    return "the browser's storage for this page is full";
+  }
+}

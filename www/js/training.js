@@ -21,7 +21,8 @@ const MAX_CHUNK_STEPS = 500;
 const SYNC_MS = 1000;
 /** Images/s is measured over this much recent training time. */
 const RATE_WINDOW_MS = 4000;
-/** Test hook: ?stopAfter=N pauses training after N steps. */
+/** Test hook: ?stopAfter=N pauses training once the run reaches its step N (counted from
+ * the run's first step, so a continued run stops where an uninterrupted one would). */
 const STOP_AFTER = Number(new URLSearchParams(location.search).get("stopAfter")) || Infinity;
 /** A checkpoint of the run (weights, optimizer state, position) goes to IndexedDB this
  * often and at every epoch's end, so a reload or a crashed tab can continue the run
@@ -55,6 +56,11 @@ export class Training {
       if (!this.#installing) this.stop();
     });
     app.on("capabilities", () => this.#updateControls());
+    // A hidden tab may be frozen or discarded (mobile browsers, memory pressure, energy
+    // saver) without another event: the run's checkpoint is taken after the chunk in flight.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden" && this.state === "running" && this.run) this.run.checkpointSoon = "hidden";
+    });
     // Fine-tuning changed the page's weights: the worker takes them before it trains on.
     app.on("weights-changed", ({ live }) => {
       if (!live && this.run?.worker) this.run.staleWorker = true;
@@ -103,7 +109,7 @@ export class Training {
       await store.remove("checkpoint").catch(() => {});
       this.#begin(info, worker);
       // A first checkpoint at once: a run that diverges early still has finite weights to go back to.
-      await this.#checkpoint(this.run, { epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs });
+      await this.#checkpoint(this.run, { epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs }, "start");
       this.#loop();
     } catch (e) {
       this.#fail(e);
@@ -167,7 +173,9 @@ export class Training {
 
   /** The run's bookkeeping, from start_training's answer. */
   #begin(info, worker) {
-    this.run = { ...info, worker, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [], started: performance.now() };
+    // `at`: the run's position in steps from its first (a continued run starts past 0).
+    const at = info.epoch ? (info.epoch - 1) * info.steps_per_epoch + info.step : 0;
+    this.run = { ...info, worker, at, chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [], started: performance.now() };
     document.body.dataset.trainingIn = worker ? "worker" : "page";
     document.body.dataset.trainingWorkers = info.workers ?? (worker ? 1 : 0);
     this.#clearStats();
@@ -222,8 +230,8 @@ export class Training {
         if (this.run !== run || this.state === "idle") return; // the model was replaced meanwhile
         this.#record(chunk);
         run.position = { epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch };
-        if (run.worker?.engine === "gpu" && !run.deviceLost && run.stepsDone >= LOSE_DEVICE_AFTER) {
-          run.deviceLost = true;
+        if (run.worker?.engine === "gpu" && !this.deviceLossForced && run.stepsDone >= LOSE_DEVICE_AFTER) {
+          this.deviceLossForced = true; // once per page: the continued run trains on
           await run.worker.request("loseDevice");
         }
         if (run.worker && (chunk.epoch_done || chunk.finished || performance.now() - (run.lastSync ?? 0) > SYNC_MS)) await this.#syncWeights(run);
@@ -234,8 +242,10 @@ export class Training {
         if (chunk.finished) {
           await store.remove("checkpoint").catch(() => {});
           this.#setState("finished");
-        } else if (chunk.epoch_done || performance.now() - (run.lastCheckpoint ?? run.started) > CHECKPOINT_MS) await this.#checkpoint(run, chunk);
-        else if (run.stepsDone >= STOP_AFTER) this.#setState("paused");
+        } else if (chunk.epoch_done || run.checkpointSoon || performance.now() - (run.lastCheckpoint ?? run.started) > CHECKPOINT_MS) {
+          await this.#checkpoint(run, chunk, run.checkpointSoon || (chunk.epoch_done ? "epoch" : "timer"));
+        }
+        if (!chunk.finished && run.at >= STOP_AFTER) this.#setState("paused");
       }
     } finally {
       run.looping = false;
@@ -250,7 +260,7 @@ export class Training {
   async #chunk(run) {
     const target = run.worker ? WORKER_CHUNK_MS : this.app.engine === "cpu" ? CPU_CHUNK_MS : CHUNK_MS;
     const steps = run.msPerStep != null ? Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.round(target / run.msPerStep), 2 * run.lastSteps)) : 1;
-    const n = Math.min(steps, STOP_AFTER - run.stepsDone);
+    const n = Math.min(steps, STOP_AFTER - run.at);
     const timed = async (f) => {
       const t0 = performance.now();
       const r = await f();
@@ -269,6 +279,7 @@ export class Training {
     const run = this.run;
     run.chunks += 1;
     run.stepsDone += c.steps;
+    run.at = (c.epoch - 1) * c.steps_per_epoch + c.step;
     run.lastSteps = Math.max(1, c.steps);
     run.activeMs += c.ms;
     // The first chunk of a run includes compiling the pipelines: the second one's time
@@ -309,17 +320,32 @@ export class Training {
     this.#setState(this.state); // restore the status line
   }
 
-  /** Keeps the run's checkpoint in IndexedDB (the newest replaces the last). */
-  async #checkpoint(run, chunk) {
+  /** Takes the run's checkpoint: kept in memory (a lost device or a divergence goes back
+   * to it) and in IndexedDB (a reload or a crashed tab continues from it); the newest
+   * replaces the last. `reason` ("start", "timer", "epoch", "hidden") is for the tests. */
+  async #checkpoint(run, chunk, reason) {
     run.lastCheckpoint = performance.now();
+    run.checkpointSoon = null;
+    let saved;
     try {
       const bytes = run.worker ? await run.worker.request("checkpoint") : await this.app.lock.run(() => this.wasm.checkpoint_bytes());
-      const saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch, epochs: chunk.epochs };
+      saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch, epochs: chunk.epochs };
+      run.saved = saved;
       await store.put("checkpoint", saved);
       document.body.dataset.checkpoints = Number(document.body.dataset.checkpoints ?? 0) + 1;
+      document.body.dataset.checkpointReason = reason;
+      dismiss("checkpoint-save");
     } catch (e) {
-      notify("warn", `Could not keep a checkpoint of this run (${errorText(e)}); training goes on, but a reload would start it again.`, "checkpoint-save");
+      const where = saved ? `the run's newest checkpoint (epoch ${saved.epoch}, step ${saved.step}) is kept in memory only: a lost GPU device or a diverging run still goes back to it, but a reload or a closed tab would lose the run` : "training goes on, but a reload would start it again";
+      const why = store.isQuotaError(e) ? await store.fullText() : errorText(e);
+      notify("warn", `Could not keep a checkpoint of this run in the browser's storage: ${why}. ${where[0].toUpperCase()}${where.slice(1)}. Download the model to keep it${store.isQuotaError(e) ? ", or free this site's storage in the browser's settings" : ""}.`, "checkpoint-save");
+      document.body.dataset.checkpointsInMemory = Number(document.body.dataset.checkpointsInMemory ?? 0) + (saved ? 1 : 0);
     }
+  }
+
+  /** The run's newest checkpoint: the one in memory, else the one in IndexedDB. */
+  async #newest(run) {
+    return run?.saved ?? (await store.get("checkpoint").catch(() => undefined));
   }
 
   /** At start: a run that a reload or a crash interrupted is offered to continue. */
@@ -380,13 +406,13 @@ export class Training {
     if (run?.worker) run.worker.end();
     this.#setState("idle");
     if (run?.worker?.engine === "gpu" && /device (was )?lost|GPU device lost/i.test(errorText(e))) this.#offerAfterLoss(run, e);
-    else if (/diverged/.test(errorText(e))) this.#rollBack(e);
+    else if (/diverged/.test(errorText(e))) this.#rollBack(run, e);
     else notify("error", `Training stopped: ${errorText(e)}`, "training");
   }
 
   /** A diverged run: the model goes back to the run's newest checkpoint (all finite). */
-  async #rollBack(e) {
-    const saved = await store.get("checkpoint").catch(() => undefined);
+  async #rollBack(run, e) {
+    const saved = await this.#newest(run);
     let back = "";
     if (saved) {
       try {
@@ -413,7 +439,7 @@ export class Training {
   /** The training worker's GPU device was lost: a new worker gets a new device, and the
    * run continues from its newest checkpoint with one click (the steps since are redone). */
   async #offerAfterLoss(run, e) {
-    const saved = await store.get("checkpoint").catch(() => undefined);
+    const saved = await this.#newest(run);
     const at = run.position;
     if (!saved || !at) {
       notify("error", `Training stopped: ${errorText(e)}. No checkpoint of this run was kept yet: start it again.`, "training");
