@@ -98,8 +98,14 @@ export async function browserTabs(browser) {
     };
     const waitFor = async (expression, timeout = 60_000) => {
       const end = Date.now() + timeout;
-      while (!(await evaluate(expression))) {
-        if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${expression}`);
+      let failure = "";
+      for (;;) {
+        try {
+          if (await evaluate(expression)) return;
+        } catch (e) {
+          failure = ` (last: ${e.message})`; // e.g. while the page is still loading
+        }
+        if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${expression}${failure}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     };

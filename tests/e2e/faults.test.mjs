@@ -20,6 +20,8 @@ after(async () => {
 });
 
 const dataReady = (page) => page.waitForFunction(() => document.body.dataset.dataReady === "1", null, { timeout: 120_000 });
+/** How long the tab stays hidden (E2E_HIDDEN_MS=360000 checks past Chrome's 5 minutes, after which it throttles background timers hardest). */
+const HIDDEN_MS = Number(process.env.E2E_HIDDEN_MS) || 15_000;
 const oneLine = (text) => text.replace("×", "").replace(/\s+/g, " ").trim();
 
 test("a file of hundreds of MB picked as a model is refused before it is read, and the current model keeps working", { timeout: 120_000 }, async () => {
@@ -82,7 +84,7 @@ test("a full IndexedDB: the page says so, keeps the run's checkpoint in memory, 
   await context.close();
 });
 
-test("a tab hidden mid-training takes a checkpoint at once, trains on while hidden, survives being frozen, and goes on when shown again", { timeout: 240_000 }, async () => {
+test("a tab hidden mid-training takes a checkpoint at once, trains on while hidden, survives being frozen, and goes on when shown again", { timeout: 225_000 + HIDDEN_MS }, async () => {
   const tabs = await browserTabs(browser);
   try {
     const app = await tabs.open(`${server.url}?engine=cpu`);
@@ -101,7 +103,7 @@ test("a tab hidden mid-training takes a checkpoint at once, trains on while hidd
     const other = await tabs.open("about:blank");
     await other.show();
     await app.waitFor("document.visibilityState === 'hidden' && document.body.dataset.checkpointReason === 'hidden'", 20_000);
-    const hiddenRate = await rate(15_000);
+    const hiddenRate = await rate(HIDDEN_MS);
     // Frozen by Chromium itself, as Chrome freezes background tabs: nothing on the page runs.
     const beforeFreeze = await steps();
     await app.send("Page.setWebLifecycleState", { state: "frozen" });
@@ -109,10 +111,11 @@ test("a tab hidden mid-training takes a checkpoint at once, trains on while hidd
     await app.send("Page.setWebLifecycleState", { state: "active" });
     const thawed = await steps();
     await app.show();
-    await app.waitFor(`document.visibilityState === "visible" && Number(document.body.dataset.trainSteps) >= ${thawed + 5}`, 60_000);
-    console.log(`lenet steps/s: ${visibleRate.toFixed(1)} visible, ${hiddenRate.toFixed(1)} hidden; frozen 10 s: ${beforeFreeze} -> ${thawed} steps, then trains on`);
+    // (A long E2E_HIDDEN_MS may let the run finish all its epochs while hidden.)
+    await app.waitFor(`document.visibilityState === "visible" && (Number(document.body.dataset.trainSteps) >= ${thawed + 5} || document.body.dataset.training === "finished")`, 60_000);
+    console.log(`lenet steps/s: ${visibleRate.toFixed(1)} visible, ${hiddenRate.toFixed(1)} hidden for ${HIDDEN_MS / 1000} s; frozen 10 s: ${beforeFreeze} -> ${thawed} steps, then trains on`);
     assert.ok(hiddenRate > 0.5 * visibleRate, `a hidden tab trains on (${hiddenRate.toFixed(1)} vs ${visibleRate.toFixed(1)} steps/s)`);
-    assert.equal(await app.evaluate("document.body.dataset.training"), "running");
+    assert.match(await app.evaluate("document.body.dataset.training"), /running|finished/);
     await app.evaluate(`document.getElementById("train-pause").click()`);
     assert.deepEqual(app.errors, []);
   } finally {

@@ -38,7 +38,15 @@ export class PersonalSet {
 
   #set(examples, persist = true) {
     this.examples = examples;
-    if (persist) store.put("personal", examples).catch((e) => console.warn("could not save the personal digits:", e));
+    if (persist) {
+      store.put("personal", examples).then(
+        () => dismiss("personal-save"),
+        async (e) => {
+          if (store.isQuotaError(e)) notify("warn", `Your digits could not be kept in this browser: ${await store.fullText()}. They are used until the page is closed.`, "personal-save");
+          else console.warn("could not save the personal digits:", e);
+        },
+      );
+    }
     $("personal").replaceChildren(...examples.map((ex, i) => {
       const fig = digitFigure(ex.pixels, ex.label);
       fig.title = "Click to remove";
