@@ -1,133 +1,268 @@
-// 2-D convolution computed directly, one thread per output position and block of
-// channels, with no workgroup memory and no barriers. The alternative to the tiled
-// implicit GEMM of conv2d.wgsl for adapters where barriers are expensive (SwiftShader,
-// Chromium's software WebGPU, runs each barrier as a coroutine switch). Same layouts,
-// same uniform block, same results (src/ops/conv2d.rs picks one per adapter).
+// 2-D convolution computed directly, with no workgroup memory and no barriers: the
+// alternative to the tiled implicit GEMM of conv2d.wgsl for adapters where barriers are
+// expensive (SwiftShader, Chromium's software WebGPU, runs each barrier as a coroutine
+// switch). Same layouts, same uniform block, same results (src/ops/conv2d.rs picks one).
+//
+// Each thread keeps a register block of 8 channels x 4 positions (or taps), so every
+// value it loads feeds 4 or 8 multiply-adds: on SwiftShader, pytorch-cnn batch 64, this
+// made conv2's forward 2x, its input gradient 1.7x and conv1's weight gradient 5x faster
+// than one position per thread (docs/benchmarks.md). Accumulators are named vec4s, never
+// an indexed array: software adapters keep dynamically indexed arrays in memory.
 
-const CHANNEL_BLOCK: u32 = 8u;
+// Positions (or taps) per thread; the channel block is 8 (a0..a7).
+const BLOCK: u32 = 4u;
 
-// The 8 weights w[i], w[i + stride], ... as two vec4s (clamped to the last weight so a
-// partial block reads in bounds), written out so no accumulator is indexed dynamically:
-// software adapters keep dynamically indexed arrays in memory, not registers.
-fn weights8(i: u32, stride: u32, last: u32) -> array<vec4<f32>, 2> {
-    return array<vec4<f32>, 2>(
-        vec4<f32>(w[min(i, last)], w[min(i + stride, last)], w[min(i + 2u * stride, last)], w[min(i + 3u * stride, last)]),
-        vec4<f32>(w[min(i + 4u * stride, last)], w[min(i + 5u * stride, last)], w[min(i + 6u * stride, last)], w[min(i + 7u * stride, last)]),
-    );
+fn x_at(n: u32, ic: u32, iy: i32, ix: i32) -> f32 {
+    let ok = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
+    let cy = u32(clamp(iy, 0, i32(p.in_h) - 1));
+    let cx = u32(clamp(ix, 0, i32(p.in_w) - 1));
+    return select(0.0, x[((n * p.in_c + ic) * p.in_h + cy) * p.in_w + cx], ok);
 }
 
-fn lane(acc0: vec4<f32>, acc1: vec4<f32>, j: u32) -> f32 {
-    if (j < 4u) { return acc0[j]; }
-    return acc1[j - 4u];
+// x[row + ix], or 0 outside the row (the padding).
+fn x_in_row(row: u32, ix: i32) -> f32 {
+    return select(0.0, x[row + u32(clamp(ix, 0, i32(p.in_w) - 1))], ix >= 0 && ix < i32(p.in_w));
 }
 
-// Thread: (n, block of 8 output channels, oy, ox). Each input value read feeds 8 outputs.
+// The weight at index i, clamped to the last so a partial channel block reads in bounds.
+fn w_at(i: u32) -> f32 {
+    return w[min(i, p.out_c * p.in_c * p.k_h * p.k_w - 1u)];
+}
+
+fn store_y(n: u32, oc: u32, oy: u32, ox0: u32, v: vec4<f32>) {
+    if (oc >= p.out_c) { return; }
+    var o = v;
+    if (p.relu != 0u) { o = max(o, vec4<f32>(0.0)); }
+    let row = ((n * p.out_c + oc) * p.out_h + oy) * p.out_w;
+    y[row + ox0] = o.x;
+    if (ox0 + 1u < p.out_w) { y[row + ox0 + 1u] = o.y; }
+    if (ox0 + 2u < p.out_w) { y[row + ox0 + 2u] = o.z; }
+    if (ox0 + 3u < p.out_w) { y[row + ox0 + 3u] = o.w; }
+}
+
+// Thread: (n, block of 8 output channels, oy, 4 consecutive ox).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_forward_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                          @builtin(local_invocation_index) local: u32) {
     let i = thread_index(wg, groups, local);
-    let plane = p.out_h * p.out_w;
-    let blocks = (p.out_c + CHANNEL_BLOCK - 1u) / CHANNEL_BLOCK;
-    if (i >= p.batch * blocks * plane) { return; }
-    let q = i % plane;
-    let oc0 = ((i / plane) % blocks) * CHANNEL_BLOCK;
-    let n = i / (plane * blocks);
-    let iy0 = i32((q / p.out_w) * p.stride) - i32(p.pad_h);
-    let ix0 = i32((q % p.out_w) * p.stride) - i32(p.pad_w);
+    let xblocks = (p.out_w + BLOCK - 1u) / BLOCK;
+    let rows = p.out_h * xblocks;
+    let cblocks = (p.out_c + 7u) / 8u;
+    if (i >= p.batch * cblocks * rows) { return; }
+    let q = i % rows;
+    let oc0 = ((i / rows) % cblocks) * 8u;
+    let n = i / (rows * cblocks);
+    let oy = q / xblocks;
+    let ox0 = (q % xblocks) * BLOCK;
+    let iy0 = i32(oy * p.stride) - i32(p.pad_h);
+    let ix0 = i32(ox0 * p.stride) - i32(p.pad_w);
     let ky_begin = u32(max(0, -iy0));
     let ky_end = u32(clamp(i32(p.in_h) - iy0, 0, i32(p.k_h)));
-    let kx_begin = u32(max(0, -ix0));
-    let kx_end = u32(clamp(i32(p.in_w) - ix0, 0, i32(p.k_w)));
     let taps = p.k_h * p.k_w;
-    let channel_stride = p.in_c * taps;
-    let last_w = p.out_c * channel_stride - 1u;
+    let cs = p.in_c * taps;
+    let s = i32(p.stride);
     let last_b = p.out_c - 1u;
-    var acc0 = vec4<f32>(b[min(oc0, last_b)], b[min(oc0 + 1u, last_b)], b[min(oc0 + 2u, last_b)], b[min(oc0 + 3u, last_b)]);
-    var acc1 = vec4<f32>(b[min(oc0 + 4u, last_b)], b[min(oc0 + 5u, last_b)], b[min(oc0 + 6u, last_b)], b[min(oc0 + 7u, last_b)]);
+    var a0 = vec4<f32>(b[min(oc0, last_b)]);
+    var a1 = vec4<f32>(b[min(oc0 + 1u, last_b)]);
+    var a2 = vec4<f32>(b[min(oc0 + 2u, last_b)]);
+    var a3 = vec4<f32>(b[min(oc0 + 3u, last_b)]);
+    var a4 = vec4<f32>(b[min(oc0 + 4u, last_b)]);
+    var a5 = vec4<f32>(b[min(oc0 + 5u, last_b)]);
+    var a6 = vec4<f32>(b[min(oc0 + 6u, last_b)]);
+    var a7 = vec4<f32>(b[min(oc0 + 7u, last_b)]);
     for (var ic = 0u; ic < p.in_c; ic++) {
         for (var ky = ky_begin; ky < ky_end; ky++) {
-            let x_row = ((n * p.in_c + ic) * p.in_h + u32(iy0 + i32(ky))) * p.in_w;
-            for (var kx = kx_begin; kx < kx_end; kx++) {
-                let v = x[x_row + u32(ix0 + i32(kx))];
-                let wv = weights8(oc0 * channel_stride + ic * taps + ky * p.k_w + kx, channel_stride, last_w);
-                acc0 += v * wv[0];
-                acc1 += v * wv[1];
+            let row = ((n * p.in_c + ic) * p.in_h + u32(iy0 + i32(ky))) * p.in_w;
+            let wk = oc0 * cs + ic * taps + ky * p.k_w;
+            for (var kx = 0u; kx < p.k_w; kx++) {
+                let c = ix0 + i32(kx);
+                let v = vec4<f32>(x_in_row(row, c), x_in_row(row, c + s), x_in_row(row, c + 2 * s), x_in_row(row, c + 3 * s));
+                let wi = wk + kx;
+                a0 += v * w_at(wi);
+                a1 += v * w_at(wi + cs);
+                a2 += v * w_at(wi + 2u * cs);
+                a3 += v * w_at(wi + 3u * cs);
+                a4 += v * w_at(wi + 4u * cs);
+                a5 += v * w_at(wi + 5u * cs);
+                a6 += v * w_at(wi + 6u * cs);
+                a7 += v * w_at(wi + 7u * cs);
             }
         }
     }
-    for (var j = 0u; j < CHANNEL_BLOCK; j++) {
-        if (oc0 + j < p.out_c) {
-            var v = lane(acc0, acc1, j);
-            if (p.relu != 0u) { v = max(v, 0.0); }
-            y[(n * p.out_c + oc0 + j) * plane + q] = v;
-        }
-    }
+    store_y(n, oc0, oy, ox0, a0);
+    store_y(n, oc0 + 1u, oy, ox0, a1);
+    store_y(n, oc0 + 2u, oy, ox0, a2);
+    store_y(n, oc0 + 3u, oy, ox0, a3);
+    store_y(n, oc0 + 4u, oy, ox0, a4);
+    store_y(n, oc0 + 5u, oy, ox0, a5);
+    store_y(n, oc0 + 6u, oy, ox0, a6);
+    store_y(n, oc0 + 7u, oy, ox0, a7);
 }
 
-// Thread: (n, block of 8 input channels, iy, ix). Each dy value read feeds 8 outputs.
+// dy[row + t / stride] where t lands on an output position, else 0.
+fn dy_strided(row: u32, t: i32) -> f32 {
+    let s = i32(p.stride);
+    let ok = t >= 0 && t % s == 0 && t / s < i32(p.out_w);
+    return select(0.0, dy[row + u32(clamp(t / s, 0, i32(p.out_w) - 1))], ok);
+}
+
+// dy[row + t], or 0 outside the row: stride 1, no division.
+fn dy_in_row(row: u32, t: i32) -> f32 {
+    return select(0.0, dy[row + u32(clamp(t, 0, i32(p.out_w) - 1))], t >= 0 && t < i32(p.out_w));
+}
+
+fn store_dx(n: u32, ic: u32, iy: u32, ix0: u32, v: vec4<f32>) {
+    if (ic >= p.in_c) { return; }
+    let row = ((n * p.in_c + ic) * p.in_h + iy) * p.in_w;
+    dx[row + ix0] = v.x;
+    if (ix0 + 1u < p.in_w) { dx[row + ix0 + 1u] = v.y; }
+    if (ix0 + 2u < p.in_w) { dx[row + ix0 + 2u] = v.z; }
+    if (ix0 + 3u < p.in_w) { dx[row + ix0 + 3u] = v.w; }
+}
+
+// Thread: (n, block of 8 input channels, iy, 4 consecutive ix). Stride 1 takes a loop
+// without the integer divisions a stride needs (1.6x faster on SwiftShader for conv2).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_input_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                                 @builtin(local_invocation_index) local: u32) {
     let i = thread_index(wg, groups, local);
-    let plane = p.in_h * p.in_w;
-    let blocks = (p.in_c + CHANNEL_BLOCK - 1u) / CHANNEL_BLOCK;
-    if (i >= p.batch * blocks * plane) { return; }
-    let q = i % plane;
-    let ic0 = ((i / plane) % blocks) * CHANNEL_BLOCK;
-    let n = i / (plane * blocks);
-    let iy = q / p.in_w;
-    let ix = q % p.in_w;
+    let xblocks = (p.in_w + BLOCK - 1u) / BLOCK;
+    let rows = p.in_h * xblocks;
+    let cblocks = (p.in_c + 7u) / 8u;
+    if (i >= p.batch * cblocks * rows) { return; }
+    let q = i % rows;
+    let ic0 = ((i / rows) % cblocks) * 8u;
+    let n = i / (rows * cblocks);
+    let iy = q / xblocks;
+    let ix0 = (q % xblocks) * BLOCK;
     let taps = p.k_h * p.k_w;
-    let last_w = p.out_c * p.in_c * taps - 1u;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
     for (var oc = 0u; oc < p.out_c; oc++) {
         for (var ky = 0u; ky < p.k_h; ky++) {
             let ty = i32(iy + p.pad_h) - i32(ky);
-            if (ty < 0 || u32(ty) % p.stride != 0u || u32(ty) / p.stride >= p.out_h) { continue; }
-            let dy_row = ((n * p.out_c + oc) * p.out_h + u32(ty) / p.stride) * p.out_w;
-            for (var kx = 0u; kx < p.k_w; kx++) {
-                let tx = i32(ix + p.pad_w) - i32(kx);
-                if (tx < 0 || u32(tx) % p.stride != 0u || u32(tx) / p.stride >= p.out_w) { continue; }
-                let v = dy[dy_row + u32(tx) / p.stride];
-                let wv = weights8((oc * p.in_c + ic0) * taps + ky * p.k_w + kx, taps, last_w);
-                acc0 += v * wv[0];
-                acc1 += v * wv[1];
+            let wk = (oc * p.in_c + ic0) * taps + ky * p.k_w;
+            if (p.stride == 1u) {
+                if (ty < 0 || u32(ty) >= p.out_h) { continue; }
+                let row = ((n * p.out_c + oc) * p.out_h + u32(ty)) * p.out_w;
+                for (var kx = 0u; kx < p.k_w; kx++) {
+                    let t = i32(ix0 + p.pad_w) - i32(kx);
+                    let v = vec4<f32>(dy_in_row(row, t), dy_in_row(row, t + 1), dy_in_row(row, t + 2), dy_in_row(row, t + 3));
+                    let wi = wk + kx;
+                    a0 += v * w_at(wi);
+                    a1 += v * w_at(wi + taps);
+                    a2 += v * w_at(wi + 2u * taps);
+                    a3 += v * w_at(wi + 3u * taps);
+                    a4 += v * w_at(wi + 4u * taps);
+                    a5 += v * w_at(wi + 5u * taps);
+                    a6 += v * w_at(wi + 6u * taps);
+                    a7 += v * w_at(wi + 7u * taps);
+                }
+            } else {
+                if (ty < 0 || u32(ty) % p.stride != 0u || u32(ty) / p.stride >= p.out_h) { continue; }
+                let row = ((n * p.out_c + oc) * p.out_h + u32(ty) / p.stride) * p.out_w;
+                for (var kx = 0u; kx < p.k_w; kx++) {
+                    let t = i32(ix0 + p.pad_w) - i32(kx);
+                    let v = vec4<f32>(dy_strided(row, t), dy_strided(row, t + 1), dy_strided(row, t + 2), dy_strided(row, t + 3));
+                    let wi = wk + kx;
+                    a0 += v * w_at(wi);
+                    a1 += v * w_at(wi + taps);
+                    a2 += v * w_at(wi + 2u * taps);
+                    a3 += v * w_at(wi + 3u * taps);
+                    a4 += v * w_at(wi + 4u * taps);
+                    a5 += v * w_at(wi + 5u * taps);
+                    a6 += v * w_at(wi + 6u * taps);
+                    a7 += v * w_at(wi + 7u * taps);
+                }
             }
         }
     }
-    for (var j = 0u; j < CHANNEL_BLOCK; j++) {
-        if (ic0 + j < p.in_c) { dx[(n * p.in_c + ic0 + j) * plane + q] = lane(acc0, acc1, j); }
-    }
+    store_dx(n, ic0, iy, ix0, a0);
+    store_dx(n, ic0 + 1u, iy, ix0, a1);
+    store_dx(n, ic0 + 2u, iy, ix0, a2);
+    store_dx(n, ic0 + 3u, iy, ix0, a3);
+    store_dx(n, ic0 + 4u, iy, ix0, a4);
+    store_dx(n, ic0 + 5u, iy, ix0, a5);
+    store_dx(n, ic0 + 6u, iy, ix0, a6);
+    store_dx(n, ic0 + 7u, iy, ix0, a7);
 }
 
-// Thread: (split, weight). Each sums its chunk of the (n, oy, ox) positions; split_sum
-// (reduce.wgsl) adds the splits.
+// x under kernel tap `tap` (ky * k_w + kx) for output position (oy, ox); 0 past the last tap.
+fn x_at_tap(n: u32, ic: u32, oy: u32, ox: u32, tap: u32) -> f32 {
+    let t = min(tap, p.k_h * p.k_w - 1u);
+    let iy = i32(oy * p.stride + t / p.k_w) - i32(p.pad_h);
+    let ix = i32(ox * p.stride + t % p.k_w) - i32(p.pad_w);
+    return select(0.0, x_at(n, ic, iy, ix), tap < p.k_h * p.k_w);
+}
+
+fn store_dw(split: u32, oc: u32, ic: u32, t0: u32, v: vec4<f32>) {
+    let taps = p.k_h * p.k_w;
+    if (oc >= p.out_c) { return; }
+    let base = split * p.out_c * p.in_c * taps + (oc * p.in_c + ic) * taps + t0;
+    dw_partial[base] = v.x;
+    if (t0 + 1u < taps) { dw_partial[base + 1u] = v.y; }
+    if (t0 + 2u < taps) { dw_partial[base + 2u] = v.z; }
+    if (t0 + 3u < taps) { dw_partial[base + 3u] = v.w; }
+}
+
+// Thread: (split, block of 8 output channels, ic, 4 consecutive taps of the window).
+// Each sums its chunk (k_chunk) of the (n, oy, ox) positions, m splits in all;
+// split_sum (reduce.wgsl) adds the splits. Per position, 4 x and 8 dy loads feed 32
+// products.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                                   @builtin(local_invocation_index) local: u32) {
     let i = thread_index(wg, groups, local);
-    let weights = p.out_c * p.in_c * p.k_h * p.k_w;
-    if (i >= weights * p.m) { return; }
-    let j = i % weights;
-    let split = i / weights;
-    let kx = j % p.k_w;
-    let ky = (j / p.k_w) % p.k_h;
-    let ic = (j / (p.k_w * p.k_h)) % p.in_c;
-    let oc = j / (p.k_w * p.k_h * p.in_c);
+    let taps = p.k_h * p.k_w;
+    let tblocks = (taps + BLOCK - 1u) / BLOCK;
+    let cblocks = (p.out_c + 7u) / 8u;
+    let per_split = cblocks * p.in_c * tblocks;
+    if (i >= per_split * p.m) { return; }
+    let j = i % per_split;
+    let split = i / per_split;
+    let t0 = (j % tblocks) * BLOCK;
+    let ic = (j / tblocks) % p.in_c;
+    let oc0 = (j / (tblocks * p.in_c)) * 8u;
     let plane = p.out_h * p.out_w;
     let begin = split * p.k_chunk;
     let end = min(begin + p.k_chunk, p.batch * plane);
-    var acc = 0.0;
+    let last_c = p.out_c - 1u;
+    var a0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
     for (var t = begin; t < end; t++) {
         let n = t / plane;
-        let oy = (t % plane) / p.out_w;
-        let ox = t % p.out_w;
-        let iy = i32(oy * p.stride + ky) - i32(p.pad_h);
-        let ix = i32(ox * p.stride + kx) - i32(p.pad_w);
-        if (iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w)) {
-            acc += dy[(n * p.out_c + oc) * plane + t % plane] * x[((n * p.in_c + ic) * p.in_h + u32(iy)) * p.in_w + u32(ix)];
-        }
+        let pos = t % plane;
+        let oy = pos / p.out_w;
+        let ox = pos % p.out_w;
+        let v = vec4<f32>(x_at_tap(n, ic, oy, ox, t0), x_at_tap(n, ic, oy, ox, t0 + 1u), x_at_tap(n, ic, oy, ox, t0 + 2u), x_at_tap(n, ic, oy, ox, t0 + 3u));
+        let d = n * p.out_c * plane + pos;
+        a0 += v * dy[d + min(oc0, last_c) * plane];
+        a1 += v * dy[d + min(oc0 + 1u, last_c) * plane];
+        a2 += v * dy[d + min(oc0 + 2u, last_c) * plane];
+        a3 += v * dy[d + min(oc0 + 3u, last_c) * plane];
+        a4 += v * dy[d + min(oc0 + 4u, last_c) * plane];
+        a5 += v * dy[d + min(oc0 + 5u, last_c) * plane];
+        a6 += v * dy[d + min(oc0 + 6u, last_c) * plane];
+        a7 += v * dy[d + min(oc0 + 7u, last_c) * plane];
     }
-    dw_partial[split * weights + j] = acc;
+    store_dw(split, oc0, ic, t0, a0);
+    store_dw(split, oc0 + 1u, ic, t0, a1);
+    store_dw(split, oc0 + 2u, ic, t0, a2);
+    store_dw(split, oc0 + 3u, ic, t0, a3);
+    store_dw(split, oc0 + 4u, ic, t0, a4);
+    store_dw(split, oc0 + 5u, ic, t0, a5);
+    store_dw(split, oc0 + 6u, ic, t0, a6);
+    store_dw(split, oc0 + 7u, ic, t0, a7);
 }

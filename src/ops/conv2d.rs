@@ -19,13 +19,12 @@ const DIRECT: Shader = Shader {
     name: "conv2d_direct",
     source: concat!(include_str!("../../shaders/conv2d_bindings.wgsl"), include_str!("../../shaders/conv2d_direct.wgsl")),
 };
-/// Output channels (forward) or input channels (backward) each direct thread computes.
+/// Each direct thread's register block (shaders/conv2d_direct.wgsl): this many channels
+/// by POSITION_BLOCK positions along a row (or kernel taps, for the weight gradient).
 const CHANNEL_BLOCK: usize = 8;
-/// Threads the direct weight gradient aims for (splitting the positions among them);
-/// more splits measured slower on SwiftShader for conv2 of pytorch-cnn.
+const POSITION_BLOCK: usize = 4;
+/// Threads the direct weight gradient aims for (splitting the positions among them).
 const DIRECT_WEIGHT_THREADS: usize = 8192;
-/// From this many weights on, the weight gradient uses the tiled kernel in direct mode too.
-const DIRECT_WEIGHTS_MAX: usize = 4096;
 
 /// How convolutions run on an adapter: the tiled GEMM for GPUs; direct threads without
 /// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
@@ -222,7 +221,7 @@ pub fn conv2d_forward(
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
     if algorithm == ConvAlgorithm::Direct {
-        let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w();
+        let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w().div_ceil(POSITION_BLOCK);
         return Dispatch::new(
             gpu,
             DIRECT,
@@ -250,7 +249,7 @@ pub fn conv2d_backward_input(
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
     if algorithm == ConvAlgorithm::Direct {
-        let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w;
+        let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w.div_ceil(POSITION_BLOCK);
         return Dispatch::new(
             gpu,
             DIRECT,
@@ -278,13 +277,13 @@ pub fn conv2d_backward_weights(
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
     dw.expect("conv2d weight gradient", s.weight_len())?;
-    // Only small layers (a first layer: few weights, many positions) take the direct
-    // weight gradient: on SwiftShader it measured 2x faster there (pytorch-cnn conv1,
-    // 280 vs 584 ms) and 2.5x slower for conv2 (2197 vs 874 ms).
-    if algorithm == ConvAlgorithm::Direct && s.weight_len() < DIRECT_WEIGHTS_MAX {
-        // Enough (split, weight) threads to fill the adapter, at least 64 positions each.
+    // The register-blocked direct weight gradient beat the tiled kernel on SwiftShader for
+    // both of pytorch-cnn's layers (conv1 88 vs 543 ms, conv2 345-670 vs 970 ms, batch 64).
+    if algorithm == ConvAlgorithm::Direct {
+        // Enough (split, block) threads to fill the adapter, at least 64 positions each.
         let positions = s.batch * s.out_h() * s.out_w();
-        let splits = DIRECT_WEIGHT_THREADS.div_ceil(s.weight_len()).clamp(1, positions.div_ceil(64));
+        let per_split = s.out_c.div_ceil(CHANNEL_BLOCK) * s.in_c * (s.k_h * s.k_w).div_ceil(POSITION_BLOCK);
+        let splits = DIRECT_WEIGHT_THREADS.div_ceil(per_split).clamp(1, positions.div_ceil(64));
         let chunk = positions.div_ceil(splits);
         let splits = positions.div_ceil(chunk);
         let partial = View::new(gpu, "dw partial sums", splits * s.weight_len())?;
@@ -296,7 +295,7 @@ pub fn conv2d_backward_weights(
                 "conv2d_backward_weights_direct",
                 &s.params(g, false),
                 &[(1, x), (5, dy), (7, &partial)],
-                groups_for(splits * s.weight_len()),
+                groups_for(splits * per_split),
             )?,
             split_sum(gpu, splits, s.weight_len(), &partial, dw)?,
         ]);
