@@ -855,7 +855,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
 /// and adds it there. Call it after new_model/load_model and before start_training (a
 /// graph built first runs the adapter's defaults); then save `kernel_cache()`. Resolves
 /// to JSON [{layer, pass, key, kernel, ms: [[kernel, ms], ..], cached}, ..] ([] on the
-/// CPU engine). Each call times for at most about 20 s; passes left over come back with
+/// CPU engine). Each call times for at most about 30 s; passes left over come back with
 /// empty `ms`, run their default kernel, and are timed by the next call.
 #[wasm_bindgen]
 pub async fn autotune(batch: usize) -> Result<String, JsValue> {
