@@ -1,5 +1,5 @@
 // The uniform block and bindings shared by conv2d.wgsl and conv2d_direct.wgsl (prepended
-// to each): one Rust parameter layout serves both algorithms. m, n, k, k_chunk size the
+// to each): one Rust parameter layout serves every kernel. m, n, k, k_chunk size the
 // implicit GEMM; the direct weight gradient reads m as its number of splits and k_chunk
 // as the positions each split sums.
 

@@ -5,16 +5,11 @@
 
 use crate::data::{pixel_to_input, pixels_to_input, Mnist};
 use crate::error::Error;
-use crate::gpu::{groups_for, run, uniform, Dispatch, Gpu, Shader, View};
+use crate::gpu::{groups_for, run, time_ms, uniform, Dispatch, Gpu, Shader, View};
 use crate::model::{Engine, Graph, Model, Net, Planned, Spec};
 use crate::train::{Predictor, TrainConfig, Trainer};
 
-pub use crate::clock::now_ms;
-
-pub fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
+pub use crate::clock::{median, now_ms};
 
 /// Training images per second: median of `windows` windows of at least `images` images.
 pub async fn train_throughput(
@@ -81,22 +76,16 @@ pub struct TimeToAccuracy {
     pub last_accuracy: f64,
 }
 
-/// Trains `spec`'s recipe (its batch, optimizer, schedule and epochs; seed 1) and times
+/// Trains `net` by its spec's recipe (its batch, optimizer, schedule and epochs; seed 1) and times
 /// the training until the test accuracy first reaches each target, checking the whole
 /// test set `checks_per_epoch` times an epoch off the clock (the clock covers the
 /// training steps only, each chunk ending with its metrics read back). Stops when every
 /// target is reached or the recipe ends.
-pub async fn time_to_accuracy(
-    engine: &Engine,
-    spec: &Spec,
-    data: &Mnist,
-    targets: &[f64],
-    checks_per_epoch: usize,
-) -> Result<TimeToAccuracy, Error> {
-    let mut config = TrainConfig::from_spec(spec, 1);
+pub async fn time_to_accuracy(net: Net, data: &Mnist, targets: &[f64], checks_per_epoch: usize) -> Result<TimeToAccuracy, Error> {
+    let mut config = TrainConfig::from_spec(net.spec(), 1);
     config.validation_split = 0.0;
     let started = now_ms();
-    let mut trainer = Trainer::new(Net::new(engine, spec, 1)?, config, data)?;
+    let mut trainer = Trainer::new(net, config, data)?;
     let setup_s = (now_ms() - started) / 1000.0;
     let steps = trainer.steps_per_epoch.div_ceil(checks_per_epoch.max(1));
     let mut out = TimeToAccuracy {
@@ -138,10 +127,7 @@ pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec
     for d in graph.train_step_dispatches() {
         let mut times = Vec::new();
         for _ in 0..3 {
-            let t = now_ms();
-            run(gpu, &vec![d; reps]);
-            gpu.finish().await?;
-            times.push((now_ms() - t) / reps as f64);
+            times.push(time_ms(gpu, &[d], reps).await?);
         }
         rows.push((d.label, median(times)));
     }
@@ -200,11 +186,10 @@ pub fn train_flops_per_example(layers: &[Planned]) -> f64 {
     flops
 }
 
-/// A training graph of a fresh preset model, for `kernel_profile`.
-pub fn profile_graph(gpu: &Gpu, spec: &Spec, batch: usize) -> Result<(Model, Graph), Error> {
-    let model = Model::new(gpu, spec, 1)?;
-    let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()])))?;
-    Ok((model, graph))
+/// A training graph of a model by its spec's optimizer, for `kernel_profile`.
+pub fn profile_graph(model: &Model, batch: usize) -> Result<Graph, Error> {
+    let opt = &model.spec.optimizer;
+    Graph::new(model, batch, Some((opt, &[opt.lr()])))
 }
 
 /// The CPU engine's time per layer and pass of one training step at `batch`: median of

@@ -21,3 +21,9 @@ pub fn now_ms() -> f64 {
         START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
     }
 }
+
+/// The median of a few timings (the upper one of an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}

@@ -11,6 +11,7 @@ import { Training } from "./js/training.js";
 import { Analysis } from "./js/analysis.js";
 import { PersonalSet } from "./js/personal.js";
 import { setUpSelfTest } from "./js/selftest.js";
+import * as store from "./js/store.js";
 
 const GPU_POLL_MS = 3000;
 
@@ -158,6 +159,15 @@ async function main() {
   const init = JSON.parse(await app.wasm.init());
   app.webgpu = init.webgpu;
   app.engine = init.engine;
+  // The GPU kernels timed on this device at an earlier start (training runs the fastest).
+  const kernels = await store.get("kernels").catch(() => undefined);
+  if (kernels) {
+    try {
+      app.wasm.set_kernel_cache(kernels);
+    } catch {
+      await store.remove("kernels").catch(() => {});
+    }
+  }
   document.body.dataset.webgpu = String(init.webgpu);
   // ?engine=gpu|cpu overrides the automatic choice (the end-to-end tests use it).
   const asked = new URLSearchParams(location.search).get("engine");

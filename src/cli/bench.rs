@@ -4,9 +4,10 @@
 
 use wgpu_mnist::benchmark::{
     cpu_step_profile, inference_latency, kernel_profile, peak_gflops, profile_graph, time_to_accuracy, train_flops_per_example,
-    train_throughput,
+    train_throughput_of,
 };
-use wgpu_mnist::model::{Engine, Net};
+use wgpu_mnist::model::tune::Tuned;
+use wgpu_mnist::model::{Engine, Model, Net};
 use wgpu_mnist::{Error, Gpu};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -109,7 +110,9 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
         let one = inference_latency(&mut model, data, 1, 21).await?;
         let thousand = inference_latency(&mut model, data, 1000, 3).await?;
         for &batch in &batches {
-            let rate = train_throughput(engine, &spec, data, batch, windows, images).await?;
+            let mut net = Net::new(engine, &spec, 1)?;
+            super::autotune(&mut net, batch).await?;
+            let rate = train_throughput_of(net, data, batch, windows, images).await?;
             let gflops = rate * flops / 1e9;
             let share = peak.map(|p| format!(" ({:.0}%)", 100.0 * gflops / p)).unwrap_or_default();
             println!("| {} | {name} | {batch} | {rate:.0} | {gflops:.2}{share} | {one:.2} | {thousand:.1} |", engine.name());
@@ -119,10 +122,13 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
         let batch = batches[0];
         for name in &args.models {
             let spec = super::preset(name)?;
+            let mut tuned = Vec::new();
             let (rows, title) = match engine {
                 Engine::Cpu => (cpu_step_profile(&spec, data, batch, 5)?, "by layer and pass (ms, median of 5 steps)"),
                 Engine::Gpu(gpu) => {
-                    let (_model, graph) = profile_graph(gpu, &spec, batch)?;
+                    let mut net = Net::Gpu(Model::new(gpu, &spec, 1)?);
+                    tuned = super::autotune(&mut net, batch).await?;
+                    let graph = profile_graph(net.as_gpu().expect("a GPU network"), batch)?;
                     let rows = kernel_profile(gpu, &graph, 3).await?.into_iter().map(|(l, ms)| (l.to_string(), ms)).collect();
                     (rows, "per kernel (ms, each dispatch alone)")
                 }
@@ -133,6 +139,7 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
                 println!("  {label:<40} {ms:8.2}  {:5.1}%", 100.0 * ms / total);
             }
             println!("  {:<40} {total:8.2}", "total");
+            print_kernel_choices(&tuned);
         }
     }
     Ok(())
@@ -145,7 +152,9 @@ async fn time_to_accuracy_table(engine: &Engine, args: &BenchArgs, data: &wgpu_m
     println!("|---|---|---|---|---|---|---|");
     for name in &args.time_to_accuracy {
         let spec = super::preset(name)?;
-        let r = time_to_accuracy(engine, &spec, data, &[0.98, 0.99], checks).await?;
+        let mut net = Net::new(engine, &spec, 1)?;
+        super::autotune(&mut net, spec.batch).await?;
+        let r = time_to_accuracy(net, data, &[0.98, 0.99], checks).await?;
         let show = |r: Option<f64>| r.map(|s| format!("{s:.1} s")).unwrap_or_else(|| "not reached".into());
         println!(
             "| {} | {name} | {} | {} | {} | {:.2}% ({}) | {:.2} |",
@@ -162,4 +171,23 @@ async fn time_to_accuracy_table(engine: &Engine, args: &BenchArgs, data: &wgpu_m
         "(training time only, the test set checked {checks} times an epoch off the clock; each run stops once both are reached; seed 1)\n"
     );
     Ok(())
+}
+
+/// The kernel the autotuner chose for each pass, with each candidate's time.
+fn print_kernel_choices(tuned: &[Tuned]) {
+    if tuned.is_empty() {
+        return;
+    }
+    let cached = tuned.iter().all(|t| t.cached);
+    println!(
+        "  kernels chosen (ms per run of each candidate{}):",
+        if cached { ", timed on an earlier run: from the kernel cache" } else { "" }
+    );
+    for t in tuned {
+        let mut times: Vec<String> = t.ms.iter().map(|(k, ms)| format!("{} {ms:.2}", k.name())).collect();
+        if t.deferred() {
+            times.push("the default, not timed yet (out of time)".into());
+        }
+        println!("  {:<24} {:<14} {}", format!("{} {}", t.layer, t.pass), t.kernel.name(), times.join(", "));
+    }
 }

@@ -74,11 +74,12 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
         }
         None => {
             let seed = args.seed.unwrap_or(1);
-            let model = match &args.load {
+            let mut model = match &args.load {
                 Some(path) => super::load_model(&engine, path)?,
                 None => Net::new(&engine, &super::preset(&args.model)?, seed)?,
             };
             let config = config_of(&args, TrainConfig::from_spec(model.spec(), seed));
+            super::autotune(&mut model, config.batch).await?;
             Trainer::new(model, config, &data)?
         }
     };

@@ -231,6 +231,15 @@ pub fn run(gpu: &Gpu, dispatches: &[&Dispatch]) {
     gpu.run_pass(|pass| dispatches.iter().for_each(|d| d.record(pass)));
 }
 
+/// Milliseconds per run of `dispatches` (in order), run `reps` times in one compute pass
+/// and waited for: how the kernel profile and the autotuner time kernels.
+pub async fn time_ms(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<f64, Error> {
+    let t = crate::clock::now_ms();
+    gpu.run_pass(|pass| (0..reps).for_each(|_| dispatches.iter().for_each(|d| d.record(pass))));
+    gpu.finish().await?;
+    Ok((crate::clock::now_ms() - t) / reps as f64)
+}
+
 /// Workgroups needed for `n` threads at `WORKGROUP_SIZE` per workgroup.
 pub fn groups_for(n: usize) -> u64 {
     (n as u64).div_ceil(WORKGROUP_SIZE as u64)

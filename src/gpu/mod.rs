@@ -7,7 +7,7 @@ mod dispatch;
 use std::sync::{Arc, Mutex};
 
 pub(crate) use dispatch::uniform;
-pub use dispatch::{groups_for, run, Dispatch, Shader, Uniform, View, WORKGROUP_SIZE};
+pub use dispatch::{groups_for, run, time_ms, Dispatch, Shader, Uniform, View, WORKGROUP_SIZE};
 
 use crate::error::Error;
 

@@ -5,6 +5,7 @@ use super::plan::input_gradient_needed;
 use super::{Model, Planned, CLASSES, INPUT};
 use crate::error::Error;
 use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
+use crate::ops::choice::Pass;
 use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward};
 use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
 use crate::ops::dropout::{dropout_backward, dropout_forward};
@@ -45,8 +46,8 @@ struct Saved {
 
 impl Graph {
     /// Prepares the graph; training graphs need the optimizer and its learning rate per
-    /// step (`Schedule::rates`; one rate for a constant schedule). Convolutions run as
-    /// `model.conv_algorithm` says.
+    /// step (`Schedule::rates`; one rate for a constant schedule). Each convolution and
+    /// dense pass runs the kernel `model.kernels` chooses for its shape.
     pub fn new(model: &Model, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
         let gpu = &model.gpu;
         let training = optimizer.is_some();
@@ -63,7 +64,7 @@ impl Graph {
                 Planned::Conv { name, relu, .. } => {
                     let s = layer.conv_shape(b);
                     let (w, bias) = (model.param(name, "weight"), model.param(name, "bias"));
-                    forward.push(conv2d_forward(gpu, &s, &x, &w, &bias, &out, *relu, model.conv_algorithm)?);
+                    forward.push(conv2d_forward(gpu, &s, &x, &w, &bias, &out, *relu, model.kernels.conv(Pass::ConvForward, &s))?);
                     out
                 }
                 Planned::Normalize { mean, std, .. } => {
@@ -96,7 +97,9 @@ impl Graph {
                 }
                 Planned::Dense { name, in_f, out_f, relu } => {
                     let s = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
-                    forward.push(dense_forward(gpu, &s, &x, &model.param(name, "weight"), &model.param(name, "bias"), &out, *relu)?);
+                    let (w, bias, kernel) =
+                        (model.param(name, "weight"), model.param(name, "bias"), model.kernels.dense(Pass::DenseForward, &s));
+                    forward.push(dense_forward(gpu, &s, &x, &w, &bias, &out, *relu, kernel)?);
                     out
                 }
             };
@@ -179,19 +182,23 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
             Planned::Conv { name, relu, .. } => {
                 let shape = layer.conv_shape(b);
                 let g = masked(*relu, &mut out)?;
-                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), model.conv_algorithm)?);
+                let kernel = model.kernels.conv(Pass::ConvBackwardWeights, &shape);
+                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
                 out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
-                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, model.conv_algorithm)?);
+                    let kernel = model.kernels.conv(Pass::ConvBackwardInput, &shape);
+                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
                 }
             }
             Planned::Dense { name, in_f, out_f, relu } => {
                 let shape = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
                 let g = masked(*relu, &mut out)?;
-                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"))?);
+                let kernel = model.kernels.dense(Pass::DenseBackwardWeights, &shape);
+                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
                 out.push(dense_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
-                    out.push(dense_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx)?);
+                    let kernel = model.kernels.dense(Pass::DenseBackwardInput, &shape);
+                    out.push(dense_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
                 }
             }
             Planned::Normalize { mean, std, .. } if need_dx => out.push(normalize_backward(gpu, dx.len, *mean, *std, &dy, &dx)?),

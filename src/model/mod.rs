@@ -4,14 +4,16 @@
 pub mod cpu;
 pub mod graph;
 pub mod init;
+pub mod kernel_cache;
 pub mod net;
 pub mod plan;
 pub mod safetensors;
 pub mod spec;
+pub mod tune;
 
 use crate::error::Error;
 use crate::gpu::Gpu;
-use crate::ops::conv2d::ConvAlgorithm;
+use crate::ops::choice::Choices;
 use crate::ops::View;
 use crate::rng::Rng;
 pub use cpu::{CpuGraph, CpuModel};
@@ -74,10 +76,10 @@ pub struct Model {
     pub state_words: usize,
     /// Seeds the dropout masks.
     pub seed: u32,
-    /// How the graphs built from this model run convolutions: the measured choice for the
-    /// adapter (`ConvAlgorithm::for_adapter`) unless set before a graph is built (the
-    /// suite runs both; the page's benchmark can ask for either).
-    pub conv_algorithm: ConvAlgorithm,
+    /// The kernel of each convolution and dense pass of the graphs built from this model:
+    /// timed on the adapter by `tune::autotune` before a graph is built, else the
+    /// adapter's default (the page's benchmark can force the convolutions' kernel).
+    pub kernels: Choices,
 }
 
 impl Model {
@@ -99,7 +101,7 @@ impl Model {
             param_words,
             state_words,
             seed: dropout_seed(seed),
-            conv_algorithm: ConvAlgorithm::for_adapter(&gpu.adapter_info),
+            kernels: Choices::for_adapter(&gpu.adapter_info),
         };
         model.reset(seed);
         Ok(model)

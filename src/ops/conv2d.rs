@@ -1,19 +1,34 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
+use super::choice::{narrow_tile, wide_tile, Kernel};
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader = Shader {
+/// The tiled kernels: one module per tile shape of shaders/gemm.wgsl.
+const TILED: Shader = Shader {
     name: "conv2d",
     source: concat!(
+        wide_tile!(),
         include_str!("../../shaders/conv2d_bindings.wgsl"),
         include_str!("../../shaders/gemm.wgsl"),
         include_str!("../../shaders/conv2d.wgsl")
     ),
 };
+const TILED_NARROW: Shader = Shader {
+    name: "conv2d_narrow",
+    source: concat!(
+        narrow_tile!(),
+        include_str!("../../shaders/conv2d_bindings.wgsl"),
+        include_str!("../../shaders/gemm.wgsl"),
+        include_str!("../../shaders/conv2d.wgsl")
+    ),
+};
+
+/// Every candidate's source, for the kernel cache's fingerprint.
+pub(crate) const SOURCES: [&str; 3] = [TILED.source, TILED_NARROW.source, DIRECT.source];
 
 const DIRECT: Shader = Shader {
     name: "conv2d_direct",
@@ -25,36 +40,6 @@ const CHANNEL_BLOCK: usize = 8;
 const POSITION_BLOCK: usize = 4;
 /// Threads the direct weight gradient aims for (splitting the positions among them).
 const DIRECT_WEIGHT_THREADS: usize = 8192;
-
-/// How convolutions run on an adapter: the tiled GEMM for GPUs; direct threads without
-/// barriers on CPU adapters, where they measured faster (docs/benchmarks.md: SwiftShader
-/// in Chromium, and lavapipe when measured side by side on idle cores). A choice of the
-/// graph that holds the dispatches (`Model::conv_algorithm`), not of the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConvAlgorithm {
-    Tiled,
-    Direct,
-}
-
-impl ConvAlgorithm {
-    /// The measured choice for an adapter; natively, WGPU_MNIST_CONV=tiled|direct overrides it.
-    pub fn for_adapter(info: &wgpu::AdapterInfo) -> ConvAlgorithm {
-        #[cfg(not(target_arch = "wasm32"))]
-        match std::env::var("WGPU_MNIST_CONV").as_deref() {
-            Ok("tiled") => return ConvAlgorithm::Tiled,
-            Ok("direct") => return ConvAlgorithm::Direct,
-            _ => {}
-        }
-        // On CPU adapters (SwiftShader in browsers, lavapipe natively) the barrier-free
-        // direct kernels win: lavapipe, pytorch-cnn batch 64, 159 vs 115 img/s.
-        if info.device_type == wgpu::DeviceType::Cpu {
-            ConvAlgorithm::Direct
-        } else {
-            ConvAlgorithm::Tiled
-        }
-    }
-}
 
 /// Shapes of one convolution: input [batch, in_c, in_h, in_w], weights
 /// [out_c, in_c, k_h, k_w], zero padding `pad_h`/`pad_w` on each side.
@@ -154,18 +139,18 @@ uniform! {
     }
 }
 
-/// Sizes of one implicit GEMM and how its k range is split across workgroups.
+/// Sizes of one implicit GEMM, its tile, and how its k range is split across workgroups.
 #[derive(Clone, Copy, Debug)]
 struct Gemm {
     m: usize,
     n: usize,
     k: usize,
     k_chunk: usize,
+    /// (BM, BN) of the tile (`Kernel::tile`).
+    tile: (usize, usize),
 }
 
-/// Tile sizes of shaders/gemm.wgsl.
-const BM: usize = 32;
-const BN: usize = 64;
+/// Depth of a tile's k slices (BK of shaders/gemm.wgsl).
 const BK: usize = 16;
 /// Split-K aims for at least this many workgroups, so every core of a software
 /// adapter (and every SM of a GPU) gets work, with at least this much k per split.
@@ -174,33 +159,42 @@ const MIN_K_PER_SPLIT: usize = 256;
 
 impl Gemm {
     /// For the direct kernels, which read no GEMM sizes.
-    const NONE: Gemm = Gemm { m: 0, n: 0, k: 0, k_chunk: 0 };
+    const NONE: Gemm = Gemm { m: 0, n: 0, k: 0, k_chunk: 0, tile: (1, 1) };
 
-    fn new(m: usize, n: usize, k: usize, allow_split: bool) -> Gemm {
-        let tiles = m.div_ceil(BM) * n.div_ceil(BN);
+    fn new(kernel: Kernel, m: usize, n: usize, k: usize, allow_split: bool) -> Gemm {
+        let tile = kernel.tile();
+        let tiles = m.div_ceil(tile.0) * n.div_ceil(tile.1);
         let max_splits = if allow_split { k.div_ceil(MIN_K_PER_SPLIT) } else { 1 };
         let splits = MIN_WORKGROUPS.div_ceil(tiles).clamp(1, max_splits.max(1));
         let k_chunk = k.div_ceil(splits).div_ceil(BK) * BK;
-        Gemm { m, n, k, k_chunk }
+        Gemm { m, n, k, k_chunk, tile }
     }
     fn splits(&self) -> usize {
         self.k.div_ceil(self.k_chunk)
     }
     fn workgroups(&self) -> u64 {
-        (self.m.div_ceil(BM) * self.n.div_ceil(BN) * self.splits()) as u64
+        (self.m.div_ceil(self.tile.0) * self.n.div_ceil(self.tile.1) * self.splits()) as u64
     }
 }
 
 /// Every conv entry point reaches all seven bindings (the GEMM core's loaders switch on
 /// the pass), so the ones a pass does not use get small placeholder buffers of their own.
-fn dispatch(gpu: &Gpu, entry: &'static str, params: &Conv2dParams, used: &[(u32, &View)], workgroups: u64) -> Result<Dispatch, Error> {
+fn dispatch(
+    gpu: &Gpu,
+    kernel: Kernel,
+    entry: &'static str,
+    params: &Conv2dParams,
+    used: &[(u32, &View)],
+    workgroups: u64,
+) -> Result<Dispatch, Error> {
     let placeholders: Vec<(u32, View)> = (1..=7)
         .filter(|b| used.iter().all(|(u, _)| u != b))
         .map(|b| Ok((b, View::new(gpu, "unused", 1)?)))
         .collect::<Result<_, Error>>()?;
     let mut all: Vec<(u32, &View)> = used.to_vec();
     all.extend(placeholders.iter().map(|(b, v)| (*b, v)));
-    Dispatch::new(gpu, SHADER, entry, params, &all, workgroups)
+    let shader = if kernel == Kernel::TiledNarrow { TILED_NARROW } else { TILED };
+    Dispatch::new(gpu, shader, entry, params, &all, workgroups)
 }
 
 /// y = conv(x, w) + b, then ReLU if `relu`.
@@ -213,14 +207,14 @@ pub fn conv2d_forward(
     b: &View,
     y: &View,
     relu: bool,
-    algorithm: ConvAlgorithm,
+    kernel: Kernel,
 ) -> Result<Dispatch, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
-    if algorithm == ConvAlgorithm::Direct {
+    if kernel == Kernel::Direct {
         let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w().div_ceil(POSITION_BLOCK);
         return Dispatch::new(
             gpu,
@@ -231,24 +225,17 @@ pub fn conv2d_forward(
             groups_for(threads),
         );
     }
-    let g = Gemm::new(s.out_c, s.batch * s.out_h() * s.out_w(), s.weight_len() / s.out_c, false);
-    dispatch(gpu, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())
+    let g = Gemm::new(kernel, s.out_c, s.batch * s.out_h() * s.out_w(), s.weight_len() / s.out_c, false);
+    dispatch(gpu, kernel, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())
 }
 
 /// dx from dy (the gradient of the convolution's output, after any ReLU mask).
-pub fn conv2d_backward_input(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    dy: &View,
-    w: &View,
-    dx: &View,
-    algorithm: ConvAlgorithm,
-) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View, kernel: Kernel) -> Result<Dispatch, Error> {
     s.validate()?;
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
-    if algorithm == ConvAlgorithm::Direct {
+    if kernel == Kernel::Direct {
         let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w.div_ceil(POSITION_BLOCK);
         return Dispatch::new(
             gpu,
@@ -259,27 +246,18 @@ pub fn conv2d_backward_input(
             groups_for(threads),
         );
     }
-    let g = Gemm::new(s.in_c, s.batch * s.in_h * s.in_w, s.out_c * s.k_h * s.k_w, false);
-    dispatch(gpu, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())
+    let g = Gemm::new(kernel, s.in_c, s.batch * s.in_h * s.in_w, s.out_c * s.k_h * s.k_w, false);
+    dispatch(gpu, kernel, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())
 }
 
 /// dw (overwritten, not accumulated) from the input and dy: split-K partial products,
 /// then their sum.
-pub fn conv2d_backward_weights(
-    gpu: &Gpu,
-    s: &Conv2dShape,
-    x: &View,
-    dy: &View,
-    dw: &View,
-    algorithm: ConvAlgorithm,
-) -> Result<Vec<Dispatch>, Error> {
+pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, dw: &View, kernel: Kernel) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
     dw.expect("conv2d weight gradient", s.weight_len())?;
-    // The register-blocked direct weight gradient beat the tiled kernel on SwiftShader for
-    // both of pytorch-cnn's layers (conv1 88 vs 543 ms, conv2 345-670 vs 970 ms, batch 64).
-    if algorithm == ConvAlgorithm::Direct {
+    if kernel == Kernel::Direct {
         // Enough (split, block) threads to fill the adapter, at least 64 positions each.
         let positions = s.batch * s.out_h() * s.out_w();
         let per_split = s.out_c.div_ceil(CHANNEL_BLOCK) * s.in_c * (s.k_h * s.k_w).div_ceil(POSITION_BLOCK);
@@ -287,7 +265,7 @@ pub fn conv2d_backward_weights(
         let chunk = positions.div_ceil(splits);
         let splits = positions.div_ceil(chunk);
         let partial = View::new(gpu, "dw partial sums", splits * s.weight_len())?;
-        let g = Gemm { m: splits, n: 0, k: positions, k_chunk: chunk };
+        let g = Gemm { m: splits, n: 0, k: positions, k_chunk: chunk, tile: (1, 1) };
         return Ok(vec![
             Dispatch::new(
                 gpu,
@@ -300,10 +278,10 @@ pub fn conv2d_backward_weights(
             split_sum(gpu, splits, s.weight_len(), &partial, dw)?,
         ]);
     }
-    let g = Gemm::new(s.out_c, s.weight_len() / s.out_c, s.batch * s.out_h() * s.out_w(), true);
+    let g = Gemm::new(kernel, s.out_c, s.weight_len() / s.out_c, s.batch * s.out_h() * s.out_w(), true);
     let partial = View::new(gpu, "dw partial sums", g.splits() * s.weight_len())?;
     Ok(vec![
-        dispatch(gpu, "conv2d_backward_weights", &s.params(g, false), &[(1, x), (5, dy), (7, &partial)], g.workgroups())?,
+        dispatch(gpu, kernel, "conv2d_backward_weights", &s.params(g, false), &[(1, x), (5, dy), (7, &partial)], g.workgroups())?,
         split_sum(gpu, g.splits(), s.weight_len(), &partial, dw)?,
     ])
 }

@@ -1,16 +1,24 @@
 //! Dense (fully connected) layers on the tiled matrix multiply (shaders/matmul.wgsl).
 //! Weights are [out, in] as in PyTorch. CPU twin: `reference::dense`.
 
+use super::choice::{narrow_tile, wide_tile, Kernel};
 use super::kernel::{uniform, Dispatch, Shader, View};
 use super::reduce::channel_sum;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-const SHADER: Shader =
-    Shader { name: "matmul", source: concat!(include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")) };
-/// Tile sizes of shaders/gemm.wgsl.
-const BM: u64 = 32;
-const BN: u64 = 64;
+/// One module per tile shape of shaders/gemm.wgsl.
+/// Every candidate's source, for the kernel cache's fingerprint.
+pub(crate) const SOURCES: [&str; 2] = [TILED.source, TILED_NARROW.source];
+
+const TILED: Shader = Shader {
+    name: "matmul",
+    source: concat!(wide_tile!(), include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")),
+};
+const TILED_NARROW: Shader = Shader {
+    name: "matmul_narrow",
+    source: concat!(narrow_tile!(), include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")),
+};
 
 /// C[m, n] = op(A)[m, k] op(B)[k, n]; A is stored [k, m] when `trans_a`, B [n, k] when `trans_b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,8 +35,19 @@ uniform! {
     pub struct MatmulParams { m: u32, n: u32, k: u32, k_chunk: u32, trans_a: u32, trans_b: u32, has_bias: u32, relu: u32 }
 }
 
-/// C = op(A) op(B) (+ bias[n]) (then ReLU).
-pub fn matmul(gpu: &Gpu, s: &MatmulShape, a: &View, b: &View, bias: Option<&View>, relu: bool, c: &View) -> Result<Dispatch, Error> {
+/// C = op(A) op(B) (+ bias[n]) (then ReLU), on `kernel`'s tile (`Direct` has none of its
+/// own here and takes the wide one).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    gpu: &Gpu,
+    s: &MatmulShape,
+    a: &View,
+    b: &View,
+    bias: Option<&View>,
+    relu: bool,
+    c: &View,
+    kernel: Kernel,
+) -> Result<Dispatch, Error> {
     if s.m == 0 || s.n == 0 || s.k == 0 {
         return Err(shape_err!("matmul: every dimension must be at least 1: {s:?}"));
     }
@@ -54,8 +73,10 @@ pub fn matmul(gpu: &Gpu, s: &MatmulShape, a: &View, b: &View, bias: Option<&View
         has_bias: bias.is_some() as u32,
         relu: relu as u32,
     };
-    let tiles = (s.m as u64).div_ceil(BM) * (s.n as u64).div_ceil(BN);
-    Dispatch::new(gpu, SHADER, "matmul", &params, &[(1, a), (2, b), (3, bias_view), (4, c)], tiles)
+    let (bm, bn) = kernel.tile();
+    let tiles = s.m.div_ceil(bm) as u64 * s.n.div_ceil(bn) as u64;
+    let shader = if kernel == Kernel::TiledNarrow { TILED_NARROW } else { TILED };
+    Dispatch::new(gpu, shader, "matmul", &params, &[(1, a), (2, b), (3, bias_view), (4, c)], tiles)
 }
 
 /// A dense layer: input [batch, in_f] -> output [batch, out_f].
@@ -67,21 +88,31 @@ pub struct DenseShape {
 }
 
 /// y = x W^T + b (then ReLU).
-pub fn dense_forward(gpu: &Gpu, s: &DenseShape, x: &View, w: &View, b: &View, y: &View, relu: bool) -> Result<Dispatch, Error> {
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward(
+    gpu: &Gpu,
+    s: &DenseShape,
+    x: &View,
+    w: &View,
+    b: &View,
+    y: &View,
+    relu: bool,
+    kernel: Kernel,
+) -> Result<Dispatch, Error> {
     let mm = MatmulShape { m: s.batch, n: s.out_f, k: s.in_f, trans_a: false, trans_b: true };
-    matmul(gpu, &mm, x, w, Some(b), relu, y)
+    matmul(gpu, &mm, x, w, Some(b), relu, y, kernel)
 }
 
 /// dx = dy W.
-pub fn dense_backward_input(gpu: &Gpu, s: &DenseShape, dy: &View, w: &View, dx: &View) -> Result<Dispatch, Error> {
+pub fn dense_backward_input(gpu: &Gpu, s: &DenseShape, dy: &View, w: &View, dx: &View, kernel: Kernel) -> Result<Dispatch, Error> {
     let mm = MatmulShape { m: s.batch, n: s.in_f, k: s.out_f, trans_a: false, trans_b: false };
-    matmul(gpu, &mm, dy, w, None, false, dx)
+    matmul(gpu, &mm, dy, w, None, false, dx, kernel)
 }
 
 /// dW = dy^T x.
-pub fn dense_backward_weights(gpu: &Gpu, s: &DenseShape, x: &View, dy: &View, dw: &View) -> Result<Dispatch, Error> {
+pub fn dense_backward_weights(gpu: &Gpu, s: &DenseShape, x: &View, dy: &View, dw: &View, kernel: Kernel) -> Result<Dispatch, Error> {
     let mm = MatmulShape { m: s.out_f, n: s.in_f, k: s.batch, trans_a: true, trans_b: false };
-    matmul(gpu, &mm, dy, x, None, false, dw)
+    matmul(gpu, &mm, dy, x, None, false, dw, kernel)
 }
 
 /// db = column sums of dy.

@@ -2,4 +2,4 @@
 //! knows nothing about ops).
 
 pub(crate) use crate::gpu::uniform;
-pub use crate::gpu::{groups_for, run, Dispatch, Shader, Uniform, View, WORKGROUP_SIZE};
+pub use crate::gpu::{groups_for, run, time_ms, Dispatch, Shader, Uniform, View, WORKGROUP_SIZE};

@@ -2,6 +2,7 @@
 //! math is in `shaders/`, and the same op on the CPU is in `crate::reference`.
 
 pub mod batchnorm;
+pub mod choice;
 pub mod conv2d;
 pub mod dense;
 pub mod dropout;

@@ -2,16 +2,17 @@
 //! on the GPU (natively and in the browser) and on the CPU engine. Every method takes
 //! host inputs, runs the engine's op with its outputs first filled with NaN (any element
 //! an op fails to write shows up), and returns the outputs. `variants` is how an engine
-//! widens a table row: the GPU runs each row under both convolution algorithms and every
-//! other row on a 2-D grid of workgroups with a ragged last row; the CPU engine has one
-//! configuration.
+//! widens a table row: the GPU runs each row under every candidate kernel of its op (the
+//! kernels `model::tune` chooses among) and every other row on a 2-D grid of workgroups
+//! with a ragged last row; the CPU engine has one configuration.
 
 use super::check::{poisoned, run_and_read, upload};
 use crate::cpu;
 use crate::gpu::Gpu;
 use crate::model::{CpuGraph, CpuModel, Graph, Model, Spec};
 use crate::ops::batchnorm::BatchNormShape;
-use crate::ops::conv2d::{Conv2dShape, ConvAlgorithm};
+use crate::ops::choice::{Choices, Kernel, Pass};
+use crate::ops::conv2d::Conv2dShape;
 use crate::ops::dense::{DenseShape, MatmulShape};
 use crate::ops::dropout::DropoutConfig;
 use crate::ops::gather::GatherShape;
@@ -24,8 +25,10 @@ use crate::ops::{self, run, View};
 pub enum Widen {
     /// Grid shapes only.
     Grid,
-    /// Grid shapes and both convolution algorithms.
-    ConvAlgorithms,
+    /// Grid shapes and every convolution kernel (`Kernel::CONV`).
+    ConvKernels,
+    /// Grid shapes and every dense kernel (`Kernel::DENSE`).
+    DenseKernels,
     /// The adapter's binding alignment and the 256 bytes browsers use.
     Alignments,
 }
@@ -100,18 +103,26 @@ fn nan(n: usize) -> Vec<f32> {
     vec![f32::NAN; n]
 }
 
-/// The GPU engine: a device and how its convolutions run (what a graph would choose
-/// for the adapter, unless a variant says otherwise).
+/// The GPU engine: a device and the kernel its convolution and dense passes run (None:
+/// the adapter's untimed default, as a graph would choose; variants set each candidate).
 #[derive(Clone)]
 pub struct GpuEngine {
     pub gpu: Gpu,
-    pub conv_algorithm: ConvAlgorithm,
+    pub kernel: Option<Kernel>,
 }
 
 impl GpuEngine {
-    /// The device with the convolution algorithm a graph would choose for it.
+    /// The device with the kernels a graph would choose for it untimed.
     pub fn new(gpu: &Gpu) -> GpuEngine {
-        GpuEngine { gpu: gpu.clone(), conv_algorithm: ConvAlgorithm::for_adapter(&gpu.adapter_info) }
+        GpuEngine { gpu: gpu.clone(), kernel: None }
+    }
+
+    fn conv_kernel(&self, pass: Pass, s: &Conv2dShape) -> Kernel {
+        self.kernel.unwrap_or_else(|| Choices::for_adapter(&self.gpu.adapter_info).conv(pass, s))
+    }
+
+    fn dense_kernel(&self) -> Kernel {
+        self.kernel.unwrap_or(Kernel::Tiled)
     }
 }
 
@@ -127,10 +138,10 @@ impl OpEngine for GpuEngine {
         }
         match widen {
             Widen::Grid => vec![(g, String::new())],
-            Widen::ConvAlgorithms => [ConvAlgorithm::Tiled, ConvAlgorithm::Direct]
-                .into_iter()
-                .map(|a| (GpuEngine { conv_algorithm: a, ..g.clone() }, format!("{a:?}")))
-                .collect(),
+            Widen::ConvKernels | Widen::DenseKernels => {
+                let kernels = if widen == Widen::ConvKernels { Kernel::CONV } else { Kernel::DENSE };
+                kernels.iter().map(|&k| (GpuEngine { kernel: Some(k), ..g.clone() }, k.name().to_string())).collect()
+            }
             Widen::Alignments => {
                 let mut browser_like = self.clone();
                 let l = &mut browser_like.gpu.limits;
@@ -147,16 +158,17 @@ impl OpEngine for GpuEngine {
     }
 
     async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        let (g, algorithm) = (&self.gpu, self.conv_algorithm);
+        let g = &self.gpu;
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
         let (y, dx, dw, db) =
             (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
         let ds = [
-            ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, algorithm).map_err(err)?,
-            ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, algorithm).map_err(err)?,
+            ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, self.conv_kernel(Pass::ConvForward, s)).map_err(err)?,
+            ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, self.conv_kernel(Pass::ConvBackwardInput, s)).map_err(err)?,
             ops::conv2d::conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?,
         ];
-        let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw, algorithm).map_err(err)?;
+        let dw_kernel = self.conv_kernel(Pass::ConvBackwardWeights, s);
+        let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw, dw_kernel).map_err(err)?;
         let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
         Ok(out.try_into().expect("four outputs"))
     }
@@ -177,19 +189,19 @@ impl OpEngine for GpuEngine {
         let g = &self.gpu;
         let (av, bv, c) = (upload(g, a)?, upload(g, b)?, poisoned(g, s.m * s.n)?);
         let biasv = bias.map(|b| upload(g, b)).transpose()?;
-        let d = ops::dense::matmul(g, s, &av, &bv, biasv.as_ref(), relu, &c).map_err(err)?;
+        let d = ops::dense::matmul(g, s, &av, &bv, biasv.as_ref(), relu, &c, self.dense_kernel()).map_err(err)?;
         Ok(run_and_read(g, &[&d], &[&c]).await?.remove(0))
     }
 
     async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        let g = &self.gpu;
+        let (g, k) = (&self.gpu, self.dense_kernel());
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
         let (y, dx, dw, db) =
             (poisoned(g, s.batch * s.out_f)?, poisoned(g, s.batch * s.in_f)?, poisoned(g, s.out_f * s.in_f)?, poisoned(g, s.out_f)?);
         let ds = [
-            ops::dense::dense_forward(g, s, &xv, &wv, &bv, &y, relu).map_err(err)?,
-            ops::dense::dense_backward_input(g, s, &dyv, &wv, &dx).map_err(err)?,
-            ops::dense::dense_backward_weights(g, s, &xv, &dyv, &dw).map_err(err)?,
+            ops::dense::dense_forward(g, s, &xv, &wv, &bv, &y, relu, k).map_err(err)?,
+            ops::dense::dense_backward_input(g, s, &dyv, &wv, &dx, k).map_err(err)?,
+            ops::dense::dense_backward_weights(g, s, &xv, &dyv, &dw, k).map_err(err)?,
             ops::dense::dense_backward_bias(g, s, &dyv, &db).map_err(err)?,
         ];
         let out = run_and_read(g, &ds.iter().collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
@@ -297,7 +309,7 @@ impl OpEngine for GpuEngine {
     async fn network_logits(&self, spec: &Spec, values: &[Vec<f32>], images: &[f32]) -> Result<(Vec<f32>, String), String> {
         let g = &self.gpu;
         let mut model = Model::new(g, spec, 1).map_err(err)?;
-        model.conv_algorithm = self.conv_algorithm;
+        model.kernels.forced_conv = self.kernel.or(model.kernels.forced_conv);
         model.write_tensors(values);
         let graph = Graph::new(&model, images.len() / 784, None).map_err(err)?;
         crate::train::predict(g, &graph, images).await.map_err(err)?;
@@ -306,19 +318,22 @@ impl OpEngine for GpuEngine {
     }
 
     fn bad_shapes_are_errors(&self) -> Result<Vec<String>, String> {
-        let (gpu, algorithm) = (&self.gpu, self.conv_algorithm);
+        let (gpu, kernel) = (&self.gpu, self.kernel.unwrap_or(Kernel::Tiled));
         let v = |n| View::new(gpu, "t", n).map_err(err);
         let s = conv(1, 1, 5, 5, 2, 3, 3);
         let mut checked = vec![
             expect_err(
                 "conv2d with a wrong-sized input",
-                ops::conv2d::conv2d_forward(gpu, &s, &v(24)?, &v(18)?, &v(2)?, &v(18)?, false, algorithm),
+                ops::conv2d::conv2d_forward(gpu, &s, &v(24)?, &v(18)?, &v(2)?, &v(18)?, false, kernel),
             )?,
             expect_err(
                 "conv2d with a kernel larger than the input",
-                ops::conv2d::conv2d_forward(gpu, &conv(1, 1, 2, 2, 1, 3, 3), &v(4)?, &v(9)?, &v(1)?, &v(1)?, false, algorithm),
+                ops::conv2d::conv2d_forward(gpu, &conv(1, 1, 2, 2, 1, 3, 3), &v(4)?, &v(9)?, &v(1)?, &v(1)?, false, kernel),
             )?,
-            expect_err("matmul with mismatched inner sizes", ops::dense::matmul(gpu, &BAD_MATMUL, &v(8)?, &v(10)?, None, false, &v(6)?))?,
+            expect_err(
+                "matmul with mismatched inner sizes",
+                ops::dense::matmul(gpu, &BAD_MATMUL, &v(8)?, &v(10)?, None, false, &v(6)?, kernel),
+            )?,
             expect_err("maxpool of a 1x1 input", ops::maxpool::maxpool_forward(gpu, &ONE_BY_ONE, &v(1)?, &v(1)?, &v(1)?))?,
         ];
         let too_big = gpu.limits.max_storage_buffer_binding_size as usize / 4 + 1;

@@ -11,8 +11,10 @@ use serde_json::json;
 use wasm_bindgen::prelude::*;
 
 use crate::data::{pixel_to_input, pixels_to_input, Mnist};
+use crate::model::kernel_cache::KernelCache;
+use crate::model::tune::Tuned;
 use crate::model::{plan, predicted_classes, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
-use crate::ops::conv2d::ConvAlgorithm;
+use crate::ops::choice::Kernel;
 use crate::ops::optim::{Optimizer, Schedule};
 use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
 use crate::{Error, Gpu};
@@ -31,6 +33,9 @@ struct State {
     cpu_predictor: Option<CpuGraph>,
     /// The current model's values, copied out of its engine.
     copy: Option<ModelCopy>,
+    /// The autotuner's choices (`kernel_cache` / `set_kernel_cache`: the page keeps them
+    /// in IndexedDB, so a second visit times nothing).
+    kernel_cache: KernelCache,
 }
 
 /// A model's values held in memory: what files are saved from, what moves to another
@@ -49,7 +54,17 @@ impl ModelCopy {
 
 impl Default for State {
     fn default() -> State {
-        State { gpu: None, engine: Engine::Cpu, data: None, model: None, trainer: None, predictor: None, cpu_predictor: None, copy: None }
+        State {
+            gpu: None,
+            engine: Engine::Cpu,
+            data: None,
+            model: None,
+            trainer: None,
+            predictor: None,
+            cpu_predictor: None,
+            copy: None,
+            kernel_cache: KernelCache::default(),
+        }
     }
 }
 
@@ -671,8 +686,9 @@ struct BenchmarkRequest {
     /// Also time each kernel (GPU) or each layer and pass (CPU engine) at the first batch size.
     #[serde(default)]
     profile: bool,
-    /// "tiled" or "direct"; the adapter's measured choice when absent.
-    conv: Option<ConvAlgorithm>,
+    /// "direct", "tiled" or "tiled-narrow": every convolution runs it; when absent, each
+    /// pass runs the kernel timed fastest for it (`autotune`).
+    conv: Option<Kernel>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, serde::Deserialize)]
@@ -698,7 +714,9 @@ impl BenchmarkRequest {
 /// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is a
 /// `BenchmarkRequest` as JSON; needs init() and load_data() first. Resolves to JSON
 /// {adapter, rows: [{model, batch, train_images_per_s, infer_1_ms, infer_1000_ms}],
-/// profiles: [{model, batch, kernels: [[label, ms], ..]}]}.
+/// profiles: [{model, batch, kernels: [[label, ms], ..], kernels_chosen: [Tuned, ..]}]}.
+/// Unless `conv` forces a kernel, each training network is autotuned first (through the
+/// kernel cache, like `autotune`).
 #[wasm_bindgen]
 pub async fn benchmark(config: String) -> Result<String, JsValue> {
     use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, train_flops_per_example, train_throughput_of};
@@ -710,12 +728,20 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
         return cpu_benchmark(&c, &data).await;
     }
     let gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
-    let conv = c.conv.unwrap_or_else(|| ConvAlgorithm::for_adapter(&gpu.adapter_info));
-    // Every network measured here builds its graphs with the asked-for convolutions.
+    // Every network measured here builds its graphs with the asked-for convolutions, or
+    // (none asked for) the kernels timed fastest at the batch it trains at.
     let gpu_model = |spec: &Spec| -> Result<Model, JsValue> {
         let mut model = Model::new(&gpu, spec, 1).map_err(js)?;
-        model.conv_algorithm = conv;
+        model.kernels.forced_conv = c.conv.or(model.kernels.forced_conv);
         Ok(model)
+    };
+    let tuned_model = |spec: &Spec, batch: usize| {
+        let model = gpu_model(spec);
+        async move {
+            let mut model = model?;
+            let tuned = tune_with_cache(&mut model, batch).await.map_err(js)?;
+            Ok::<_, JsValue>((model, tuned))
+        }
     };
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
     let peak = peak_gflops(&gpu).await.map_err(js)?;
@@ -725,19 +751,20 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
         let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
         for &batch in &c.batches {
-            let rate = train_throughput_of(Net::Gpu(gpu_model(&spec)?), &data, batch, c.windows(), c.images()).await.map_err(js)?;
+            let (tuned, _) = tuned_model(&spec, batch).await?;
+            let rate = train_throughput_of(Net::Gpu(tuned), &data, batch, c.windows(), c.images()).await.map_err(js)?;
             let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
         if c.profile {
             let batch = c.profile_batch();
-            let model = gpu_model(&spec)?;
+            let (model, chosen) = tuned_model(&spec, batch).await?;
             let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()]))).map_err(js)?;
             let kernels = kernel_profile(&gpu, &graph, 3).await.map_err(js)?;
-            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
+            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels, "kernels_chosen": chosen }));
         }
     }
-    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": format!("{conv:?}"), "rows": rows, "profiles": profiles })
+    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": c.conv.map_or("default", Kernel::name), "rows": rows, "profiles": profiles })
         .to_string())
 }
 
@@ -756,7 +783,11 @@ pub async fn benchmark_time_to_accuracy(engine: String, preset: String, checks_p
         other => return Err(JsValue::from_str(&format!("no engine {other:?} (gpu or cpu)"))),
     };
     let spec = Spec::preset(&preset).ok_or_else(|| JsValue::from_str(&format!("no preset {preset}")))?;
-    let r = crate::benchmark::time_to_accuracy(&engine, &spec, &data, &[0.98, 0.99], checks_per_epoch).await.map_err(js)?;
+    let mut net = Net::new(&engine, &spec, 1).map_err(js)?;
+    if let Net::Gpu(model) = &mut net {
+        tune_with_cache(model, spec.batch).await.map_err(js)?;
+    }
+    let r = crate::benchmark::time_to_accuracy(net, &data, &[0.98, 0.99], checks_per_epoch).await.map_err(js)?;
     serde_json::to_string(&r).map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
@@ -817,4 +848,52 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
         rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CpuEngine, name).await));
     }
     Ok(serde_json::Value::Array(rows).to_string())
+}
+
+/// Chooses the kernel of each convolution and dense pass of the current GPU model's
+/// training graph at `batch` (`model::tune`): times what the kernel cache does not know
+/// and adds it there. Call it after new_model/load_model and before start_training (a
+/// graph built first runs the adapter's defaults); then save `kernel_cache()`. Resolves
+/// to JSON [{layer, pass, key, kernel, ms: [[kernel, ms], ..], cached}, ..] ([] on the
+/// CPU engine). Each call times for at most about 30 s; passes left over come back with
+/// empty `ms`, run their default kernel, and are timed by the next call.
+#[wasm_bindgen]
+pub async fn autotune(batch: usize) -> Result<String, JsValue> {
+    if with(|s| s.trainer.is_some()) {
+        return Err(JsValue::from_str("autotune: call it before start_training (the trainer has built its graphs)"));
+    }
+    let Some(mut net) = with(|s| s.model.take()) else { return Err(JsValue::from_str("autotune: no model loaded")) };
+    // Taken out while the GPU times kernels (the page serializes its wasm calls meanwhile).
+    let tuned = match &mut net {
+        Net::Gpu(model) => tune_with_cache(model, batch).await,
+        Net::Cpu(_) => Ok(Vec::new()),
+    };
+    with(|s| s.model = Some(net));
+    serde_json::to_string(&tuned.map_err(js)?).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// `model::tune::autotune` through the state's kernel cache.
+async fn tune_with_cache(model: &mut crate::model::Model, batch: usize) -> Result<Vec<Tuned>, Error> {
+    let mut cache = with(|s| std::mem::take(&mut s.kernel_cache));
+    let tuned = crate::model::tune::autotune(model, batch, &mut cache).await;
+    with(|s| s.kernel_cache = cache);
+    tuned
+}
+
+/// The autotuner's cache as JSON, for the page to keep in IndexedDB (after `autotune`
+/// or `benchmark`, whenever it grew).
+#[wasm_bindgen]
+pub fn kernel_cache() -> String {
+    with(|s| s.kernel_cache.to_json())
+}
+
+/// Restores the cache `kernel_cache` gave (call it once after init, before any
+/// `autotune`). A malformed one is refused with a message and the cache stays as it
+/// was: the page should then delete its stored copy. A cache of an older format is
+/// accepted as empty.
+#[wasm_bindgen]
+pub fn set_kernel_cache(json: &str) -> Result<(), JsValue> {
+    let cache = KernelCache::from_json(json).map_err(js)?;
+    with(|s| s.kernel_cache = cache);
+    Ok(())
 }

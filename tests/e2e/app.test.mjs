@@ -23,6 +23,22 @@ after(async () => {
   server?.close();
 });
 
+/** The autotuner's kernel timings this page kept in IndexedDB; with `json`, keeps those instead. */
+const keptKernels = (page, json) =>
+  page.evaluate(
+    (json) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("wgpu-mnist", 1);
+        open.onupgradeneeded = () => open.result.createObjectStore("kv");
+        open.onsuccess = () => {
+          const tx = open.result.transaction("kv", json ? "readwrite" : "readonly");
+          const req = json ? tx.objectStore("kv").put(json, "kernels") : tx.objectStore("kv").get("kernels");
+          tx.oncomplete = () => resolve(req.result);
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    json,
+  );
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true, scale: "css" });
 const dataReady = (page) => page.waitForFunction(() => document.body.dataset.dataReady === "1", null, { timeout: 120_000 });
 
@@ -283,14 +299,21 @@ test("a GPU device lost mid-training is survived: a new device, the newest check
   assert.equal(await page.evaluate(() => document.body.dataset.trainingIn), "worker");
   assert.match(await page.textContent("#adapter"), /^GPU:/, "the page kept WebGPU: only the worker's device was lost");
   const survived = await weightsAtPause(page);
+  const timed = Number(await page.evaluate(() => document.body.dataset.kernelsTimed));
+  const kernels = await keptKernels(page);
   assert.deepEqual(errors, []);
   await context.close();
   // The same 24 steps without the loss: the weights must be the same, bit for bit (same
-  // seed, same shuffle, the optimizer's state restored from the checkpoint).
+  // seed, same shuffle, the optimizer's state restored from the checkpoint). Same device,
+  // so the kernel timings the first page kept serve: nothing is timed again.
   const straight = await openApp(browser, `${server.url}?engine=gpu&stopAfter=24`);
+  await keptKernels(straight.page, kernels);
   await train(straight.page);
   const uninterrupted = await weightsAtPause(straight.page);
   console.log(`weights after 24 steps: ${survived.slice(0, 16)} (device lost at step 12, ${redo} redone) vs ${uninterrupted.slice(0, 16)} (uninterrupted)`);
+  console.log(`GPU kernels: ${timed} passes timed at the first start, ${await straight.page.evaluate(() => document.body.dataset.kernelsTimed)} with the kept timings; ${await straight.page.evaluate(() => document.body.dataset.kernels)}`);
+  assert.ok(timed > 0, "the first start on a device times its kernels");
+  assert.equal(await straight.page.evaluate(() => document.body.dataset.kernelsTimed), "0", "a start with kept timings times nothing");
   assert.equal(survived, uninterrupted, "the run that survived the loss ends with the uninterrupted run's weights");
   assert.deepEqual(straight.errors, []);
   await straight.context.close();

@@ -19,6 +19,8 @@ let wasm = null;
 let role = "coordinator";
 let urls = null;
 let files = null;
+/** "gpu" or "cpu": the engine this worker trains on. */
+let workerEngine = "cpu";
 /** The helpers of the current run (empty: this worker trains alone). */
 let helpers = [];
 /** Helpers started so far, kept between runs (their wasm and data are ready). */
@@ -37,11 +39,15 @@ async function helpersFor(count) {
 
 /** Loads `file` (a model file or a checkpoint) as the model, starts the run with `run()`,
  * and, as the coordinator of a splittable run, has helpers do the same (`type` request,
- * `extra` fields). Resolves to the run's info with `workers`. */
-async function begin(type, name, file, workers, run, extra) {
+ * `extra` fields). On WebGPU with `batch` given, the model's kernels are first chosen by
+ * timing them on this device (`autotune`; instant when the kernel cache knows them).
+ * Resolves to the run's info with `workers`, and on WebGPU `tuned` and `kernelCache`. */
+async function begin(type, name, file, workers, run, extra, batch) {
   const copy = role === "coordinator" ? file.slice(0) : null;
   await wasm.load_model(name, new Uint8Array(file));
+  const tuned = workerEngine === "gpu" && batch ? JSON.parse(await wasm.autotune(batch)) : undefined;
   const info = JSON.parse(run());
+  if (tuned) Object.assign(info, { tuned, kernelCache: wasm.kernel_cache() });
   const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
   helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
   const field = type === "start" ? "model" : "bytes";
@@ -80,6 +86,7 @@ const handlers = {
       await m.set_engine("gpu");
     } else m.use_cpu_engine();
     wasm = m;
+    workerEngine = engine;
     role = r ?? "coordinator";
     urls = { glue, module };
     return true;
@@ -93,11 +100,20 @@ const handlers = {
    * `workers`, how many workers share each step (at most `workers` if given, else one
    * per core). */
   start({ name, model, config, workers }) {
-    return begin("start", name, model, workers, () => wasm.start_training(config), { config });
+    return begin("start", name, model, workers, () => wasm.start_training(config), { config }, JSON.parse(config).batch);
   },
   /** A checkpoint a page saved: the run continues where it stopped (helpers too). */
-  resume({ name, bytes, workers }) {
-    return begin("resume", name, bytes, workers, () => wasm.resume_training(name, new Uint8Array(bytes)), {});
+  resume({ name, bytes, workers, batch }) {
+    return begin("resume", name, bytes, workers, () => wasm.resume_training(name, new Uint8Array(bytes)), {}, batch);
+  },
+  /** The kernel cache the page kept (`kernel_cache` JSON); false if it was refused. */
+  kernels({ json }) {
+    try {
+      wasm.set_kernel_cache(json);
+      return true;
+    } catch {
+      return false;
+    }
   },
   /** Test hook (?loseDeviceAfter=N on the page): this worker's GPU device is destroyed. */
   loseDevice() {

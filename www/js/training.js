@@ -96,13 +96,16 @@ export class Training {
       const started = await this.app.lock.run(async () => {
         if (fresh) await this.#newModel(preset, config.seed, "trained in this browser");
         if (worker) return { model: await this.wasm.model_bytes() };
+        if (this.app.engine === "gpu") this.#tuned(JSON.parse(await this.wasm.autotune(config.batch)), this.wasm.kernel_cache());
         return { info: JSON.parse(this.wasm.start_training(JSON.stringify(config))) };
       });
       let info = started.info;
       if (worker) {
         await worker.sendData(this.app.dataFiles);
+        await this.#sendKernels(worker);
         const args = { name: this.app.models.name ?? "model", model: started.model.buffer, config: JSON.stringify(config) };
         info = JSON.parse(await worker.request("start", args, [started.model.buffer]));
+        if (info.tuned) this.#tuned(info.tuned, info.kernelCache);
       }
       dismiss("training");
       dismiss("checkpoint");
@@ -116,6 +119,21 @@ export class Training {
     } finally {
       this.#setBusy(false);
     }
+  }
+
+  /** A WebGPU worker gets the kernel timings this browser kept for its device. */
+  async #sendKernels(worker) {
+    if (worker.engine !== "gpu") return;
+    const kept = await store.get("kernels").catch(() => undefined);
+    if (kept && !(await worker.request("kernels", { json: kept }))) await store.remove("kernels").catch(() => {});
+    this.#status("Starting… (the first start on a device times its GPU kernels, up to 30 s)");
+  }
+
+  /** The kernels the autotuner chose for this run: kept (the cache) so the next start times nothing. */
+  #tuned(rows, cache) {
+    document.body.dataset.kernelsTimed = rows.filter((r) => !r.cached).length;
+    document.body.dataset.kernels = rows.map((r) => `${r.layer} ${r.pass}: ${r.kernel}`).join("; ");
+    store.put("kernels", cache).catch(() => {});
   }
 
   /** Reset: a fresh random model of the picked preset (stops any training). */
@@ -329,7 +347,7 @@ export class Training {
     let saved;
     try {
       const bytes = run.worker ? await run.worker.request("checkpoint") : await this.app.lock.run(() => this.wasm.checkpoint_bytes());
-      saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch, epochs: chunk.epochs };
+      saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch, epochs: chunk.epochs, batch: run.batch };
       run.saved = saved;
       await store.put("checkpoint", saved);
       document.body.dataset.checkpoints = Number(document.body.dataset.checkpoints ?? 0) + 1;
@@ -375,12 +393,17 @@ export class Training {
         } finally {
           this.#installing = false;
         }
-        return worker ? null : JSON.parse(this.wasm.resume_training(saved.fileName, saved.bytes));
+        if (worker) return null;
+        // The kernels the run started with (the cache knows them: nothing is timed again).
+        if (this.app.engine === "gpu" && saved.batch) this.#tuned(JSON.parse(await this.wasm.autotune(saved.batch)), this.wasm.kernel_cache());
+        return JSON.parse(this.wasm.resume_training(saved.fileName, saved.bytes));
       });
       if (worker) {
         await worker.sendData(this.app.dataFiles);
+        await this.#sendKernels(worker);
         const bytes = saved.bytes.slice().buffer;
-        info = JSON.parse(await worker.request("resume", { name: saved.fileName, bytes }, [bytes]));
+        info = JSON.parse(await worker.request("resume", { name: saved.fileName, bytes, batch: saved.batch }, [bytes]));
+        if (info.tuned) this.#tuned(info.tuned, info.kernelCache);
       }
       this.#begin(info, worker);
       document.body.dataset.resumedAt = `${info.epoch}:${info.step}`;

@@ -46,7 +46,7 @@ pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
         conv(37, 2, 6, 5, 3, 3, 2, 1, 0, 1),    // many images: the CPU engine's groups of 16, a ragged last one
     ];
     for (row, s) in shapes.iter().enumerate() {
-        for (e, variant) in engine.variants(Widen::ConvAlgorithms, row) {
+        for (e, variant) in engine.variants(Widen::ConvKernels, row) {
             let relu = row % 3 == 0;
             let (x, w, b, dy) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
             let out = e.conv2d(s, &x, &w, &b, &dy, relu).await?;
@@ -63,22 +63,21 @@ pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
 
 pub async fn conv2d_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("conv2d backward (finite differences)");
-    for (row, s) in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)].into_iter().enumerate() {
-        // One algorithm per row is enough here: both are checked against the reference above.
-        let variants = engine.variants(Widen::ConvAlgorithms, 0);
-        let (e, variant) = &variants[(row + 1) % variants.len()];
-        let (x, w, b, r) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
-        let out = e.conv2d(&s, &x, &w, &b, &r, false).await?;
-        let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
-        let ref_grads = [
-            cpu::conv2d::conv2d_backward_input(&s, &r, &w),
-            cpu::conv2d::conv2d_backward_weights(&s, &x, &r),
-            cpu::conv2d::conv2d_backward_bias(&s, &r),
-        ];
-        let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::conv2d::conv2d_forward(&s, x, w, b, false), &r);
-        check_layer_fd(&mut rep, rng, 40, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
-        rep.compare(&format!("{} vs reference dx", e.name()), &engine_grads[0], &ref_grads[0])?;
-        rep.shapes.push(format!("{} {variant}", describe(&s)));
+    for s in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)] {
+        for (e, variant) in engine.variants(Widen::ConvKernels, 0) {
+            let (x, w, b, r) = (rng.vec(s.input_len()), rng.vec(s.weight_len()), rng.vec(s.out_c), rng.vec(s.output_len()));
+            let out = e.conv2d(&s, &x, &w, &b, &r, false).await?;
+            let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
+            let ref_grads = [
+                cpu::conv2d::conv2d_backward_input(&s, &r, &w),
+                cpu::conv2d::conv2d_backward_weights(&s, &x, &r),
+                cpu::conv2d::conv2d_backward_bias(&s, &r),
+            ];
+            let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::conv2d::conv2d_forward(&s, x, w, b, false), &r);
+            check_layer_fd(&mut rep, rng, 40, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
+            rep.compare(&format!("{} vs reference dx", e.name()), &engine_grads[0], &ref_grads[0])?;
+            rep.shapes.push(format!("{} {variant}", describe(&s)));
+        }
     }
     Ok(rep)
 }

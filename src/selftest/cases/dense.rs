@@ -10,12 +10,12 @@ pub async fn matmul_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
     let mut rep = Report::new("matmul");
     let sizes = [(1, 1, 1), (1, 10, 784), (17, 33, 5), (64, 128, 1024), (3, 3168, 576), (100, 7, 300), (31, 47, 17), (16, 16, 16)];
     for (row, &(m, n, k)) in sizes.iter().enumerate() {
-        for (e, _) in engine.variants(Widen::Grid, row) {
+        for (e, variant) in engine.variants(Widen::DenseKernels, row) {
             let s = MatmulShape { m, n, k, trans_a: row % 2 == 1, trans_b: row % 4 >= 2 };
             let (with_bias, relu) = (row % 3 != 0, row % 3 == 2);
             let (a, b, bias) = (rng.vec(m * k), rng.vec(k * n), rng.vec(n));
             let c = e.matmul(&s, &a, &b, with_bias.then_some(&bias[..]), relu).await?;
-            let what = format!("{m}x{k} * {k}x{n} trans_a={} trans_b={} bias={with_bias} relu={relu}", s.trans_a, s.trans_b);
+            let what = format!("{m}x{k} * {k}x{n} trans_a={} trans_b={} bias={with_bias} relu={relu} {variant}", s.trans_a, s.trans_b);
             rep.compare(&what, &c, &cpu::dense::matmul(&s, &a, &b, with_bias.then_some(&bias[..]), relu))?;
             rep.shapes.push(what);
         }
@@ -27,12 +27,12 @@ pub async fn dense_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> 
     let mut rep = Report::new("dense");
     let shapes = [(1, 784, 10), (5, 17, 3), (33, 100, 129), (64, 1024, 128), (2, 576, 3168)];
     for (row, &(batch, in_f, out_f)) in shapes.iter().enumerate() {
-        for (e, _) in engine.variants(Widen::Grid, row) {
+        for (e, variant) in engine.variants(Widen::DenseKernels, row) {
             let s = DenseShape { batch, in_f, out_f };
             let (x, w, b, dy) = (rng.vec(batch * in_f), rng.vec(out_f * in_f), rng.vec(out_f), rng.vec(batch * out_f));
             let relu = row % 2 == 0;
             let out = e.dense(&s, &x, &w, &b, &dy, relu).await?;
-            let what = format!("[{batch}, {in_f}] -> {out_f}");
+            let what = format!("[{batch}, {in_f}] -> {out_f} {variant}");
             rep.compare(&format!("forward {what}"), &out[0], &cpu::dense::dense_forward(&s, &x, &w, &b, relu))?;
             rep.compare(&format!("backward input {what}"), &out[1], &cpu::dense::dense_backward_input(&s, &dy, &w))?;
             rep.compare(&format!("backward weights {what}"), &out[2], &cpu::dense::dense_backward_weights(&s, &x, &dy))?;
@@ -46,16 +46,18 @@ pub async fn dense_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> 
 pub async fn dense_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("dense backward (finite differences)");
     let s = DenseShape { batch: 3, in_f: 7, out_f: 5 };
-    let (x, w, b, r) = (rng.vec(21), rng.vec(35), rng.vec(5), rng.vec(15));
-    let out = engine.dense(&s, &x, &w, &b, &r, false).await?;
-    let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
-    let ref_grads = [
-        cpu::dense::dense_backward_input(&s, &r, &w),
-        cpu::dense::dense_backward_weights(&s, &x, &r),
-        cpu::dense::dense_backward_bias(&s, &r),
-    ];
-    let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::dense::dense_forward(&s, x, w, b, false), &r);
-    check_layer_fd(&mut rep, rng, 50, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
-    rep.shapes.push("[3, 7] -> 5".into());
+    for (e, variant) in engine.variants(Widen::DenseKernels, 0) {
+        let (x, w, b, r) = (rng.vec(21), rng.vec(35), rng.vec(5), rng.vec(15));
+        let out = e.dense(&s, &x, &w, &b, &r, false).await?;
+        let engine_grads = [out[1].clone(), out[2].clone(), out[3].clone()];
+        let ref_grads = [
+            cpu::dense::dense_backward_input(&s, &r, &w),
+            cpu::dense::dense_backward_weights(&s, &x, &r),
+            cpu::dense::dense_backward_bias(&s, &r),
+        ];
+        let f = |x: &[f32], w: &[f32], b: &[f32]| project(&cpu::dense::dense_forward(&s, x, w, b, false), &r);
+        check_layer_fd(&mut rep, rng, 50, [&x, &w, &b], &ref_grads, &engine_grads, f)?;
+        rep.shapes.push(format!("[3, 7] -> 5 {variant}"));
+    }
     Ok(rep)
 }
