@@ -311,7 +311,7 @@ test("a GPU device lost mid-training is survived: a new device, the newest check
   await train(straight.page);
   const uninterrupted = await weightsAtPause(straight.page);
   console.log(`weights after 24 steps: ${survived.slice(0, 16)} (device lost at step 12, ${redo} redone) vs ${uninterrupted.slice(0, 16)} (uninterrupted)`);
-  console.log(`GPU kernels: ${timed} passes timed at the first start, ${await straight.page.evaluate(() => document.body.dataset.kernelsTimed)} with the kept timings; ${await straight.page.evaluate(() => document.body.dataset.kernels)}`);
+  console.log(`GPU kernels: ${timed} passes timed by the first page (at its start; none at the continue), ${await straight.page.evaluate(() => document.body.dataset.kernelsTimed)} by the page with the kept timings; ${await straight.page.evaluate(() => document.body.dataset.kernels)}`);
   assert.ok(timed > 0, "the first start on a device times its kernels");
   assert.equal(await straight.page.evaluate(() => document.body.dataset.kernelsTimed), "0", "a start with kept timings times nothing");
   assert.equal(survived, uninterrupted, "the run that survived the loss ends with the uninterrupted run's weights");

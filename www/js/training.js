@@ -131,7 +131,8 @@ export class Training {
 
   /** The kernels the autotuner chose for this run: kept (the cache) so the next start times nothing. */
   #tuned(rows, cache) {
-    document.body.dataset.kernelsTimed = rows.filter((r) => !r.cached).length;
+    // Passes timed on this page so far (each start with kept timings adds none).
+    document.body.dataset.kernelsTimed = Number(document.body.dataset.kernelsTimed ?? 0) + rows.filter((r) => !r.cached).length;
     document.body.dataset.kernels = rows.map((r) => `${r.layer} ${r.pass}: ${r.kernel}`).join("; ");
     store.put("kernels", cache).catch(() => {});
   }
