@@ -19,6 +19,9 @@ export async function openApp(browser, url, options = LAPTOP) {
   return { page, errors, context };
 }
 
+/** Waits until the page has the MNIST data set (training needs it). */
+export const dataReady = (page) => page.waitForFunction(() => document.body.dataset.dataReady === "1", null, { timeout: 120_000 });
+
 export const modelReady = (page) => page.waitForFunction(() => document.body.dataset.modelReadyMs, null, { timeout: 60_000 });
 
 async function padPoints(page, strokes) {

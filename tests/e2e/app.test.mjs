@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { serveDist, launch, ARTIFACTS } from "./harness.mjs";
-import { LAPTOP, PHONE, ONE, SEVEN, openApp, modelReady, drawWithMouse, drawWithTouch, settledGuess } from "./app-helpers.mjs";
+import { LAPTOP, PHONE, ONE, SEVEN, openApp, modelReady, dataReady, drawWithMouse, drawWithTouch, settledGuess } from "./app-helpers.mjs";
 
 /** Training steps of the live-training test (lenet, batch 64). */
 const TRAIN_STEPS = 30;
@@ -40,7 +40,6 @@ const keptKernels = (page, json) =>
     json,
   );
 const shot = (page, name) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true, scale: "css" });
-const dataReady = (page) => page.waitForFunction(() => document.body.dataset.dataReady === "1", null, { timeout: 120_000 });
 
 test("it loads: names the engine and why, downloads the data set, fits a laptop and a phone", { timeout: 180_000 }, async () => {
   const { page, errors, context } = await openApp(browser, server.url);

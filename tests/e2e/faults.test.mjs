@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { open, truncate, rm } from "node:fs/promises";
 import { serveDist, launch, ARTIFACTS } from "./harness.mjs";
-import { LAPTOP, ONE, openApp, modelReady, drawWithMouse, settledGuess, browserTabs } from "./app-helpers.mjs";
+import { LAPTOP, ONE, openApp, modelReady, dataReady, drawWithMouse, settledGuess, browserTabs } from "./app-helpers.mjs";
 
 let server, browser;
 before(async () => {
@@ -19,7 +19,6 @@ after(async () => {
   server?.close();
 });
 
-const dataReady = (page) => page.waitForFunction(() => document.body.dataset.dataReady === "1", null, { timeout: 120_000 });
 /** How long the tab stays hidden (E2E_HIDDEN_MS=360000 checks past Chrome's 5 minutes, after which it throttles background timers hardest). */
 const HIDDEN_MS = Number(process.env.E2E_HIDDEN_MS) || 15_000;
 const oneLine = (text) => text.replace("×", "").replace(/\s+/g, " ").trim();
