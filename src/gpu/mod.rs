@@ -24,7 +24,13 @@ pub struct Gpu {
     pub max_workgroups_per_dim: u32,
     pipelines: Arc<Mutex<dispatch::PipelineCache>>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Readbacks in flight, by id: a lost device fails them, since a destroyed device may
+    /// never answer their map_async (the page's training worker then hung, now and then).
+    waiting: Arc<Mutex<Vec<(u64, MapSender)>>>,
+    next_wait: Arc<std::sync::atomic::AtomicU64>,
 }
+
+type MapSender = Sender<Result<(), wgpu::BufferAsyncError>>;
 
 /// Buffer sizes are in bytes; element counts are f32/u32 words.
 pub const WORD: u64 = 4;
@@ -53,9 +59,13 @@ impl Gpu {
             .await
             .map_err(|e| Error::NoGpu(format!("the GPU adapter refused a device ({e})")))?;
         let lost = Arc::new(Mutex::new(None));
-        let lost_in_callback = lost.clone();
+        let waiting: Arc<Mutex<Vec<(u64, MapSender)>>> = Default::default();
+        let (lost_in_callback, waiting_in_callback) = (lost.clone(), waiting.clone());
         device.set_device_lost_callback(move |reason, message| {
             *lost_in_callback.lock().unwrap() = Some(format!("{reason:?}: {message}"));
+            for (_, sender) in waiting_in_callback.lock().unwrap().drain(..) {
+                sender.send(Err(wgpu::BufferAsyncError));
+            }
         });
         // Natively, an error no call site captured (work on a lost device, or a bug) fails
         // the next readback with its message, instead of wgpu's default of aborting the
@@ -75,6 +85,8 @@ impl Gpu {
             limits,
             pipelines: Default::default(),
             lost,
+            waiting,
+            next_wait: Default::default(),
         })
     }
 
@@ -188,10 +200,22 @@ impl Gpu {
         encoder.copy_buffer_to_buffer(src, offset_words * WORD, &staging, 0, size);
         self.submit(encoder);
         let (sender, receiver) = oneshot();
+        let id = self.next_wait.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.waiting.lock().unwrap().push((id, sender.clone()));
+        if self.lost_reason().is_some() {
+            // Lost between the check above and the registration: fail now.
+            sender.clone().send(Err(wgpu::BufferAsyncError));
+        }
         staging.map_async(wgpu::MapMode::Read, .., move |result| sender.send(result));
+        let forget = || self.waiting.lock().unwrap().retain(|(i, _)| *i != id);
         #[cfg(not(target_arch = "wasm32"))]
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(format!("waiting for the GPU failed: {e}")))?;
-        receiver.await.map_err(|e| {
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            forget();
+            return Err(Error::DeviceLost(format!("waiting for the GPU failed: {e}")));
+        }
+        let mapped = receiver.await;
+        forget();
+        mapped.map_err(|e| {
             Error::DeviceLost(match self.lost_reason() {
                 Some(reason) => format!("the GPU device was lost ({reason})"),
                 None => format!("reading a result back from the GPU failed ({e})"),
@@ -215,20 +239,31 @@ impl Gpu {
 /// A one-value channel whose receiver is a future: map_async's callback sends, the
 /// reader awaits (natively the value is already there after `poll`).
 fn oneshot<T>() -> (Sender<T>, Receiver<T>) {
-    let slot = Arc::new(Mutex::new(Slot { value: None, waker: None }));
+    let slot = Arc::new(Mutex::new(Slot { value: None, sent: false, waker: None }));
     (Sender(slot.clone()), Receiver(slot))
 }
 
 struct Slot<T> {
     value: Option<T>,
+    sent: bool,
     waker: Option<std::task::Waker>,
 }
 struct Sender<T>(Arc<Mutex<Slot<T>>>);
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender(self.0.clone())
+    }
+}
 struct Receiver<T>(Arc<Mutex<Slot<T>>>);
 
 impl<T> Sender<T> {
+    /// The first value sent is the one received; later ones are dropped.
     fn send(self, value: T) {
         let mut slot = self.0.lock().unwrap();
+        if slot.sent {
+            return;
+        }
+        slot.sent = true;
         slot.value = Some(value);
         if let Some(waker) = slot.waker.take() {
             waker.wake();

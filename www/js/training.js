@@ -253,7 +253,15 @@ export class Training {
           this.deviceLossForced = true; // once per page: the continued run trains on
           await run.worker.request("loseDevice");
         }
-        if (run.worker && (chunk.epoch_done || chunk.finished || performance.now() - (run.lastSync ?? 0) > SYNC_MS)) await this.#syncWeights(run);
+        if (run.worker && (chunk.epoch_done || chunk.finished || performance.now() - (run.lastSync ?? 0) > SYNC_MS)) {
+          try {
+            await this.#syncWeights(run);
+          } catch (e) {
+            // The worker failed between chunks (its GPU device lost): as a failed chunk.
+            if (this.run === run && this.state !== "idle") this.#fail(e);
+            return;
+          }
+        }
         // A chunk on the page's CPU engine resolves without a macrotask (no GPU readback to
         // wait for): hand the event loop a turn, so input, predictions and painting go on.
         await yieldToEventLoop();
@@ -270,7 +278,12 @@ export class Training {
       run.looping = false;
     }
     if (this.run === run && this.state !== "idle") {
-      if (run.worker) await this.#syncWeights(run);
+      try {
+        if (run.worker) await this.#syncWeights(run);
+      } catch (e) {
+        this.#fail(e);
+        return;
+      }
       await this.app.models.trained(this.state === "finished" ? "trained in this browser" : "trained in this browser (paused)");
     }
   }
@@ -355,6 +368,8 @@ export class Training {
       document.body.dataset.checkpointReason = reason;
       dismiss("checkpoint-save");
     } catch (e) {
+      // A lost device fails the run's next chunk, which says so: not a storage problem.
+      if (isDeviceLoss(e)) return;
       const where = saved ? `the run's newest checkpoint (epoch ${saved.epoch}, step ${saved.step}) is kept in memory only: a lost GPU device or a diverging run still goes back to it, but a reload or a closed tab would lose the run` : "training goes on, but a reload would start it again";
       const why = store.isQuotaError(e) ? await store.fullText() : errorText(e);
       notify("warn", `Could not keep a checkpoint of this run in the browser's storage: ${why}. ${where[0].toUpperCase()}${where.slice(1)}. Download the model to keep it${store.isQuotaError(e) ? ", or free this site's storage in the browser's settings" : ""}.`, "checkpoint-save");
@@ -429,7 +444,7 @@ export class Training {
     const run = this.run;
     if (run?.worker) run.worker.end();
     this.#setState("idle");
-    if (run?.worker?.engine === "gpu" && /device (was )?lost|GPU device lost/i.test(errorText(e))) this.#offerAfterLoss(run, e);
+    if (run?.worker?.engine === "gpu" && isDeviceLoss(e)) this.#offerAfterLoss(run, e);
     else if (/diverged/.test(errorText(e))) this.#rollBack(run, e);
     else notify("error", `Training stopped: ${errorText(e)}`, "training");
   }
@@ -528,4 +543,9 @@ function yieldToEventLoop() {
     channel.port1.onmessage = () => resolve();
     channel.port2.postMessage(null);
   });
+}
+
+/** Whether an error says the GPU device was lost (wasm's `Error::DeviceLost` text). */
+function isDeviceLoss(e) {
+  return /device (was )?lost|GPU device lost/i.test(errorText(e));
 }
