@@ -4,7 +4,7 @@
 //! (`wasm-pack test --headless --chrome`) on WebGPU. The CPU engine runs in both places.
 //! One test per case and engine: `gpu::case` and `cpu::case`.
 
-use wgpu_mnist::selftest::{run_case, CpuEngine, GpuEngine};
+use wgpu_mnist::selftest::{run_case, GpuEngine, CPU_ENGINE};
 use wgpu_mnist::Gpu;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -34,7 +34,7 @@ macro_rules! engine_tests {
             $(
                 #[test]
                 fn $case() {
-                    let report = pollster::block_on(super::run_case(&super::CpuEngine, stringify!($case))).unwrap();
+                    let report = pollster::block_on(super::run_case(&super::CPU_ENGINE, stringify!($case))).unwrap();
                     println!("{report:?}");
                 }
             )*
@@ -60,7 +60,7 @@ macro_rules! engine_tests {
             $(
                 #[wasm_bindgen_test]
                 async fn $case() {
-                    let report = super::run_case(&super::CpuEngine, stringify!($case)).await.unwrap();
+                    let report = super::run_case(&super::CPU_ENGINE, stringify!($case)).await.unwrap();
                     web_sys::console::log_1(&format!("{report:?}").into());
                 }
             )*

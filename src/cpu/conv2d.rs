@@ -1,15 +1,58 @@
 //! 2-D convolution on the CPU engine (shaders/conv2d.wgsl; reference:
-//! `reference::conv2d`) as GEMMs over im2col columns, a group of images at a time within
+//! `reference::conv2d`) by one of two algorithms (`Algo`): direct SIMD kernels for
+//! stride-1 layers where this CPU has an ISA they are built for (`conv2d_direct`: every
+//! preset's layer, natively on x86-64 and in wasm32), else GEMMs over im2col columns, a group of images at a time within
 //! each shard of the batch (the group's columns side by side, G * P wide): forward
 //! W[out_c, K] * cols[K, G*P]; input gradient W^T * dY, folded back by col2im; weight
 //! gradient dY * cols^T, summed over the shard's groups and then over shards.
 //! K = in_c * k_h * k_w, P = out_h * out_w.
 
+use super::conv2d_direct as direct;
 use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, map_shards, sum_into};
+use super::simd::Isa;
 use crate::error::Error;
 use crate::ops::conv2d::Conv2dShape;
+
+/// How the CPU engine computes a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algo {
+    /// `conv2d_direct`'s kernels for this ISA (stride 1 only).
+    Direct(Isa),
+    /// im2col columns and the GEMM (`cpu::gemm`): any shape, any CPU.
+    Im2colGemm,
+}
+
+impl Algo {
+    /// The fastest algorithm that computes `s` on this CPU.
+    pub fn for_shape(s: &Conv2dShape) -> Algo {
+        match Isa::best() {
+            Some(isa) if direct::supports(s) => Algo::Direct(isa),
+            _ => Algo::Im2colGemm,
+        }
+    }
+
+    /// Every algorithm this CPU has (the engine suite checks each).
+    pub fn all() -> Vec<Algo> {
+        Isa::available().into_iter().map(Algo::Direct).chain([Algo::Im2colGemm]).collect()
+    }
+
+    /// Whether it computes `s`.
+    pub fn computes(self, s: &Conv2dShape) -> bool {
+        match self {
+            Algo::Direct(isa) => direct::supports(s) && Isa::available().contains(&isa),
+            Algo::Im2colGemm => true,
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Algo::Direct(isa) => format!("direct {}", isa.name()),
+            Algo::Im2colGemm => "im2col gemm".to_string(),
+        }
+    }
+}
 
 /// The output positions `lo..hi` along one axis whose input `o * stride + k - pad` falls
 /// inside `0..input`: outside them the window hangs over the zero padding.
@@ -113,11 +156,20 @@ fn gather_planes(s: &Conv2dShape, dy: &[f32], group: &std::ops::Range<usize>, ou
 
 /// y = conv(x, w) + b (then ReLU). The shape and lengths are checked as on the GPU.
 pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) -> Result<(), Error> {
+    conv2d_forward_by(Algo::for_shape(s), s, x, w, b, y, relu)
+}
+
+/// `conv2d_forward` by a given algorithm (which must compute `s`).
+pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) -> Result<(), Error> {
     s.validate()?;
     expect_len("conv2d input", x.len(), s.input_len())?;
     expect_len("conv2d weights", w.len(), s.weight_len())?;
     expect_len("conv2d bias", b.len(), s.out_c)?;
     expect_len("conv2d output", y.len(), s.output_len())?;
+    if let Algo::Direct(isa) = algo {
+        direct::forward(isa, s, x, w, Some(b), relu, y);
+        return Ok(());
+    }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
         let (mut cols, mut out) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
@@ -145,6 +197,17 @@ pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut 
 }
 
 pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    // The direct input gradient's tiles span 4-8 input channels: with one or two (a first
+    // layer's, which training never asks for) im2col is faster (fast's conv1 at batch
+    // 256, one core: 7.3 ms against 23 ms).
+    let algo = if s.in_c < 3 { Algo::Im2colGemm } else { Algo::for_shape(s) };
+    conv2d_backward_input_by(algo, s, dy, w, dx)
+}
+
+pub fn conv2d_backward_input_by(algo: Algo, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    if let Algo::Direct(isa) = algo {
+        return direct::backward_input(isa, s, dy, w, dx);
+    }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut dx[..s.input_len()], in_len, |images, dx| {
         let (mut cols, mut planes) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
@@ -167,6 +230,13 @@ pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f
 /// rten-gemm packs far faster than a transposed cols (pytorch-cnn batch 64: conv1's
 /// weight gradient 3.96 -> see docs/benchmarks.md).
 pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    conv2d_backward_weights_by(Algo::for_shape(s), s, x, dy, dw)
+}
+
+pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    if let Algo::Direct(isa) = algo {
+        return direct::backward_weights(isa, s, x, dy, dw);
+    }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     let partials = map_shards(s.batch, |images| {
         let (mut cols, mut planes, mut part_t) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p], vec![0f32; k * s.out_c]);

@@ -7,6 +7,7 @@
 
 pub mod batchnorm;
 pub mod conv2d;
+pub mod conv2d_direct;
 pub mod dense;
 pub mod dropout;
 pub mod gather;
@@ -16,6 +17,7 @@ pub mod normalize;
 pub mod optim;
 pub mod par;
 pub mod relu;
+pub mod simd;
 pub mod softmax_xent;
 
 use crate::error::{shape_err, Error};

@@ -349,24 +349,41 @@ impl OpEngine for GpuEngine {
     }
 }
 
-/// The CPU engine (`crate::cpu`): no device, one configuration.
-#[derive(Clone, Copy)]
-pub struct CpuEngine;
+/// The CPU engine (`crate::cpu`): no device; convolution rows run once per algorithm this
+/// CPU has (`cpu::conv2d::Algo::all`), others once.
+#[derive(Clone, Copy, Default)]
+pub struct CpuEngine {
+    /// The convolution algorithm, where the shape allows it; `None`: the engine's choice.
+    pub conv: Option<cpu::conv2d::Algo>,
+}
+
+/// The CPU engine as it runs in training: every op by its own choice.
+pub const CPU_ENGINE: CpuEngine = CpuEngine { conv: None };
 
 impl OpEngine for CpuEngine {
     fn name(&self) -> &'static str {
         "cpu"
     }
 
-    fn variants(&self, _widen: Widen, _row: usize) -> Vec<(CpuEngine, String)> {
-        vec![(CpuEngine, String::new())]
+    fn variants(&self, widen: Widen, _row: usize) -> Vec<(CpuEngine, String)> {
+        match widen {
+            Widen::ConvKernels => cpu::conv2d::Algo::all().into_iter().map(|a| (CpuEngine { conv: Some(a) }, a.name())).collect(),
+            _ => vec![(*self, String::new())],
+        }
     }
 
     async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
+        use cpu::conv2d::Algo;
+        // A direct algorithm asked of a shape it does not compute (stride 2) runs im2col.
+        let algo = match self.conv {
+            None => Algo::for_shape(s),
+            Some(a) if a.computes(s) => a,
+            Some(_) => Algo::Im2colGemm,
+        };
         let (mut y, mut dx, mut dw, mut db) = (nan(s.output_len()), nan(s.input_len()), nan(s.weight_len()), nan(s.out_c));
-        cpu::conv2d::conv2d_forward(s, x, w, b, &mut y, relu).map_err(err)?;
-        cpu::conv2d::conv2d_backward_input(s, dy, w, &mut dx);
-        cpu::conv2d::conv2d_backward_weights(s, x, dy, &mut dw);
+        cpu::conv2d::conv2d_forward_by(algo, s, x, w, b, &mut y, relu).map_err(err)?;
+        cpu::conv2d::conv2d_backward_input_by(algo, s, dy, w, &mut dx);
+        cpu::conv2d::conv2d_backward_weights_by(algo, s, x, dy, &mut dw);
         cpu::conv2d::conv2d_backward_bias(s, dy, &mut db);
         Ok([y, dx, dw, db])
     }

@@ -10,7 +10,7 @@ mod check;
 mod engine;
 
 pub use check::{relative_error, Report, Rng, FD_TOLERANCE, NETWORK_TOLERANCE, TOLERANCE};
-pub use engine::{CpuEngine, GpuEngine, OpEngine, Widen};
+pub use engine::{CpuEngine, GpuEngine, OpEngine, Widen, CPU_ENGINE};
 
 /// The list of cases, kept in this one place: it makes `CASES`, `run_case`, and (through
 /// `for_each_case!`) the `#[test]` functions of tests/engine.rs. Each entry is

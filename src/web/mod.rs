@@ -845,7 +845,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
         if let Some(gpu) = &gpu {
             rows.push(row(name, "gpu", crate::selftest::run_case(&crate::selftest::GpuEngine::new(gpu), name).await));
         }
-        rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CpuEngine, name).await));
+        rows.push(row(name, "cpu", crate::selftest::run_case(&crate::selftest::CPU_ENGINE, name).await));
     }
     Ok(serde_json::Value::Array(rows).to_string())
 }

@@ -1,0 +1,358 @@
+//! Direct stride-1 convolutions on the CPU engine, with no im2col: the second algorithm
+//! of `cpu::conv2d` (same ops, same reference, same suite case, which runs both).
+//!
+//! Each image is copied once into a zero-padded buffer, `in_c` planes of `hp x wp`. An
+//! output position is then a flat index `q = oy * wp + ox` over rows of the *padded*
+//! width, and the input under tap (c, ky, kx) is `xp[c * hp * wp + ky * wp + kx + q]`:
+//! contiguous in q for every tap. So a register tile of MR output channels x NR flat
+//! positions accumulates, per tap, one broadcast weight per channel times NR contiguous
+//! inputs, read straight from the (L1-resident) padded image; the `wp - ow` positions
+//! past each row's end are computed and dropped (14 of every 18 kept on pytorch-cnn's
+//! conv2). Measured against im2col + rten-gemm, one core, pytorch-cnn conv2 forward at
+//! batch 64: 8.8 -> 3.5 ms (docs/benchmarks.md, "Direct convolutions").
+//!
+//! - forward: the tile above, plus bias (and ReLU) as it is stored.
+//! - input gradient: the forward of dY, padded by `k - 1 - pad`, with the weights flipped
+//!   and their channels swapped (a stride-1 convolution's adjoint is one).
+//! - weight gradient: dW[o][tap] = sum over images and q of dY[o][q] * xp[tap + q], with
+//!   dY laid out on the same padded-width grid (zero past each row's end); a tile of MR
+//!   channels x TR taps keeps vector partial sums, reduced across lanes once per shard.
+
+use super::par::{for_shards_mut, map_shards, sum_into};
+use super::simd::{Isa, Lanes};
+use crate::ops::conv2d::Conv2dShape;
+use std::ops::Range;
+
+/// Whether these kernels compute this shape: stride 1, and padding under the kernel size
+/// (so the input gradient is a convolution with non-negative padding).
+pub fn supports(s: &Conv2dShape) -> bool {
+    s.stride == 1 && s.pad_h < s.k_h && s.pad_w < s.k_w
+}
+
+/// The padded-width grid of one shape.
+struct Grid {
+    /// Padded plane: `hp` rows of `wp`.
+    hp: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    /// Flat offset of each tap (c, ky, kx) in the padded image, in weight order.
+    taps: Vec<usize>,
+    /// Flat output positions computed per image: `oh * wp`.
+    q: usize,
+}
+
+impl Grid {
+    fn new(s: &Conv2dShape) -> Grid {
+        let (hp, wp) = (s.in_h + 2 * s.pad_h, s.in_w + 2 * s.pad_w);
+        let mut taps = Vec::with_capacity(s.in_c * s.k_h * s.k_w);
+        for c in 0..s.in_c {
+            for ky in 0..s.k_h {
+                for kx in 0..s.k_w {
+                    taps.push(c * hp * wp + ky * wp + kx);
+                }
+            }
+        }
+        Grid { hp, wp, oh: s.out_h(), ow: s.out_w(), taps, q: s.out_h() * wp }
+    }
+
+    /// A zeroed buffer for one padded image that reads of `span` positions from any tap
+    /// stay inside.
+    fn padded_buffer(&self, s: &Conv2dShape, span: usize) -> Vec<f32> {
+        let last = self.taps.iter().max().copied().unwrap_or(0);
+        vec![0f32; (last + span).max(s.in_c * self.hp * self.wp)]
+    }
+
+    /// Copies one image into the padded buffer's interior (the border stays zero).
+    fn pad_into(&self, s: &Conv2dShape, x: &[f32], xp: &mut [f32]) {
+        for (c, plane) in x.chunks(s.in_h * s.in_w).enumerate() {
+            for (iy, line) in plane.chunks(s.in_w).enumerate() {
+                let at = c * self.hp * self.wp + (iy + s.pad_h) * self.wp + s.pad_w;
+                xp[at..at + s.in_w].copy_from_slice(line);
+            }
+        }
+    }
+}
+
+/// One forward register tile: MR channels x NV vectors of positions starting at `x`,
+/// over every tap; `w` holds the tile's weights tap-major (MR per tap). Stores the sums
+/// at `out`, rows `stride` apart.
+#[inline(always)]
+unsafe fn forward_tile<L: Lanes, const MR: usize, const NV: usize>(
+    x: *const f32,
+    taps: &[usize],
+    w: *const f32,
+    out: *mut f32,
+    stride: usize,
+) {
+    let mut acc = [[L::zero(); NV]; MR];
+    let mut w = w;
+    for &tap in taps {
+        let at = x.add(tap);
+        let mut xv = [L::zero(); NV];
+        for (v, xv) in xv.iter_mut().enumerate() {
+            *xv = L::load(at.add(v * L::N));
+        }
+        for (i, acc) in acc.iter_mut().enumerate() {
+            let wi = L::splat(*w.add(i));
+            for v in 0..NV {
+                acc[v] = L::madd(wi, xv[v], acc[v]);
+            }
+        }
+        w = w.add(MR);
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        for (v, a) in acc.iter().enumerate() {
+            L::store(out.add(i * stride + v * L::N), *a);
+        }
+    }
+}
+
+/// Weights [out_c][K] regrouped as blocks of MR channels, tap-major within a block
+/// (channels past out_c are zero).
+fn pack_weights(w: &[f32], out_c: usize, k: usize, mr: usize) -> Vec<f32> {
+    let mut packed = vec![0f32; out_c.div_ceil(mr) * k * mr];
+    for (o, row) in w.chunks(k).take(out_c).enumerate() {
+        for (r, &v) in row.iter().enumerate() {
+            packed[(o / mr) * k * mr + r * mr + o % mr] = v;
+        }
+    }
+    packed
+}
+
+/// The forward of the images `images` (y holds just theirs), with packed weights.
+#[inline(always)]
+unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
+    s: &Conv2dShape,
+    x: &[f32],
+    packed: &[f32],
+    b: Option<&[f32]>,
+    relu: bool,
+    images: Range<usize>,
+    y: &mut [f32],
+) {
+    let g = Grid::new(s);
+    let (k, nr, p, in_len) = (g.taps.len(), NV * L::N, g.oh * g.ow, s.in_c * s.in_h * s.in_w);
+    let width = g.q.div_ceil(nr) * nr;
+    let mut xp = g.padded_buffer(s, width);
+    let mut sums = vec![0f32; MR * width];
+    for (j, n) in images.enumerate() {
+        g.pad_into(s, &x[n * in_len..][..in_len], &mut xp);
+        let y = &mut y[j * s.out_c * p..][..s.out_c * p];
+        for (block, w) in packed.chunks(k * MR).enumerate() {
+            for q in (0..width).step_by(nr) {
+                forward_tile::<L, MR, NV>(xp.as_ptr().add(q), &g.taps, w.as_ptr(), sums.as_mut_ptr().add(q), width);
+            }
+            for (i, row) in sums.chunks(width).enumerate() {
+                let o = block * MR + i;
+                if o >= s.out_c {
+                    break;
+                }
+                let bias = b.map_or(0.0, |b| b[o]);
+                for oy in 0..g.oh {
+                    let src = &row[oy * g.wp..][..g.ow];
+                    let dst = &mut y[o * p + oy * g.ow..][..g.ow];
+                    if relu {
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = (v + bias).max(0.0));
+                    } else {
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One weight-gradient register tile: MR channels of dY (rows `dy_stride` apart) x TR
+/// taps of the padded image, over `len` positions; adds the vector sums into `acc_out`
+/// (MR x TR vectors, tap-minor, rows `out_stride` vectors apart).
+#[inline(always)]
+unsafe fn weights_tile<L: Lanes, const MR: usize, const TR: usize>(
+    dy: *const f32,
+    dy_stride: usize,
+    x: *const f32,
+    taps: &[usize],
+    len: usize,
+    acc_out: *mut f32,
+    out_stride: usize,
+) {
+    let mut acc = [[L::zero(); TR]; MR];
+    let mut at = [x; TR];
+    for (t, at) in at.iter_mut().enumerate() {
+        *at = x.add(taps[t]);
+    }
+    for q in (0..len).step_by(L::N) {
+        let mut dv = [L::zero(); MR];
+        for (i, dv) in dv.iter_mut().enumerate() {
+            *dv = L::load(dy.add(i * dy_stride + q));
+        }
+        for t in 0..TR {
+            let xv = L::load(at[t].add(q));
+            for i in 0..MR {
+                acc[i][t] = L::madd(dv[i], xv, acc[i][t]);
+            }
+        }
+    }
+    for (i, acc) in acc.iter().enumerate() {
+        for (t, a) in acc.iter().enumerate() {
+            let p = acc_out.add((i * out_stride + t) * L::N);
+            L::store(p, L::add(L::load(p), *a));
+        }
+    }
+}
+
+/// dW [out_c][K] summed over the images `images`.
+#[inline(always)]
+unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
+    s: &Conv2dShape,
+    x: &[f32],
+    dy: &[f32],
+    images: Range<usize>,
+) -> Vec<f32> {
+    let g = Grid::new(s);
+    let (k, p, in_len) = (g.taps.len(), g.oh * g.ow, s.in_c * s.in_h * s.in_w);
+    let len = g.q.div_ceil(L::N) * L::N;
+    // Taps padded to whole tiles with a harmless offset; their sums are dropped.
+    let kp = k.div_ceil(TR) * TR;
+    let mut taps = g.taps.clone();
+    taps.resize(kp, 0);
+    let ocp = s.out_c.div_ceil(MR) * MR;
+    let mut xp = g.padded_buffer(s, len);
+    let mut dyq = vec![0f32; ocp * len];
+    let mut vsums = vec![0f32; ocp * kp * L::N];
+    for n in images {
+        g.pad_into(s, &x[n * in_len..][..in_len], &mut xp);
+        for (o, plane) in dy[n * s.out_c * p..][..s.out_c * p].chunks(p).enumerate() {
+            for (oy, line) in plane.chunks(g.ow).enumerate() {
+                dyq[o * len + oy * g.wp..][..g.ow].copy_from_slice(line);
+            }
+        }
+        for ob in (0..ocp).step_by(MR) {
+            for tb in (0..kp).step_by(TR) {
+                let out = vsums.as_mut_ptr().add((ob * kp + tb) * L::N);
+                weights_tile::<L, MR, TR>(dyq.as_ptr().add(ob * len), len, xp.as_ptr(), &taps[tb..tb + TR], len, out, kp);
+            }
+        }
+    }
+    let mut dw = vec![0f32; s.out_c * k];
+    for (o, row) in dw.chunks_mut(k).enumerate() {
+        for (r, v) in row.iter_mut().enumerate() {
+            *v = vsums[(o * kp + r) * L::N..][..L::N].iter().sum();
+        }
+    }
+    dw
+}
+
+/// Instantiates the two image loops for one ISA inside a function that enables its
+/// features, with the tile sizes measured best for it.
+macro_rules! isa_kernels {
+    ($forward:ident, $weights:ident, $lanes:ty, $features:literal, fwd $mr:literal x $nv:literal, dw $wmr:literal x $tr:literal) => {
+        #[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = $features))]
+        unsafe fn $forward(s: &Conv2dShape, x: &[f32], packed: &[f32], b: Option<&[f32]>, relu: bool, images: Range<usize>, y: &mut [f32]) {
+            forward_images::<$lanes, $mr, $nv>(s, x, packed, b, relu, images, y)
+        }
+        #[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = $features))]
+        unsafe fn $weights(s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>) -> Vec<f32> {
+            weights_images::<$lanes, $wmr, $tr>(s, x, dy, images)
+        }
+    };
+}
+
+// AVX-512: 8 x 32 forward tiles (16 of 32 registers), 4 x 6 weight tiles (24).
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(forward_avx512, weights_avx512, super::simd::Avx512, "avx512f,avx2,fma", fwd 8 x 2, dw 4 x 6);
+// AVX2: 16 registers: 6 x 16 forward (12 accumulators), 4 x 3 weight tiles.
+#[cfg(target_arch = "x86_64")]
+isa_kernels!(forward_avx2, weights_avx2, super::simd::Avx2, "avx2,fma", fwd 6 x 2, dw 3 x 4);
+// simd128 (V8 maps it onto 16 xmm registers; no FMA, so a temporary per multiply-add).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+isa_kernels!(forward_simd128, weights_simd128, super::simd::Simd128, "simd128", fwd 4 x 2, dw 4 x 3);
+
+/// Forward tile rows (output channels per tile) for an ISA.
+fn forward_rows(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 8,
+        Isa::Avx2 => 6,
+        Isa::Simd128 => 4,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_shard(isa: Isa, s: &Conv2dShape, x: &[f32], packed: &[f32], b: Option<&[f32]>, relu: bool, images: Range<usize>, y: &mut [f32]) {
+    // SAFETY: `isa` came from `Isa::available()` (checked by the callers), and every
+    // pointer the tiles read is inside buffers sized by `Grid::padded_buffer`.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => forward_avx512(s, x, packed, b, relu, images, y),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => forward_avx2(s, x, packed, b, relu, images, y),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => forward_simd128(s, x, packed, b, relu, images, y),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("{} kernels are not built for this target", isa.name()),
+        }
+    }
+}
+
+fn weights_shard(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>) -> Vec<f32> {
+    // SAFETY: as in `forward_shard`.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => weights_avx512(s, x, dy, images),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => weights_avx2(s, x, dy, images),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Isa::Simd128 => weights_simd128(s, x, dy, images),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("{} kernels are not built for this target", isa.name()),
+        }
+    }
+}
+
+fn check(isa: Isa, s: &Conv2dShape) {
+    assert!(supports(s), "direct convolution of an unsupported shape (stride {}, pad {}x{})", s.stride, s.pad_h, s.pad_w);
+    assert!(Isa::available().contains(&isa), "{} is not available on this CPU", isa.name());
+}
+
+/// y = conv(x, w) + b (then ReLU); lengths checked by the caller.
+pub fn forward(isa: Isa, s: &Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, relu: bool, y: &mut [f32]) {
+    check(isa, s);
+    let k = s.in_c * s.k_h * s.k_w;
+    let packed = pack_weights(w, s.out_c, k, forward_rows(isa));
+    let item = s.out_c * s.out_h() * s.out_w();
+    for_shards_mut(&mut y[..s.batch * item], item, |images, y| forward_shard(isa, s, x, &packed, b, relu, images, y));
+}
+
+/// dx of a stride-1 convolution: the forward of dY padded by `k - 1 - pad`, with the
+/// kernel flipped and its input and output channels swapped.
+pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    check(isa, s);
+    let adjoint = Conv2dShape {
+        in_c: s.out_c,
+        in_h: s.out_h(),
+        in_w: s.out_w(),
+        out_c: s.in_c,
+        pad_h: s.k_h - 1 - s.pad_h,
+        pad_w: s.k_w - 1 - s.pad_w,
+        ..*s
+    };
+    let (kk, k_in) = (s.k_h * s.k_w, s.in_c * s.k_h * s.k_w);
+    let mut flipped = vec![0f32; s.weight_len()];
+    for o in 0..s.out_c {
+        for c in 0..s.in_c {
+            for t in 0..kk {
+                flipped[(c * s.out_c + o) * kk + (kk - 1 - t)] = w[o * k_in + c * kk + t];
+            }
+        }
+    }
+    forward(isa, &adjoint, dy, &flipped, None, false, dx);
+}
+
+/// dW summed over the batch.
+pub fn backward_weights(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+    check(isa, s);
+    let partials = map_shards(s.batch, |images| weights_shard(isa, s, x, dy, images));
+    sum_into(&mut dw[..s.weight_len()], &partials);
+}

@@ -1,0 +1,193 @@
+//! Explicit SIMD lanes for the CPU engine's own kernels (the direct convolutions,
+//! `conv2d_direct`), one implementation per instruction set, picked at run time natively
+//! (AVX-512, else AVX2 with FMA) and at build time in wasm32 (simd128). Where none
+//! applies (other CPUs, a wasm build without simd128) the engine keeps its GEMM path.
+//!
+//! The methods are `#[inline(always)]` without `#[target_feature]`: they are only ever
+//! inlined into a kernel instantiated inside a function that enables the ISA's features
+//! (`conv2d_direct`'s wrappers), so the whole loop nest compiles for that ISA.
+
+/// One SIMD register of f32 lanes and the few operations the kernels need.
+pub trait Lanes: Copy {
+    /// Lanes per register.
+    const N: usize;
+    type V: Copy;
+    /// # Safety
+    /// The ISA is available on this CPU (see `Isa::available`).
+    unsafe fn zero() -> Self::V;
+    /// # Safety
+    /// As `zero`.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// # Safety
+    /// As `zero`; `p..p + N` is readable.
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// # Safety
+    /// As `zero`; `p..p + N` is writable.
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// a * b + c, fused where the ISA has it.
+    /// # Safety
+    /// As `zero`.
+    unsafe fn madd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// # Safety
+    /// As `zero`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+}
+
+/// An instruction set the direct kernels are built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 16 lanes with FMA, 32 registers.
+    Avx512,
+    /// 8 lanes with FMA, 16 registers.
+    Avx2,
+    /// wasm32's 4 lanes, no FMA (core simd128 has none).
+    Simd128,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Simd128 => "simd128",
+        }
+    }
+
+    /// Every ISA this CPU runs, best first.
+    pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut isas = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                isas.push(Isa::Avx2);
+            }
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        isas.push(Isa::Simd128);
+        isas
+    }
+
+    /// The best ISA this CPU runs, if any (detected once).
+    pub fn best() -> Option<Isa> {
+        static BEST: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+        *BEST.get_or_init(|| Isa::available().first().copied())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Lanes;
+    use std::arch::x86_64::*;
+
+    #[derive(Clone, Copy)]
+    pub struct Avx512;
+
+    impl Lanes for Avx512 {
+        const N: usize = 16;
+        type V = __m512;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            _mm512_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            _mm512_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn madd(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m512, b: __m512) -> __m512 {
+            _mm512_add_ps(a, b)
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Avx2;
+
+    impl Lanes for Avx2 {
+        const N: usize = 8;
+        type V = __m256;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            _mm256_setzero_ps()
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            _mm256_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            _mm256_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn madd(a: __m256, b: __m256, c: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: __m256, b: __m256) -> __m256 {
+            _mm256_add_ps(a, b)
+        }
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use wasm::Simd128;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use super::Lanes;
+    use std::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub struct Simd128;
+
+    impl Lanes for Simd128 {
+        const N: usize = 4;
+        type V = v128;
+        #[inline(always)]
+        unsafe fn zero() -> v128 {
+            f32x4_splat(0.0)
+        }
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> v128 {
+            f32x4_splat(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> v128 {
+            v128_load(p as *const v128)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: v128) {
+            v128_store(p as *mut v128, v)
+        }
+        #[inline(always)]
+        unsafe fn madd(a: v128, b: v128, c: v128) -> v128 {
+            f32x4_add(f32x4_mul(a, b), c)
+        }
+        #[inline(always)]
+        unsafe fn add(a: v128, b: v128) -> v128 {
+            f32x4_add(a, b)
+        }
+    }
+}
