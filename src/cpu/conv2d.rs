@@ -8,6 +8,7 @@
 //! K = in_c * k_h * k_w, P = out_h * out_w.
 
 use super::conv2d_direct as direct;
+use super::conv2d_winograd as winograd;
 use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, map_shards, sum_into};
@@ -20,14 +21,37 @@ use crate::ops::conv2d::Conv2dShape;
 pub enum Algo {
     /// `conv2d_direct`'s kernels for this ISA (stride 1 only).
     Direct(Isa),
+    /// `conv2d_winograd`'s F(2x2, 3x3) and F(2x2, 5x5) for the forward and the input
+    /// gradient, the direct weight gradient (stride 1, square 3x3 and 5x5 kernels only).
+    Winograd(Isa),
     /// im2col columns and the GEMM (`cpu::gemm`): any shape, any CPU.
     Im2colGemm,
 }
 
 impl Algo {
-    /// The fastest algorithm that computes `s` on this CPU.
+    /// The fastest algorithm for the forward of `s` on this CPU (and for its weight
+    /// gradient, which Winograd leaves to the direct kernels).
     pub fn for_shape(s: &Conv2dShape) -> Algo {
+        Algo::choose(s, s.in_c)
+    }
+
+    /// The fastest algorithm for the input gradient of `s`: its own sums run over the
+    /// output channels. The direct input gradient's tiles span 4-8 input channels: with
+    /// one or two (a first layer's, which training never asks for) im2col is faster (fast's
+    /// conv1 at batch 256, one core: 7.3 ms against 23 ms).
+    pub fn for_input_gradient(s: &Conv2dShape) -> Algo {
+        if s.in_c < 3 {
+            return Algo::Im2colGemm;
+        }
+        Algo::choose(s, s.out_c)
+    }
+
+    /// By measurement (docs/benchmarks.md, "Direct and Winograd convolutions"): Winograd
+    /// where arithmetic bounds the direct kernels (simd128, no FMA) and enough channels are
+    /// summed to pay for its transforms; else direct; else im2col.
+    fn choose(s: &Conv2dShape, summed_channels: usize) -> Algo {
         match Isa::best() {
+            Some(isa) if isa == Isa::Simd128 && summed_channels >= 8 && winograd::supports(s) => Algo::Winograd(isa),
             Some(isa) if direct::supports(s) => Algo::Direct(isa),
             _ => Algo::Im2colGemm,
         }
@@ -35,13 +59,15 @@ impl Algo {
 
     /// Every algorithm this CPU has (the engine suite checks each).
     pub fn all() -> Vec<Algo> {
-        Isa::available().into_iter().map(Algo::Direct).chain([Algo::Im2colGemm]).collect()
+        let isas = Isa::available();
+        isas.iter().map(|&i| Algo::Direct(i)).chain(isas.iter().map(|&i| Algo::Winograd(i))).chain([Algo::Im2colGemm]).collect()
     }
 
     /// Whether it computes `s`.
     pub fn computes(self, s: &Conv2dShape) -> bool {
         match self {
             Algo::Direct(isa) => direct::supports(s) && Isa::available().contains(&isa),
+            Algo::Winograd(isa) => winograd::supports(s) && Isa::available().contains(&isa),
             Algo::Im2colGemm => true,
         }
     }
@@ -49,6 +75,7 @@ impl Algo {
     pub fn name(self) -> String {
         match self {
             Algo::Direct(isa) => format!("direct {}", isa.name()),
+            Algo::Winograd(isa) => format!("winograd {}", isa.name()),
             Algo::Im2colGemm => "im2col gemm".to_string(),
         }
     }
@@ -166,9 +193,10 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
     expect_len("conv2d weights", w.len(), s.weight_len())?;
     expect_len("conv2d bias", b.len(), s.out_c)?;
     expect_len("conv2d output", y.len(), s.output_len())?;
-    if let Algo::Direct(isa) = algo {
-        direct::forward(isa, s, x, w, Some(b), relu, y);
-        return Ok(());
+    match algo {
+        Algo::Direct(isa) => return Ok(direct::forward(isa, s, x, w, Some(b), relu, y)),
+        Algo::Winograd(isa) => return Ok(winograd::forward(isa, s, x, w, Some(b), relu, y)),
+        Algo::Im2colGemm => {}
     }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
@@ -197,16 +225,14 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
 }
 
 pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    // The direct input gradient's tiles span 4-8 input channels: with one or two (a first
-    // layer's, which training never asks for) im2col is faster (fast's conv1 at batch
-    // 256, one core: 7.3 ms against 23 ms).
-    let algo = if s.in_c < 3 { Algo::Im2colGemm } else { Algo::for_shape(s) };
-    conv2d_backward_input_by(algo, s, dy, w, dx)
+    conv2d_backward_input_by(Algo::for_input_gradient(s), s, dy, w, dx)
 }
 
 pub fn conv2d_backward_input_by(algo: Algo, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    if let Algo::Direct(isa) = algo {
-        return direct::backward_input(isa, s, dy, w, dx);
+    match algo {
+        Algo::Direct(isa) => return direct::backward_input(isa, s, dy, w, dx),
+        Algo::Winograd(isa) => return winograd::backward_input(isa, s, dy, w, dx),
+        Algo::Im2colGemm => {}
     }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut dx[..s.input_len()], in_len, |images, dx| {
@@ -234,8 +260,9 @@ pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut 
 }
 
 pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    if let Algo::Direct(isa) = algo {
-        return direct::backward_weights(isa, s, x, dy, dw);
+    match algo {
+        Algo::Direct(isa) | Algo::Winograd(isa) => return direct::backward_weights(isa, s, x, dy, dw),
+        Algo::Im2colGemm => {}
     }
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     let partials = map_shards(s.batch, |images| {

@@ -78,7 +78,7 @@ impl Grid {
 /// over every tap; `w` holds the tile's weights tap-major (MR per tap). Stores the sums
 /// at `out`, rows `stride` apart.
 #[inline(always)]
-unsafe fn forward_tile<L: Lanes, const MR: usize, const NV: usize>(
+pub(super) unsafe fn forward_tile<L: Lanes, const MR: usize, const NV: usize>(
     x: *const f32,
     taps: &[usize],
     w: *const f32,
@@ -325,11 +325,10 @@ pub fn forward(isa: Isa, s: &Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]
     for_shards_mut(&mut y[..s.batch * item], item, |images, y| forward_shard(isa, s, x, &packed, b, relu, images, y));
 }
 
-/// dx of a stride-1 convolution: the forward of dY padded by `k - 1 - pad`, with the
-/// kernel flipped and its input and output channels swapped.
-pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
-    check(isa, s);
-    let adjoint = Conv2dShape {
+/// The convolution whose forward is a stride-1 convolution's input gradient: over dY
+/// padded by `k - 1 - pad`, with the kernel flipped and its channels swapped.
+pub(super) fn adjoint(s: &Conv2dShape, w: &[f32]) -> (Conv2dShape, Vec<f32>) {
+    let shape = Conv2dShape {
         in_c: s.out_c,
         in_h: s.out_h(),
         in_w: s.out_w(),
@@ -347,6 +346,13 @@ pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut
             }
         }
     }
+    (shape, flipped)
+}
+
+/// dx of a stride-1 convolution: the forward of its adjoint.
+pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
+    check(isa, s);
+    let (adjoint, flipped) = adjoint(s, w);
     forward(isa, &adjoint, dy, &flipped, None, false, dx);
 }
 

@@ -8,6 +8,7 @@
 pub mod batchnorm;
 pub mod conv2d;
 pub mod conv2d_direct;
+pub mod conv2d_winograd;
 pub mod dense;
 pub mod dropout;
 pub mod gather;

@@ -31,6 +31,9 @@ pub trait Lanes: Copy {
     /// # Safety
     /// As `zero`.
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// # Safety
+    /// As `zero`.
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
 }
 
 /// An instruction set the direct kernels are built for.
@@ -116,6 +119,10 @@ mod x86 {
         unsafe fn add(a: __m512, b: __m512) -> __m512 {
             _mm512_add_ps(a, b)
         }
+        #[inline(always)]
+        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+            _mm512_sub_ps(a, b)
+        }
     }
 
     #[derive(Clone, Copy)]
@@ -147,6 +154,10 @@ mod x86 {
         #[inline(always)]
         unsafe fn add(a: __m256, b: __m256) -> __m256 {
             _mm256_add_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+            _mm256_sub_ps(a, b)
         }
     }
 }
@@ -188,6 +199,10 @@ mod wasm {
         #[inline(always)]
         unsafe fn add(a: v128, b: v128) -> v128 {
             f32x4_add(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sub(a: v128, b: v128) -> v128 {
+            f32x4_sub(a, b)
         }
     }
 }

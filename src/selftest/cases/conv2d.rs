@@ -44,6 +44,7 @@ pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
         conv(3, 32, 14, 14, 17, 5, 5, 2, 2, 2), // odd channel count, stride 2, same
         conv(5, 16, 14, 14, 32, 5, 5, 1, 2, 2), // pytorch-cnn's conv2, an odd batch
         conv(37, 2, 6, 5, 3, 3, 2, 1, 0, 1),    // many images: the CPU engine's groups of 16, a ragged last one
+        conv(3, 9, 11, 8, 10, 3, 3, 1, 0, 2),   // odd outputs (9x10) and uneven padding: Winograd's cropped 2x2 blocks
     ];
     for (row, s) in shapes.iter().enumerate() {
         for (e, variant) in engine.variants(Widen::ConvKernels, row) {
