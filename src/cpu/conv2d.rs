@@ -51,7 +51,7 @@ impl Algo {
     /// summed to pay for its transforms; else direct; else im2col.
     fn choose(s: &Conv2dShape, summed_channels: usize) -> Algo {
         match Isa::best() {
-            Some(isa) if isa == Isa::Simd128 && summed_channels >= 8 && winograd::supports(s) => Algo::Winograd(isa),
+            Some(isa) if isa == Isa::Simd128 && summed_channels >= 8 && s.batch >= 2 && winograd::supports(s) => Algo::Winograd(isa),
             Some(isa) if direct::supports(s) => Algo::Direct(isa),
             _ => Algo::Im2colGemm,
         }
@@ -194,10 +194,14 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
     expect_len("conv2d bias", b.len(), s.out_c)?;
     expect_len("conv2d output", y.len(), s.output_len())?;
     match algo {
-        Algo::Direct(isa) => return Ok(direct::forward(isa, s, x, w, Some(b), relu, y)),
-        Algo::Winograd(isa) => return Ok(winograd::forward(isa, s, x, w, Some(b), relu, y)),
-        Algo::Im2colGemm => {}
+        Algo::Direct(isa) => direct::forward(isa, s, x, w, Some(b), relu, y),
+        Algo::Winograd(isa) => winograd::forward(isa, s, x, w, Some(b), relu, y),
+        Algo::Im2colGemm => im2col_forward(s, x, w, b, y, relu),
     }
+    Ok(())
+}
+
+fn im2col_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) {
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
         let (mut cols, mut out) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
@@ -221,7 +225,6 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
             }
         }
     });
-    Ok(())
 }
 
 pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
