@@ -29,21 +29,34 @@ pub enum Algo {
 }
 
 impl Algo {
-    /// The fastest algorithm for the forward of `s` on this CPU (and for its weight
-    /// gradient, which Winograd leaves to the direct kernels).
+    /// The fastest algorithm for the forward of `s` on this CPU.
     pub fn for_shape(s: &Conv2dShape) -> Algo {
         Algo::choose(s, s.in_c)
     }
 
     /// The fastest algorithm for the input gradient of `s`: its own sums run over the
-    /// output channels. The direct input gradient's tiles span 4-8 input channels: with
-    /// one or two (a first layer's, which training never asks for) im2col is faster (fast's
-    /// conv1 at batch 256, one core: 7.3 ms against 23 ms).
+    /// output channels. The direct and Winograd input gradients convolve dY padded by
+    /// `k - 1 - pad`, multiplying `in_h * in_w / (out_h * out_w)` times the work of the
+    /// forward (zeros included): past 1.5x im2col is faster (pytorch-convnet's conv2, 2.25x:
+    /// 11.8 ms direct against 8.0, one core, batch 64). Their tiles also span 4-8 input
+    /// channels: with one or two (a first layer's, which training never asks for) im2col is
+    /// faster too (fast's conv1: 7.3 ms against 23 at batch 256).
     pub fn for_input_gradient(s: &Conv2dShape) -> Algo {
-        if s.in_c < 3 {
+        if s.in_c < 3 || 2 * s.in_h * s.in_w > 3 * s.out_h() * s.out_w() {
             return Algo::Im2colGemm;
         }
         Algo::choose(s, s.out_c)
+    }
+
+    /// The fastest algorithm for the weight gradient of `s` (Winograd leaves it to the
+    /// direct kernels). The direct kernels sum over output rows as wide as the padded
+    /// input: from 1.5x the output's width im2col is faster (pytorch-convnet's conv2, 12 for
+    /// 8: 13.4 ms against 8.9, one core, batch 64).
+    pub fn for_weight_gradient(s: &Conv2dShape) -> Algo {
+        if 2 * (s.in_w + 2 * s.pad_w) >= 3 * s.out_w() {
+            return Algo::Im2colGemm;
+        }
+        Algo::for_shape(s)
     }
 
     /// By measurement (docs/benchmarks.md, "Direct and Winograd convolutions"): Winograd
@@ -259,7 +272,7 @@ pub fn conv2d_backward_input_by(algo: Algo, s: &Conv2dShape, dy: &[f32], w: &[f3
 /// rten-gemm packs far faster than a transposed cols (pytorch-cnn batch 64: conv1's
 /// weight gradient 3.96 -> see docs/benchmarks.md).
 pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    conv2d_backward_weights_by(Algo::for_shape(s), s, x, dy, dw)
+    conv2d_backward_weights_by(Algo::for_weight_gradient(s), s, x, dy, dw)
 }
 
 pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
