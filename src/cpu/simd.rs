@@ -89,77 +89,71 @@ mod x86 {
     use super::Lanes;
     use std::arch::x86_64::*;
 
-    #[derive(Clone, Copy)]
-    pub struct Avx512;
+    /// One x86 ISA's `Lanes`: its register type, width and the six intrinsics.
+    macro_rules! x86_lanes {
+        ($isa:ident, $v:ty, $n:literal, $zero:ident, $splat:ident, $load:ident, $store:ident, $fmadd:ident, $add:ident, $sub:ident) => {
+            #[derive(Clone, Copy)]
+            pub struct $isa;
 
-    impl Lanes for Avx512 {
-        const N: usize = 16;
-        type V = __m512;
-        #[inline(always)]
-        unsafe fn zero() -> __m512 {
-            _mm512_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> __m512 {
-            _mm512_set1_ps(x)
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m512 {
-            _mm512_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(p: *mut f32, v: __m512) {
-            _mm512_storeu_ps(p, v)
-        }
-        #[inline(always)]
-        unsafe fn madd(a: __m512, b: __m512, c: __m512) -> __m512 {
-            _mm512_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m512, b: __m512) -> __m512 {
-            _mm512_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn sub(a: __m512, b: __m512) -> __m512 {
-            _mm512_sub_ps(a, b)
-        }
+            impl Lanes for $isa {
+                const N: usize = $n;
+                type V = $v;
+                #[inline(always)]
+                unsafe fn zero() -> $v {
+                    $zero()
+                }
+                #[inline(always)]
+                unsafe fn splat(x: f32) -> $v {
+                    $splat(x)
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const f32) -> $v {
+                    $load(p)
+                }
+                #[inline(always)]
+                unsafe fn store(p: *mut f32, v: $v) {
+                    $store(p, v)
+                }
+                #[inline(always)]
+                unsafe fn madd(a: $v, b: $v, c: $v) -> $v {
+                    $fmadd(a, b, c)
+                }
+                #[inline(always)]
+                unsafe fn add(a: $v, b: $v) -> $v {
+                    $add(a, b)
+                }
+                #[inline(always)]
+                unsafe fn sub(a: $v, b: $v) -> $v {
+                    $sub(a, b)
+                }
+            }
+        };
     }
 
-    #[derive(Clone, Copy)]
-    pub struct Avx2;
-
-    impl Lanes for Avx2 {
-        const N: usize = 8;
-        type V = __m256;
-        #[inline(always)]
-        unsafe fn zero() -> __m256 {
-            _mm256_setzero_ps()
-        }
-        #[inline(always)]
-        unsafe fn splat(x: f32) -> __m256 {
-            _mm256_set1_ps(x)
-        }
-        #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m256 {
-            _mm256_loadu_ps(p)
-        }
-        #[inline(always)]
-        unsafe fn store(p: *mut f32, v: __m256) {
-            _mm256_storeu_ps(p, v)
-        }
-        #[inline(always)]
-        unsafe fn madd(a: __m256, b: __m256, c: __m256) -> __m256 {
-            _mm256_fmadd_ps(a, b, c)
-        }
-        #[inline(always)]
-        unsafe fn add(a: __m256, b: __m256) -> __m256 {
-            _mm256_add_ps(a, b)
-        }
-        #[inline(always)]
-        unsafe fn sub(a: __m256, b: __m256) -> __m256 {
-            _mm256_sub_ps(a, b)
-        }
-    }
+    x86_lanes!(
+        Avx512,
+        __m512,
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps
+    );
+    x86_lanes!(
+        Avx2,
+        __m256,
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps
+    );
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
