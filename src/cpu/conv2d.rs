@@ -230,7 +230,7 @@ fn im2col_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32
                 for (o, (plane, &bias)) in y.chunks_mut(p).zip(b).enumerate() {
                     let src = &out[o * width + j * p..][..p];
                     if relu {
-                        plane.iter_mut().zip(src).for_each(|(v, s)| *v = (s + bias).max(0.0));
+                        plane.iter_mut().zip(src).for_each(|(v, s)| *v = super::relu(s + bias));
                     } else {
                         plane.iter_mut().zip(src).for_each(|(v, s)| *v = s + bias);
                     }

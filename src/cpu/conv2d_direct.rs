@@ -153,7 +153,7 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
                     let src = &row[oy * g.wp..][..g.ow];
                     let dst = &mut y[o * p + oy * g.ow..][..g.ow];
                     if relu {
-                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = (v + bias).max(0.0));
+                        dst.iter_mut().zip(src).for_each(|(d, v)| *d = super::relu(v + bias));
                     } else {
                         dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + bias);
                     }

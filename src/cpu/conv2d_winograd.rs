@@ -258,7 +258,7 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize, const A: us
                             let (oy, ox) = (2 * ty + e / 2, 2 * (tx + lane) + e % 2);
                             if oy < oh && ox < ow {
                                 let val = val + bias;
-                                y[o * p + oy * ow + ox] = if relu { val.max(0.0) } else { val };
+                                y[o * p + oy * ow + ox] = if relu { super::relu(val) } else { val };
                             }
                         }
                     }

@@ -28,7 +28,7 @@ pub fn matmul(s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu:
             for row in c.chunks_mut(s.n) {
                 for (j, v) in row.iter_mut().enumerate() {
                     let x = *v + bias.map_or(0.0, |b| b[j]);
-                    *v = if relu { x.max(0.0) } else { x };
+                    *v = if relu { super::relu(x) } else { x };
                 }
             }
         }

@@ -31,6 +31,19 @@ pub(crate) fn expect_len(what: &str, len: usize, expected: usize) -> Result<(), 
     Ok(())
 }
 
+/// max(v, 0) as a compare and a select, which vectorizes everywhere: `f32::max` lowers to
+/// a call of libm's `fmaxf` per element in wasm32 (wasm's `f32.max` treats NaN otherwise),
+/// and ReLU over fast's first layer took 5.8 ms a step in Chromium that way. NaN gives 0,
+/// as `f32::max(NaN, 0.0)` does.
+#[inline(always)]
+pub fn relu(v: f32) -> f32 {
+    if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
 /// A sum in eight interleaved partial sums, which the compiler turns into SIMD adds (a
 /// plain fold is a serial chain of dependent adds).
 pub fn sum(v: &[f32]) -> f32 {

@@ -10,10 +10,10 @@ pub fn relu_forward(x: &[f32], y: &mut [f32]) {
     let n = y.len();
     let whole = n - n % BLOCK;
     let body = |blocks: std::ops::Range<usize>, y: &mut [f32]| {
-        y.iter_mut().zip(&x[blocks.start * BLOCK..]).for_each(|(y, x)| *y = x.max(0.0));
+        y.iter_mut().zip(&x[blocks.start * BLOCK..]).for_each(|(y, x)| *y = super::relu(*x));
     };
     for_shards_mut(&mut y[..whole], BLOCK, body);
-    y[whole..].iter_mut().zip(&x[whole..]).for_each(|(y, x)| *y = x.max(0.0));
+    y[whole..].iter_mut().zip(&x[whole..]).for_each(|(y, x)| *y = super::relu(*x));
 }
 
 /// dx = dy where the forward output was positive.
