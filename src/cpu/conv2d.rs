@@ -1,8 +1,10 @@
 //! 2-D convolution on the CPU engine (shaders/conv2d.wgsl; reference:
-//! `reference::conv2d`) by one of two algorithms (`Algo`): direct SIMD kernels for
-//! stride-1 layers where this CPU has an ISA they are built for (`conv2d_direct`: every
-//! preset's layer, natively on x86-64 and in wasm32), else GEMMs over im2col columns, a group of images at a time within
-//! each shard of the batch (the group's columns side by side, G * P wide): forward
+//! `reference::conv2d`) by one of three algorithms (`Algo`), chosen per pass: direct SIMD
+//! kernels for stride-1 layers where this CPU has an ISA they are built for
+//! (`conv2d_direct`: natively on x86-64 and in wasm32), Winograd for 3x3 and 5x5 ones in
+//! wasm32 (`conv2d_winograd`), else (this file) GEMMs over im2col columns, a group of
+//! images at a time within each shard of the batch (the group's columns side by side, G *
+//! P wide): forward
 //! W[out_c, K] * cols[K, G*P]; input gradient W^T * dY, folded back by col2im; weight
 //! gradient dY * cols^T, summed over the shard's groups and then over shards.
 //! K = in_c * k_h * k_w, P = out_h * out_w.

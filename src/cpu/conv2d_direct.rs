@@ -9,7 +9,7 @@
 //! inputs, read straight from the (L1-resident) padded image; the `wp - ow` positions
 //! past each row's end are computed and dropped (14 of every 18 kept on pytorch-cnn's
 //! conv2). Measured against im2col + rten-gemm, one core, pytorch-cnn conv2 forward at
-//! batch 64: 8.8 -> 3.5 ms (docs/benchmarks.md, "Direct convolutions").
+//! batch 64: 8.8 -> 3.5 ms (docs/benchmarks.md, "Direct and Winograd convolutions").
 //!
 //! - forward: the tile above, plus bias (and ReLU) as it is stored.
 //! - input gradient: the forward of dY, padded by `k - 1 - pad`, with the weights flipped
