@@ -29,6 +29,11 @@ fn main() {
             Conv2dShape { batch: 64, in_c: 32, in_h: 15, in_w: 15, out_c: 48, k_h: 3, k_w: 3, stride: 1, pad_h: 0, pad_w: 0 },
         ),
         ("keras-bn conv3", Conv2dShape { batch: 64, in_c: 48, in_h: 8, in_w: 8, out_c: 64, k_h: 2, k_w: 2, stride: 1, pad_h: 0, pad_w: 0 }),
+        ("lenet conv2", Conv2dShape { batch: 64, in_c: 6, in_h: 12, in_w: 12, out_c: 16, k_h: 5, k_w: 5, stride: 1, pad_h: 0, pad_w: 0 }),
+        (
+            "mindspore conv2",
+            Conv2dShape { batch: 64, in_c: 16, in_h: 12, in_w: 12, out_c: 32, k_h: 5, k_w: 5, stride: 1, pad_h: 0, pad_w: 0 },
+        ),
         ("convnet conv1", Conv2dShape { batch: 64, in_c: 1, in_h: 28, in_w: 28, out_c: 32, k_h: 5, k_w: 5, stride: 1, pad_h: 0, pad_w: 0 }),
         (
             "convnet conv2",

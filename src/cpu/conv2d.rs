@@ -18,6 +18,12 @@ use super::simd::Isa;
 use crate::error::Error;
 use crate::ops::conv2d::Conv2dShape;
 
+/// Whether im2col's GEMMs are large enough to run near the GEMM's best (channel pairs,
+/// from the measurements above: 512 was even, 2,048 won).
+fn large_gemm(s: &Conv2dShape) -> bool {
+    s.in_c * s.out_c >= 1024
+}
+
 /// How the CPU engine computes a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Algo {
@@ -39,12 +45,14 @@ impl Algo {
     /// The fastest algorithm for the input gradient of `s`: its own sums run over the
     /// output channels. The direct and Winograd input gradients convolve dY padded by
     /// `k - 1 - pad`, multiplying `in_h * in_w / (out_h * out_w)` times the work of the
-    /// forward (zeros included): past 1.5x im2col is faster (pytorch-convnet's conv2, 2.25x:
-    /// 11.8 ms direct against 8.0, one core, batch 64). Their tiles also span 4-8 input
-    /// channels: with one or two (a first layer's, which training never asks for) im2col is
-    /// faster too (fast's conv1: 7.3 ms against 23 at batch 256).
+    /// forward (zeros included): past 1.5x, with GEMMs large enough to run im2col well,
+    /// im2col is faster (pytorch-convnet's conv2, 2.25x, 32 x 64 channels: 11.8 ms direct
+    /// against 8.0, one core, batch 64; lenet's, 2.25x but 6 x 16: 0.71 against 1.00, and
+    /// mindspore's, 16 x 32: 2.83 against 2.88). Their tiles also span 4-8 input channels:
+    /// with one or two (a first layer's, which training never asks for) im2col is faster
+    /// too (fast's conv1: 7.3 ms against 23 at batch 256).
     pub fn for_input_gradient(s: &Conv2dShape) -> Algo {
-        if s.in_c < 3 || 2 * s.in_h * s.in_w > 3 * s.out_h() * s.out_w() {
+        if s.in_c < 3 || (2 * s.in_h * s.in_w > 3 * s.out_h() * s.out_w() && large_gemm(s)) {
             return Algo::Im2colGemm;
         }
         Algo::choose(s, s.out_c)
@@ -52,10 +60,12 @@ impl Algo {
 
     /// The fastest algorithm for the weight gradient of `s` (Winograd leaves it to the
     /// direct kernels). The direct kernels sum over output rows as wide as the padded
-    /// input: from 1.5x the output's width im2col is faster (pytorch-convnet's conv2, 12 for
-    /// 8: 13.4 ms against 8.9, one core, batch 64).
+    /// input: from 1.5x the output's width, with large enough GEMMs, im2col is faster
+    /// (pytorch-convnet's conv2, 12 for 8, 32 x 64 channels: 13.4 ms against 8.9, one core,
+    /// batch 64; lenet's, 6 x 16: 0.59 against 1.35; mindspore's, 16 x 32: 3.06 against
+    /// 3.18).
     pub fn for_weight_gradient(s: &Conv2dShape) -> Algo {
-        if 2 * (s.in_w + 2 * s.pad_w) >= 3 * s.out_w() {
+        if 2 * (s.in_w + 2 * s.pad_w) >= 3 * s.out_w() && large_gemm(s) {
             return Algo::Im2colGemm;
         }
         Algo::for_shape(s)
