@@ -226,6 +226,7 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
     Ok(())
 }
 
+/// W * cols per group of images, then bias (and ReLU).
 fn im2col_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) {
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut y[..s.output_len()], s.out_c * p, |images, y| {
@@ -256,12 +257,17 @@ pub fn conv2d_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f
     conv2d_backward_input_by(Algo::for_input_gradient(s), s, dy, w, dx)
 }
 
+/// `conv2d_backward_input` by a given algorithm (which must compute `s`).
 pub fn conv2d_backward_input_by(algo: Algo, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
     match algo {
-        Algo::Direct(isa) => return direct::backward_input(isa, s, dy, w, dx),
-        Algo::Winograd(isa) => return winograd::backward_input(isa, s, dy, w, dx),
-        Algo::Im2colGemm => {}
+        Algo::Direct(isa) => direct::backward_input(isa, s, dy, w, dx),
+        Algo::Winograd(isa) => winograd::backward_input(isa, s, dy, w, dx),
+        Algo::Im2colGemm => im2col_backward_input(s, dy, w, dx),
     }
+}
+
+/// W^T * dY per group of images, folded back by col2im.
+fn im2col_backward_input(s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut [f32]) {
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     for_shards_mut(&mut dx[..s.input_len()], in_len, |images, dx| {
         let (mut cols, mut planes) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p]);
@@ -279,19 +285,24 @@ pub fn conv2d_backward_input_by(algo: Algo, s: &Conv2dShape, dy: &[f32], w: &[f3
     });
 }
 
-/// dW, summed over the batch. Each shard accumulates dW^T = cols * dY^T: the large
-/// operand (cols) is then read row-major and only the small dY is read transposed, which
-/// rten-gemm packs far faster than a transposed cols (pytorch-cnn batch 64: conv1's
-/// weight gradient 3.96 -> see docs/benchmarks.md).
+/// dW, summed over the batch.
 pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     conv2d_backward_weights_by(Algo::for_weight_gradient(s), s, x, dy, dw)
 }
 
+/// `conv2d_backward_weights` by a given algorithm (which must compute `s`).
 pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     match algo {
-        Algo::Direct(isa) | Algo::Winograd(isa) => return direct::backward_weights(isa, s, x, dy, dw),
-        Algo::Im2colGemm => {}
+        Algo::Direct(isa) | Algo::Winograd(isa) => direct::backward_weights(isa, s, x, dy, dw),
+        Algo::Im2colGemm => im2col_backward_weights(s, x, dy, dw),
     }
+}
+
+/// Each shard accumulates dW^T = cols * dY^T: the large operand (cols) is then read
+/// row-major and only the small dY is read transposed, which rten-gemm packs far faster
+/// than a transposed cols (pytorch-cnn batch 64: conv1's weight gradient 3.96 -> see
+/// docs/benchmarks.md).
+fn im2col_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
     let partials = map_shards(s.batch, |images| {
         let (mut cols, mut planes, mut part_t) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p], vec![0f32; k * s.out_c]);
