@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use wgpu_mnist::data::{pixels_to_input, Mnist, FILES};
 use wgpu_mnist::model::{safetensors, summary, Engine, Graph, Model, Net, Spec, PRESETS};
+use wgpu_mnist::ops::choice::Kernel;
 use wgpu_mnist::ops::optim::{Optimizer, Schedule};
 use wgpu_mnist::train::{checkpoint, predict, Predictor, TrainConfig, Trainer};
 use wgpu_mnist::{Error, Gpu};
@@ -206,11 +207,19 @@ fn a_checkpoint_resumes_exactly_mid_epoch_and_across_an_epoch(engine: &Engine) {
 /// Trains `spec` for `steps` steps from seed 4 on `engine` with SGD and returns
 /// (starting tensors, final tensors, the steps' losses).
 fn train_briefly(engine: &Engine, spec: &Spec, steps: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f64>) {
+    train_briefly_with(engine, spec, steps, None)
+}
+
+/// `train_briefly` with every GPU convolution on `conv` (None: the adapter's choice).
+fn train_briefly_with(engine: &Engine, spec: &Spec, steps: usize, conv: Option<Kernel>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f64>) {
     let mut config = TrainConfig::from_spec(spec, 4);
     config.batch = 24;
     config.validation_split = 0.0;
     config.optimizer = Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0 };
-    let net = Net::new(engine, spec, 4).unwrap();
+    let mut net = Net::new(engine, spec, 4).unwrap();
+    if let (Net::Gpu(model), Some(k)) = (&mut net, conv) {
+        model.kernels.forced_conv = Some(k);
+    }
     let before = pollster::block_on(net.read_tensors()).unwrap().into_iter().map(|t| t.1).collect();
     let mut trainer = Trainer::new(net, config, &subset(240, 10)).unwrap();
     trainer.begin_epoch();
@@ -227,15 +236,27 @@ fn train_briefly(engine: &Engine, spec: &Spec, steps: usize) -> (Vec<Vec<f32>>, 
 /// (keras-bn), 5.9e-6 (lenet). The learning rate is gentle on purpose: at lr 0.05
 /// keras-bn's third step flips a ReLU/max-pool choice that rounding had put on a knife
 /// edge, and the engines then part by 1.7e-2 of the change (steps 1 and 2: 1.1e-5, 1.9e-5).
+///
+/// The GPU's convolutions are the direct kernels here, which sum taps as the CPU engine
+/// does. Winograd (lavapipe's default for 5x5) leaves rounding residues of about 1e-9
+/// where the true output is exactly the bias (a window of MNIST's zero background beside
+/// a stroke). Most likely that breaks the exact ties among max-pool inputs that both other
+/// kernels keep, and sends some gradients to another position of the window. pytorch-convnet's
+/// conv1 weights then part by 1.6e-3 of the change (9e-7 against 1.5e-8 direct; every
+/// other tensor below 1e-5). So with Winograd only the losses are held to the CPU's.
 #[test]
 fn cpu_and_gpu_engines_agree_step_for_step() {
     for name in ["pytorch-convnet", "keras-bn", "lenet"] {
         let spec = Spec::preset(name).unwrap();
-        let (start_gpu, gpu_after, gpu_losses) = train_briefly(&Engine::Gpu(gpu().clone()), &spec, 4);
+        let gpu_engine = Engine::Gpu(gpu().clone());
+        let (start_gpu, gpu_after, gpu_losses) = train_briefly_with(&gpu_engine, &spec, 4, Some(Kernel::Direct));
         let (start_cpu, cpu_after, cpu_losses) = train_briefly(&Engine::Cpu, &spec, 4);
+        let (_, _, default_losses) = train_briefly(&gpu_engine, &spec, 4);
         assert_eq!(start_gpu, start_cpu, "{name}: the same seed must give the same starting weights");
-        for (g, c) in gpu_losses.iter().zip(&cpu_losses) {
-            assert!((g - c).abs() <= 1e-4 * g.abs().max(1.0), "{name}: losses {gpu_losses:?} (GPU) vs {cpu_losses:?} (CPU)");
+        for losses in [&gpu_losses, &default_losses] {
+            for (g, c) in losses.iter().zip(&cpu_losses) {
+                assert!((g - c).abs() <= 1e-4 * g.abs().max(1.0), "{name}: losses {losses:?} (GPU) vs {cpu_losses:?} (CPU)");
+            }
         }
         let mut worst = 0f64;
         for (i, ((s, g), c)) in start_gpu.iter().zip(&gpu_after).zip(&cpu_after).enumerate() {

@@ -9,6 +9,7 @@ use wgpu_mnist::benchmark::PeakParams;
 use wgpu_mnist::gpu::Uniform;
 use wgpu_mnist::ops::batchnorm::BatchNormParams;
 use wgpu_mnist::ops::conv2d::Conv2dParams;
+use wgpu_mnist::ops::conv2d_winograd::WinogradParams;
 use wgpu_mnist::ops::dense::MatmulParams;
 use wgpu_mnist::ops::dropout::DropoutParams;
 use wgpu_mnist::ops::gather::GatherParams;
@@ -42,6 +43,7 @@ fn mirrored() -> Vec<Mirror> {
     vec![
         mirror::<BatchNormParams>("batchnorm.wgsl"),
         mirror::<Conv2dParams>("conv2d_bindings.wgsl"),
+        mirror::<WinogradParams>("conv2d_winograd.wgsl"),
         mirror::<DropoutParams>("dropout.wgsl"),
         mirror::<GatherParams>("gather.wgsl"),
         mirror::<MatmulParams>("matmul.wgsl"),

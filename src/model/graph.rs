@@ -64,7 +64,7 @@ impl Graph {
                 Planned::Conv { name, relu, .. } => {
                     let s = layer.conv_shape(b);
                     let (w, bias) = (model.param(name, "weight"), model.param(name, "bias"));
-                    forward.push(conv2d_forward(gpu, &s, &x, &w, &bias, &out, *relu, model.kernels.conv(Pass::ConvForward, &s))?);
+                    forward.extend(conv2d_forward(gpu, &s, &x, &w, &bias, &out, *relu, model.kernels.conv(Pass::ConvForward, &s))?);
                     out
                 }
                 Planned::Normalize { mean, std, .. } => {
@@ -187,7 +187,7 @@ fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Resu
                 out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
                 if need_dx {
                     let kernel = model.kernels.conv(Pass::ConvBackwardInput, &shape);
-                    out.push(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
+                    out.extend(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
                 }
             }
             Planned::Dense { name, in_f, out_f, relu } => {

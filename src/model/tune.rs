@@ -167,6 +167,11 @@ async fn time_candidates(gpu: &Gpu, job: &Job, first: Kernel, deadline: f64) -> 
     };
     let (mut runners, mut refused) = (Vec::new(), None);
     for &kernel in pass.candidates() {
+        if let Job::Conv(pass, s) = job {
+            if !kernel.computes(*pass, s) {
+                continue;
+            }
+        }
         let built = match job {
             Job::Conv(pass, s) => conv_dispatches(gpu, *pass, s, &scratch, kernel),
             Job::Dense(pass, s) => dense_dispatches(gpu, *pass, s, &scratch, kernel),
@@ -240,8 +245,8 @@ fn dense_scratch(gpu: &Gpu, s: &DenseShape) -> Result<Vec<View>, Error> {
 fn conv_dispatches(gpu: &Gpu, pass: Pass, s: &Conv2dShape, v: &[View], k: Kernel) -> Result<Vec<Dispatch>, Error> {
     let [x, w, b, y, dy, dx, dw] = v else { unreachable!("seven scratch buffers") };
     Ok(match pass {
-        Pass::ConvForward => vec![conv2d_forward(gpu, s, x, w, b, y, true, k)?],
-        Pass::ConvBackwardInput => vec![conv2d_backward_input(gpu, s, dy, w, dx, k)?],
+        Pass::ConvForward => conv2d_forward(gpu, s, x, w, b, y, true, k)?,
+        Pass::ConvBackwardInput => conv2d_backward_input(gpu, s, dy, w, dx, k)?,
         _ => conv2d_backward_weights(gpu, s, x, dy, dw, k)?,
     })
 }

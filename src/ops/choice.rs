@@ -20,11 +20,14 @@ pub enum Kernel {
     /// The tiled GEMM with 16 x 128 tiles: no idle rows when m (the output channels of a
     /// convolution, or a dense layer's outputs in its weight gradient) is 16.
     TiledNarrow,
+    /// Winograd's F(2x2, 5x5) (shaders/conv2d_winograd.wgsl): stride-1 5x5 convolutions'
+    /// forward and input gradient only (`computes`).
+    Winograd,
 }
 
 impl Kernel {
     /// The candidates of a convolution pass.
-    pub const CONV: &'static [Kernel] = &[Kernel::Direct, Kernel::Tiled, Kernel::TiledNarrow];
+    pub const CONV: &'static [Kernel] = &[Kernel::Direct, Kernel::Tiled, Kernel::TiledNarrow, Kernel::Winograd];
     /// The candidates of a dense pass (there is no direct matmul kernel).
     pub const DENSE: &'static [Kernel] = &[Kernel::Tiled, Kernel::TiledNarrow];
 
@@ -34,6 +37,16 @@ impl Kernel {
             Kernel::Direct => "direct",
             Kernel::Tiled => "tiled",
             Kernel::TiledNarrow => "tiled-narrow",
+            Kernel::Winograd => "winograd",
+        }
+    }
+
+    /// Whether this kernel computes `pass` at shape `s` (elsewhere `ops::conv2d` runs the
+    /// direct kernel in its place, and the autotuner does not time it).
+    pub fn computes(self, pass: Pass, s: &Conv2dShape) -> bool {
+        match self {
+            Kernel::Winograd => pass != Pass::ConvBackwardWeights && super::conv2d_winograd::supports(s),
+            _ => true,
         }
     }
 
@@ -45,7 +58,7 @@ impl Kernel {
     pub(crate) fn tile(self) -> (usize, usize) {
         match self {
             Kernel::TiledNarrow => (16, 128),
-            Kernel::Direct | Kernel::Tiled => (32, 64),
+            Kernel::Direct | Kernel::Tiled | Kernel::Winograd => (32, 64),
         }
     }
 }
@@ -144,8 +157,11 @@ impl Choices {
             return *k;
         }
         // On CPU adapters (SwiftShader in browsers, lavapipe natively) the barrier-free,
-        // register-blocked direct kernels win every pass of pytorch-cnn (docs/benchmarks.md).
-        self.forced_conv.unwrap_or(if self.software { Kernel::Direct } else { Kernel::Tiled })
+        // register-blocked direct kernels won every pass of pytorch-cnn, and Winograd beats
+        // them where it applies: on SwiftShader, batch 64, conv2's forward 498 -> 145 ms and
+        // input gradient 667 -> 135 ms (docs/benchmarks.md).
+        let software = if Kernel::Winograd.computes(pass, s) { Kernel::Winograd } else { Kernel::Direct };
+        self.forced_conv.unwrap_or(if self.software { software } else { Kernel::Tiled })
     }
 
     /// The kernel of a dense pass.

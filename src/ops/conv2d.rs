@@ -1,7 +1,8 @@
 //! 2-D convolution on the GPU (shaders/conv2d.wgsl): forward with bias and optional fused
 //! ReLU, gradients w.r.t. input, weights and bias. CPU twin: `reference::conv2d`.
 
-use super::choice::{narrow_tile, wide_tile, Kernel};
+use super::choice::{narrow_tile, wide_tile, Kernel, Pass};
+use super::conv2d_winograd as winograd;
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::{channel_sum, split_sum};
 use crate::error::{shape_err, Error};
@@ -28,7 +29,7 @@ const TILED_NARROW: Shader = Shader {
 };
 
 /// Every candidate's source, for the kernel cache's fingerprint.
-pub(crate) const SOURCES: [&str; 3] = [TILED.source, TILED_NARROW.source, DIRECT.source];
+pub(crate) const SOURCES: [&str; 4] = [TILED.source, TILED_NARROW.source, DIRECT.source, super::conv2d_winograd::SOURCE];
 
 const DIRECT: Shader = Shader {
     name: "conv2d_direct",
@@ -197,6 +198,15 @@ fn dispatch(
     Dispatch::new(gpu, shader, entry, params, &all, workgroups)
 }
 
+/// The kernel that runs: Winograd computes stride-1 5x5 convolutions' forward and input
+/// gradient; the direct kernels stand in for it elsewhere.
+fn runs(kernel: Kernel, pass: Pass, s: &Conv2dShape) -> Kernel {
+    if kernel == Kernel::Winograd && !kernel.computes(pass, s) {
+        return Kernel::Direct;
+    }
+    kernel
+}
+
 /// y = conv(x, w) + b, then ReLU if `relu`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward(
@@ -208,46 +218,54 @@ pub fn conv2d_forward(
     y: &View,
     relu: bool,
     kernel: Kernel,
-) -> Result<Dispatch, Error> {
+) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     x.expect("conv2d input", s.input_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     b.expect("conv2d bias", s.out_c)?;
     y.expect("conv2d output", s.output_len())?;
+    let kernel = runs(kernel, Pass::ConvForward, s);
+    if kernel == Kernel::Winograd {
+        return winograd::forward(gpu, s, x, w, b, y, relu);
+    }
     if kernel == Kernel::Direct {
         let threads = s.batch * s.out_c.div_ceil(CHANNEL_BLOCK) * s.out_h() * s.out_w().div_ceil(POSITION_BLOCK);
-        return Dispatch::new(
+        return Ok(vec![Dispatch::new(
             gpu,
             DIRECT,
             "conv2d_forward_direct",
             &s.params(Gemm::NONE, relu),
             &[(1, x), (2, w), (3, b), (4, y)],
             groups_for(threads),
-        );
+        )?]);
     }
     let g = Gemm::new(kernel, s.out_c, s.batch * s.out_h() * s.out_w(), s.weight_len() / s.out_c, false);
-    dispatch(gpu, kernel, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())
+    Ok(vec![dispatch(gpu, kernel, "conv2d_forward", &s.params(g, relu), &[(1, x), (2, w), (3, b), (4, y)], g.workgroups())?])
 }
 
 /// dx from dy (the gradient of the convolution's output, after any ReLU mask).
-pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View, kernel: Kernel) -> Result<Dispatch, Error> {
+pub fn conv2d_backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View, kernel: Kernel) -> Result<Vec<Dispatch>, Error> {
     s.validate()?;
     dy.expect("conv2d output gradient", s.output_len())?;
     w.expect("conv2d weights", s.weight_len())?;
     dx.expect("conv2d input gradient", s.input_len())?;
+    let kernel = runs(kernel, Pass::ConvBackwardInput, s);
+    if kernel == Kernel::Winograd {
+        return winograd::backward_input(gpu, s, dy, w, dx);
+    }
     if kernel == Kernel::Direct {
         let threads = s.batch * s.in_c.div_ceil(CHANNEL_BLOCK) * s.in_h * s.in_w.div_ceil(POSITION_BLOCK);
-        return Dispatch::new(
+        return Ok(vec![Dispatch::new(
             gpu,
             DIRECT,
             "conv2d_backward_input_direct",
             &s.params(Gemm::NONE, false),
             &[(5, dy), (2, w), (6, dx)],
             groups_for(threads),
-        );
+        )?]);
     }
     let g = Gemm::new(kernel, s.in_c, s.batch * s.in_h * s.in_w, s.out_c * s.k_h * s.k_w, false);
-    dispatch(gpu, kernel, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())
+    Ok(vec![dispatch(gpu, kernel, "conv2d_backward_input", &s.params(g, false), &[(5, dy), (2, w), (6, dx)], g.workgroups())?])
 }
 
 /// dw (overwritten, not accumulated) from the input and dy: split-K partial products,
@@ -257,7 +275,7 @@ pub fn conv2d_backward_weights(gpu: &Gpu, s: &Conv2dShape, x: &View, dy: &View, 
     x.expect("conv2d input", s.input_len())?;
     dy.expect("conv2d output gradient", s.output_len())?;
     dw.expect("conv2d weight gradient", s.weight_len())?;
-    if kernel == Kernel::Direct {
+    if runs(kernel, Pass::ConvBackwardWeights, s) == Kernel::Direct {
         // Enough (split, block) threads to fill the adapter, at least 64 positions each.
         let positions = s.batch * s.out_h() * s.out_w();
         let per_split = s.out_c.div_ceil(CHANNEL_BLOCK) * s.in_c * (s.k_h * s.k_w).div_ceil(POSITION_BLOCK);

@@ -4,6 +4,7 @@
 pub mod batchnorm;
 pub mod choice;
 pub mod conv2d;
+pub mod conv2d_winograd;
 pub mod dense;
 pub mod dropout;
 pub mod gather;

@@ -162,11 +162,9 @@ impl OpEngine for GpuEngine {
         let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
         let (y, dx, dw, db) =
             (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
-        let ds = [
-            ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, self.conv_kernel(Pass::ConvForward, s)).map_err(err)?,
-            ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, self.conv_kernel(Pass::ConvBackwardInput, s)).map_err(err)?,
-            ops::conv2d::conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?,
-        ];
+        let mut ds = ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, self.conv_kernel(Pass::ConvForward, s)).map_err(err)?;
+        ds.extend(ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, self.conv_kernel(Pass::ConvBackwardInput, s)).map_err(err)?);
+        ds.push(ops::conv2d::conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?);
         let dw_kernel = self.conv_kernel(Pass::ConvBackwardWeights, s);
         let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw, dw_kernel).map_err(err)?;
         let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
