@@ -112,5 +112,10 @@ function printThroughput(result, ua) {
     console.log(`\ntime of one ${p.model} step at batch ${p.batch} ${what}:`);
     for (const [label, ms] of p.kernels) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
     console.log(`  ${"total".padEnd(28)} ${total.toFixed(2).padStart(8)}`);
+    if (!p.inference) continue;
+    const all = p.inference.reduce((s, k) => s + k[1], 0);
+    console.log(`\ntime of one ${p.model} prediction of 1000 images (ms, each dispatch alone):`);
+    for (const [label, ms] of p.inference) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / all).toFixed(1).padStart(5)}%`);
+    console.log(`  ${"total".padEnd(28)} ${all.toFixed(2).padStart(8)}`);
   }
 }

@@ -126,12 +126,13 @@ pub async fn time_to_accuracy(net: Net, data: &Mnist, targets: &[f64], checks_pe
     Ok(out)
 }
 
-/// Per-kernel time of one training step: each dispatch run alone, `reps` times in one
-/// submit, median of 3 such runs, in ms. They add up to more than a whole step
-/// (no overlap between dispatches, one submit each).
-pub async fn kernel_profile(gpu: &Gpu, graph: &Graph, reps: usize) -> Result<Vec<(&'static str, f64)>, Error> {
+/// Per-kernel time of a graph's dispatches (`Graph::train_step_dispatches`, or
+/// `predict_dispatches`): each dispatch run alone, `reps` times in one submit, median of
+/// 3 such runs, in ms. They add up to more than a whole step (no overlap between
+/// dispatches, one submit each).
+pub async fn kernel_profile(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<Vec<(&'static str, f64)>, Error> {
     let mut rows = Vec::new();
-    for d in graph.train_step_dispatches() {
+    for &d in dispatches {
         let mut times = Vec::new();
         for _ in 0..3 {
             times.push(time_ms(gpu, &[d], reps).await?);

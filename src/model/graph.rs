@@ -155,7 +155,12 @@ impl Graph {
         }
     }
 
-    /// Labels of every dispatch of a training step, in order (for per-kernel timing).
+    /// Every dispatch of a prediction, in order (for per-kernel timing).
+    pub fn predict_dispatches(&self) -> Vec<&Dispatch> {
+        self.forward.iter().chain(&self.predict).collect()
+    }
+
+    /// Every dispatch of a training step, in order (for per-kernel timing).
     pub fn train_step_dispatches(&self) -> Vec<&Dispatch> {
         self.forward.iter().chain(&self.loss).chain(&self.backward).chain(&self.update).collect()
     }

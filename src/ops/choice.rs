@@ -158,9 +158,12 @@ impl Choices {
         }
         // On CPU adapters (SwiftShader in browsers, lavapipe natively) the barrier-free,
         // register-blocked direct kernels won every pass of pytorch-cnn, and Winograd beats
-        // them where it applies: on SwiftShader, batch 64, conv2's forward 498 -> 145 ms and
-        // input gradient 667 -> 135 ms (docs/benchmarks.md).
-        let software = if Kernel::Winograd.computes(pass, s) { Kernel::Winograd } else { Kernel::Direct };
+        // them where it applies and sums 8 or more channels: on SwiftShader, batch 64,
+        // conv2's forward 498 -> 145 ms and input gradient 667 -> 135 ms, but conv1's
+        // forward (1 channel) 56 -> 75 ms (docs/benchmarks.md).
+        let summed = if pass == Pass::ConvBackwardInput { s.out_c } else { s.in_c };
+        let winograd = Kernel::Winograd.computes(pass, s) && summed >= 8;
+        let software = if winograd { Kernel::Winograd } else { Kernel::Direct };
         self.forced_conv.unwrap_or(if self.software { software } else { Kernel::Tiled })
     }
 

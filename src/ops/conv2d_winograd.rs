@@ -21,8 +21,9 @@ pub(crate) const SOURCE: &str = WINOGRAD.source;
 const R: usize = 5;
 const ALPHA: usize = 6;
 const M: usize = 2;
-/// Filters per GEMM thread (the shader's 8 accumulators).
+/// Filters and tiles per GEMM thread (the shader's 2 x 8 vec4 accumulators).
 const FILTER_BLOCK: usize = 8;
+const TILE_BLOCK: usize = 8;
 /// Words in each of V and M per chunk at most (64 MB): under every adapter's 128 MiB
 /// binding limit.
 const SCRATCH_WORDS: usize = 16 << 20;
@@ -132,7 +133,7 @@ impl Plan {
     fn dispatches(&self, gpu: &Gpu, x: &View, w: &View, b: Option<&View>, y: &View, relu: bool) -> Result<Vec<Dispatch>, Error> {
         let (th, tw) = self.tiles_hw();
         let chunk = self.chunk(gpu);
-        let tile_stride = (chunk * th * tw).next_multiple_of(4);
+        let tile_stride = (chunk * th * tw).next_multiple_of(TILE_BLOCK);
         let xi = ALPHA * ALPHA;
         let u = View::new(gpu, "winograd U", xi * self.in_c * self.filters())?;
         let v = View::new(gpu, "winograd V", xi * self.in_c * tile_stride)?;
@@ -165,7 +166,7 @@ impl Plan {
                 "winograd_gemm",
                 &p,
                 &[(8, &u), (9, &v), (7, &m)],
-                groups_for(xi * self.filters() / FILTER_BLOCK * tiles.div_ceil(4)),
+                groups_for(xi * self.filters() / FILTER_BLOCK * tiles.div_ceil(TILE_BLOCK)),
             )?);
             out.push(Dispatch::new(gpu, WINOGRAD, "winograd_output", &p, &[(10, &m), (3, b), (4, y)], groups_for(self.out_c * tiles))?);
         }

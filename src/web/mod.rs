@@ -760,8 +760,11 @@ pub async fn benchmark(config: String) -> Result<String, JsValue> {
             let batch = c.profile_batch();
             let (model, chosen) = tuned_model(&spec, batch).await?;
             let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()]))).map_err(js)?;
-            let kernels = kernel_profile(&gpu, &graph, 3).await.map_err(js)?;
-            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels, "kernels_chosen": chosen }));
+            let kernels = kernel_profile(&gpu, &graph.train_step_dispatches(), 3).await.map_err(js)?;
+            // The 1,000-image prediction as `inference_latency` ran it: untuned kernels.
+            let predict = Graph::new(&gpu_model(&spec)?, 1000, None).map_err(js)?;
+            let inference = kernel_profile(&gpu, &predict.predict_dispatches(), 1).await.map_err(js)?;
+            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels, "kernels_chosen": chosen, "inference": inference }));
         }
     }
     Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": c.conv.map_or("default", Kernel::name), "rows": rows, "profiles": profiles })
