@@ -13,13 +13,6 @@
 // Positions (or taps) per thread; the channel block is 8 (Block.a0..a7).
 const BLOCK: u32 = 4u;
 
-fn x_at(n: u32, ic: u32, iy: i32, ix: i32) -> f32 {
-    let ok = iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
-    let cy = u32(clamp(iy, 0, i32(p.in_h) - 1));
-    let cx = u32(clamp(ix, 0, i32(p.in_w) - 1));
-    return select(0.0, x[((n * p.in_c + ic) * p.in_h + cy) * p.in_w + cx], ok);
-}
-
 // x[row + ix], or 0 outside the row (the padding).
 fn x_in_row(row: u32, ix: i32) -> f32 {
     return select(0.0, x[row + u32(clamp(ix, 0, i32(p.in_w) - 1))], ix >= 0 && ix < i32(p.in_w));
@@ -177,12 +170,13 @@ fn conv2d_backward_input_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(n
     store_dx(n, ic0 + 7u, iy, ix0, acc.a7);
 }
 
-// x under kernel tap `tap` (ky * k_w + kx) for output position (oy, ox); 0 past the last tap.
-fn x_at_tap(n: u32, ic: u32, oy: u32, ox: u32, tap: u32) -> f32 {
-    let t = min(tap, p.k_h * p.k_w - 1u);
-    let iy = i32(oy * p.stride + t / p.k_w) - i32(p.pad_h);
-    let ix = i32(ox * p.stride + t % p.k_w) - i32(p.pad_w);
-    return select(0.0, x_at(n, ic, iy, ix), tap < p.k_h * p.k_w);
+// x at input row iy, column ix of plane `plane`, or 0 in the padding; `ok` is 0 for a
+// tap past the kernel's last (a partial block), so that tap sums zeros.
+fn x_tap(plane: u32, iy: i32, ix: i32, ok: bool) -> f32 {
+    let inside = ok && iy >= 0 && iy < i32(p.in_h) && ix >= 0 && ix < i32(p.in_w);
+    let cy = u32(clamp(iy, 0, i32(p.in_h) - 1));
+    let cx = u32(clamp(ix, 0, i32(p.in_w) - 1));
+    return select(0.0, x[plane + cy * p.in_w + cx], inside);
 }
 
 fn store_dw(split: u32, oc: u32, ic: u32, t0: u32, v: vec4<f32>) {
@@ -199,7 +193,9 @@ fn store_dw(split: u32, oc: u32, ic: u32, t0: u32, v: vec4<f32>) {
 // Plain accumulators here: a Block measured 1.3-1.7x slower in this kernel on SwiftShader.
 // Each sums its chunk (k_chunk) of the (n, oy, ox) positions, m splits in all;
 // split_sum (reduce.wgsl) adds the splits. Per position, 4 x and 8 dy loads feed 32
-// products.
+// products. The taps' offsets are found once and the position advances by counters:
+// SwiftShader has no vector integer division, and the divisions per position (to find
+// n, oy, ox and each tap's ky, kx) took most of this kernel's time.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                                   @builtin(local_invocation_index) local: u32) {
@@ -214,10 +210,26 @@ fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin
     let t0 = (j % tblocks) * BLOCK;
     let ic = (j / tblocks) % p.in_c;
     let oc0 = (j / (tblocks * p.in_c)) * 8u;
+    // Each tap's (ky - pad_h, kx - pad_w), clamped to the last tap (then `ok` is false).
+    let last_t = taps - 1u;
+    let ty = vec4<i32>(vec4<u32>(min(t0, last_t), min(t0 + 1u, last_t), min(t0 + 2u, last_t), min(t0 + 3u, last_t)) / p.k_w) - i32(p.pad_h);
+    let tx = vec4<i32>(vec4<u32>(min(t0, last_t), min(t0 + 1u, last_t), min(t0 + 2u, last_t), min(t0 + 3u, last_t)) % p.k_w) - i32(p.pad_w);
+    let ok = vec4<bool>(t0 < taps, t0 + 1u < taps, t0 + 2u < taps, t0 + 3u < taps);
     let plane = p.out_h * p.out_w;
     let begin = split * p.k_chunk;
     let end = min(begin + p.k_chunk, p.batch * plane);
     let last_c = p.out_c - 1u;
+    let d1 = min(oc0 + 1u, last_c) * plane;
+    let d2 = min(oc0 + 2u, last_c) * plane;
+    let d3 = min(oc0 + 3u, last_c) * plane;
+    let d4 = min(oc0 + 4u, last_c) * plane;
+    let d5 = min(oc0 + 5u, last_c) * plane;
+    let d6 = min(oc0 + 6u, last_c) * plane;
+    let d7 = min(oc0 + 7u, last_c) * plane;
+    let d0 = min(oc0, last_c) * plane;
+    var n = begin / plane;
+    var oy = (begin % plane) / p.out_w;
+    var ox = begin % p.out_w;
     var a0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
     var a2 = vec4<f32>(0.0);
@@ -227,20 +239,28 @@ fn conv2d_backward_weights_direct(@builtin(workgroup_id) wg: vec3<u32>, @builtin
     var a6 = vec4<f32>(0.0);
     var a7 = vec4<f32>(0.0);
     for (var t = begin; t < end; t++) {
-        let n = t / plane;
-        let pos = t % plane;
-        let oy = pos / p.out_w;
-        let ox = pos % p.out_w;
-        let v = vec4<f32>(x_at_tap(n, ic, oy, ox, t0), x_at_tap(n, ic, oy, ox, t0 + 1u), x_at_tap(n, ic, oy, ox, t0 + 2u), x_at_tap(n, ic, oy, ox, t0 + 3u));
-        let d = n * p.out_c * plane + pos;
-        a0 += v * dy[d + min(oc0, last_c) * plane];
-        a1 += v * dy[d + min(oc0 + 1u, last_c) * plane];
-        a2 += v * dy[d + min(oc0 + 2u, last_c) * plane];
-        a3 += v * dy[d + min(oc0 + 3u, last_c) * plane];
-        a4 += v * dy[d + min(oc0 + 4u, last_c) * plane];
-        a5 += v * dy[d + min(oc0 + 5u, last_c) * plane];
-        a6 += v * dy[d + min(oc0 + 6u, last_c) * plane];
-        a7 += v * dy[d + min(oc0 + 7u, last_c) * plane];
+        let xp = (n * p.in_c + ic) * p.in_h * p.in_w;
+        let iy = i32(oy * p.stride) + ty;
+        let ix = i32(ox * p.stride) + tx;
+        let v = vec4<f32>(x_tap(xp, iy.x, ix.x, ok.x), x_tap(xp, iy.y, ix.y, ok.y), x_tap(xp, iy.z, ix.z, ok.z), x_tap(xp, iy.w, ix.w, ok.w));
+        let d = n * p.out_c * plane + oy * p.out_w + ox;
+        a0 += v * dy[d + d0];
+        a1 += v * dy[d + d1];
+        a2 += v * dy[d + d2];
+        a3 += v * dy[d + d3];
+        a4 += v * dy[d + d4];
+        a5 += v * dy[d + d5];
+        a6 += v * dy[d + d6];
+        a7 += v * dy[d + d7];
+        ox += 1u;
+        if (ox == p.out_w) {
+            ox = 0u;
+            oy += 1u;
+            if (oy == p.out_h) {
+                oy = 0u;
+                n += 1u;
+            }
+        }
     }
     store_dw(split, oc0, ic, t0, a0);
     store_dw(split, oc0 + 1u, ic, t0, a1);
