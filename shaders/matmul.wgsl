@@ -2,14 +2,6 @@
 // on the tiled core of gemm.wgsl. Dense layers use it three ways: y = x W^T + b,
 // dx = dy W, dW = dy^T x.
 
-struct MatmulParams { m: u32, n: u32, k: u32, k_chunk: u32, trans_a: u32, trans_b: u32, has_bias: u32, relu: u32 }
-
-@group(0) @binding(0) var<uniform> p: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
-
 fn load_a(mode: u32, row: u32, k: u32) -> f32 {
     if (p.trans_a != 0u) { return a[k * p.m + row]; }
     return a[row * p.k + k];

@@ -46,7 +46,7 @@ fn mirrored() -> Vec<Mirror> {
         mirror::<WinogradParams>("conv2d_winograd.wgsl"),
         mirror::<DropoutParams>("dropout.wgsl"),
         mirror::<GatherParams>("gather.wgsl"),
-        mirror::<MatmulParams>("matmul.wgsl"),
+        mirror::<MatmulParams>("matmul_bindings.wgsl"),
         mirror::<PoolParams>("maxpool.wgsl"),
         mirror::<NormalizeParams>("normalize.wgsl"),
         mirror::<OptimParams>("optim.wgsl"),

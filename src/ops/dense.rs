@@ -1,24 +1,41 @@
-//! Dense (fully connected) layers on the tiled matrix multiply (shaders/matmul.wgsl).
+//! Dense (fully connected) layers on a matrix multiply: tiled (shaders/matmul.wgsl) or
+//! direct (shaders/matmul_direct.wgsl).
 //! Weights are [out, in] as in PyTorch. CPU twin: `reference::dense`.
 
 use super::choice::{narrow_tile, wide_tile, Kernel};
-use super::kernel::{uniform, Dispatch, Shader, View};
+use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::channel_sum;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
-/// One module per tile shape of shaders/gemm.wgsl.
 /// Every candidate's source, for the kernel cache's fingerprint.
-pub(crate) const SOURCES: [&str; 2] = [TILED.source, TILED_NARROW.source];
+pub(crate) const SOURCES: [&str; 3] = [TILED.source, TILED_NARROW.source, DIRECT.source];
 
+/// One module per tile shape of shaders/gemm.wgsl, and the direct kernel.
 const TILED: Shader = Shader {
     name: "matmul",
-    source: concat!(wide_tile!(), include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")),
+    source: concat!(
+        wide_tile!(),
+        include_str!("../../shaders/matmul_bindings.wgsl"),
+        include_str!("../../shaders/gemm.wgsl"),
+        include_str!("../../shaders/matmul.wgsl")
+    ),
 };
 const TILED_NARROW: Shader = Shader {
     name: "matmul_narrow",
-    source: concat!(narrow_tile!(), include_str!("../../shaders/gemm.wgsl"), include_str!("../../shaders/matmul.wgsl")),
+    source: concat!(
+        narrow_tile!(),
+        include_str!("../../shaders/matmul_bindings.wgsl"),
+        include_str!("../../shaders/gemm.wgsl"),
+        include_str!("../../shaders/matmul.wgsl")
+    ),
 };
+const DIRECT: Shader = Shader {
+    name: "matmul_direct",
+    source: concat!(include_str!("../../shaders/matmul_bindings.wgsl"), include_str!("../../shaders/matmul_direct.wgsl")),
+};
+/// Rows x columns of C per direct thread (shaders/matmul_direct.wgsl).
+const DIRECT_BLOCK: (usize, usize) = (4, 8);
 
 /// C[m, n] = op(A)[m, k] op(B)[k, n]; A is stored [k, m] when `trans_a`, B [n, k] when `trans_b`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +52,7 @@ uniform! {
     pub struct MatmulParams { m: u32, n: u32, k: u32, k_chunk: u32, trans_a: u32, trans_b: u32, has_bias: u32, relu: u32 }
 }
 
-/// C = op(A) op(B) (+ bias[n]) (then ReLU), on `kernel`'s tile (`Direct` has none of its
-/// own here and takes the wide one).
+/// C = op(A) op(B) (+ bias[n]) (then ReLU), on `kernel`: the direct kernel or a tile.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     gpu: &Gpu,
@@ -73,10 +89,15 @@ pub fn matmul(
         has_bias: bias.is_some() as u32,
         relu: relu as u32,
     };
+    let all = [(1, a), (2, b), (3, bias_view), (4, c)];
+    if kernel == Kernel::Direct {
+        let threads = s.m.div_ceil(DIRECT_BLOCK.0) * s.n.div_ceil(DIRECT_BLOCK.1);
+        return Dispatch::new(gpu, DIRECT, "matmul_direct", &params, &all, groups_for(threads));
+    }
     let (bm, bn) = kernel.tile();
     let tiles = s.m.div_ceil(bm) as u64 * s.n.div_ceil(bn) as u64;
     let shader = if kernel == Kernel::TiledNarrow { TILED_NARROW } else { TILED };
-    Dispatch::new(gpu, shader, "matmul", &params, &[(1, a), (2, b), (3, bias_view), (4, c)], tiles)
+    Dispatch::new(gpu, shader, "matmul", &params, &all, tiles)
 }
 
 /// A dense layer: input [batch, in_f] -> output [batch, out_f].
