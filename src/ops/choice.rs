@@ -142,7 +142,7 @@ pub struct Choices {
 }
 
 impl Choices {
-    /// No timed choices yet; natively, WGPU_MNIST_CONV=direct|tiled|tiled-narrow forces
+    /// No timed choices yet; natively, WGPU_MNIST_CONV=direct|tiled|tiled-narrow|winograd forces
     /// every convolution's kernel.
     pub fn for_adapter(info: &wgpu::AdapterInfo) -> Choices {
         #[cfg(not(target_arch = "wasm32"))]
