@@ -129,7 +129,11 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
                     let mut net = Net::Gpu(Model::new(gpu, &spec, 1)?);
                     tuned = super::autotune(&mut net, batch).await?;
                     let graph = profile_graph(net.as_gpu().expect("a GPU network"), batch)?;
-                    let rows = kernel_profile(gpu, &graph.train_step_dispatches(), 3).await?.into_iter().map(|(l, ms)| (l.to_string(), ms)).collect();
+                    let rows = kernel_profile(gpu, &graph.train_step_dispatches(), 3)
+                        .await?
+                        .into_iter()
+                        .map(|(l, ms)| (l.to_string(), ms))
+                        .collect();
                     (rows, "per kernel (ms, each dispatch alone)")
                 }
             };

@@ -147,14 +147,8 @@ impl Plan {
             }
         };
         let first = self.params(0, chunk, tile_stride, relu, false);
-        let mut out = vec![Dispatch::new(
-            gpu,
-            WINOGRAD,
-            "winograd_weights",
-            &first,
-            &[(2, w), (5, &u)],
-            groups_for(self.in_c * self.filters()),
-        )?];
+        let mut out =
+            vec![Dispatch::new(gpu, WINOGRAD, "winograd_weights", &first, &[(2, w), (5, &u)], groups_for(self.in_c * self.filters()))?];
         for first_image in (0..self.batch).step_by(chunk) {
             let images = chunk.min(self.batch - first_image);
             let p = self.params(first_image, images, tile_stride, relu, !self.adjoint);
@@ -183,4 +177,3 @@ pub(super) fn forward(gpu: &Gpu, s: &Conv2dShape, x: &View, w: &View, b: &View, 
 pub(super) fn backward_input(gpu: &Gpu, s: &Conv2dShape, dy: &View, w: &View, dx: &View) -> Result<Vec<Dispatch>, Error> {
     Plan::adjoint(s).dispatches(gpu, dy, w, None, dx, false)
 }
-
