@@ -3,7 +3,7 @@
 //! cpu_conv` (RAYON_NUM_THREADS=1 for one core).
 use std::time::Instant;
 use wgpu_mnist::cpu::conv2d::*;
-use wgpu_mnist::ops::conv2d::Conv2dShape;
+use wgpu_mnist::desc::conv2d::Conv2dShape;
 fn t<F: FnMut()>(mut f: F) -> f64 {
     f();
     let mut best = f64::MAX;

@@ -5,9 +5,12 @@ pub mod benchmark;
 pub mod clock;
 pub mod cpu;
 pub mod data;
+pub mod desc;
 pub mod error;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod model;
+#[cfg(feature = "gpu")]
 pub mod ops;
 pub mod preprocess;
 pub mod reference;
@@ -16,7 +19,8 @@ pub mod selftest;
 pub mod train;
 
 pub use error::Error;
+#[cfg(feature = "gpu")]
 pub use gpu::Gpu;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 pub mod web;

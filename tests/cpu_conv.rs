@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use wgpu_mnist::cpu::conv2d::{conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward_by, Algo};
-use wgpu_mnist::ops::conv2d::Conv2dShape;
+use wgpu_mnist::desc::conv2d::Conv2dShape;
 use wgpu_mnist::reference::conv2d as reference;
 use wgpu_mnist::selftest::{relative_error, TOLERANCE};
 

@@ -4,10 +4,11 @@
 //! (`wasm-pack test --headless --chrome`) on WebGPU. The CPU engine runs in both places.
 //! One test per case and engine: `gpu::case` and `cpu::case`.
 
-use wgpu_mnist::selftest::{run_case, GpuEngine, CPU_ENGINE};
-use wgpu_mnist::Gpu;
+use wgpu_mnist::selftest::{run_case, CPU_ENGINE};
+#[cfg(feature = "gpu")]
+use wgpu_mnist::{selftest::GpuEngine, Gpu};
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 fn gpu() -> &'static GpuEngine {
     static GPU: std::sync::OnceLock<GpuEngine> = std::sync::OnceLock::new();
     GPU.get_or_init(|| {
@@ -18,7 +19,7 @@ fn gpu() -> &'static GpuEngine {
 
 macro_rules! engine_tests {
     ($($case:ident),* $(,)?) => {
-        #[cfg(not(target_arch = "wasm32"))]
+        #[cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
         mod gpu {
             $(
                 #[test]
@@ -40,7 +41,7 @@ macro_rules! engine_tests {
             )*
         }
 
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", feature = "gpu"))]
         mod web_gpu {
             use wasm_bindgen_test::*;
             wasm_bindgen_test_configure!(run_in_browser);

@@ -1,7 +1,7 @@
 //! Learning-rate schedules against PyTorch's own schedulers, step by step
 //! (tests/data/pytorch-schedules.json, written by scripts/pytorch-schedules.py).
 
-use wgpu_mnist::ops::optim::{rate_at, Schedule};
+use wgpu_mnist::desc::optim::{rate_at, Schedule};
 
 #[test]
 fn schedules_give_pytorchs_learning_rates_step_by_step() {

@@ -7,12 +7,20 @@
 use std::sync::OnceLock;
 
 use wgpu_mnist::data::{pixels_to_input, Mnist, FILES};
-use wgpu_mnist::model::{safetensors, summary, Engine, Graph, Model, Net, Spec, PRESETS};
+#[cfg(feature = "gpu")]
+use wgpu_mnist::desc::optim::Optimizer;
+use wgpu_mnist::desc::optim::Schedule;
+use wgpu_mnist::model::{safetensors, summary, Engine, Net, Spec, PRESETS};
+#[cfg(feature = "gpu")]
+use wgpu_mnist::model::{GpuModel, Graph};
+#[cfg(feature = "gpu")]
 use wgpu_mnist::ops::choice::Kernel;
-use wgpu_mnist::ops::optim::{Optimizer, Schedule};
-use wgpu_mnist::train::{checkpoint, predict, Predictor, TrainConfig, Trainer};
-use wgpu_mnist::{Error, Gpu};
+use wgpu_mnist::train::{checkpoint, Predictor, TrainConfig, Trainer};
+use wgpu_mnist::Error;
+#[cfg(feature = "gpu")]
+use wgpu_mnist::Gpu;
 
+#[cfg(feature = "gpu")]
 fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| pollster::block_on(Gpu::new()).expect("a GPU adapter (install mesa-vulkan-drivers for lavapipe)"))
@@ -21,6 +29,7 @@ fn gpu() -> &'static Gpu {
 /// Instantiates each named test once per engine: `gpu::name` and `cpu::name`.
 macro_rules! on_both_engines {
     ($($name:ident),* $(,)?) => {
+        #[cfg(feature = "gpu")]
         mod gpu {
             $(#[test] fn $name() { super::$name(&wgpu_mnist::model::Engine::Gpu(super::gpu().clone())) })*
         }
@@ -206,20 +215,18 @@ fn a_checkpoint_resumes_exactly_mid_epoch_and_across_an_epoch(engine: &Engine) {
 
 /// Trains `spec` for `steps` steps from seed 4 on `engine` with SGD and returns
 /// (starting tensors, final tensors, the steps' losses).
+#[cfg(feature = "gpu")]
 fn train_briefly(engine: &Engine, spec: &Spec, steps: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f64>) {
-    train_briefly_with(engine, spec, steps, None)
+    train_briefly_net(Net::new(engine, spec, 4).unwrap(), steps)
 }
 
-/// `train_briefly` with every GPU convolution on `conv` (None: the adapter's choice).
-fn train_briefly_with(engine: &Engine, spec: &Spec, steps: usize, conv: Option<Kernel>) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f64>) {
-    let mut config = TrainConfig::from_spec(spec, 4);
+/// `train_briefly` of a given network (seeded 4).
+#[cfg(feature = "gpu")]
+fn train_briefly_net(net: Net, steps: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<f64>) {
+    let mut config = TrainConfig::from_spec(net.spec(), 4);
     config.batch = 24;
     config.validation_split = 0.0;
     config.optimizer = Optimizer::Sgd { lr: 0.01, momentum: 0.9, nesterov: false, weight_decay: 0.0 };
-    let mut net = Net::new(engine, spec, 4).unwrap();
-    if let (Net::Gpu(model), Some(k)) = (&mut net, conv) {
-        model.kernels.forced_conv = Some(k);
-    }
     let before = pollster::block_on(net.read_tensors()).unwrap().into_iter().map(|t| t.1).collect();
     let mut trainer = Trainer::new(net, config, &subset(240, 10)).unwrap();
     trainer.begin_epoch();
@@ -244,12 +251,15 @@ fn train_briefly_with(engine: &Engine, spec: &Spec, steps: usize, conv: Option<K
 /// kernels keep, and sends some gradients to another position of the window. pytorch-convnet's
 /// conv1 weights then part by 1.6e-3 of the change (9e-7 against 1.5e-8 direct; every
 /// other tensor below 1e-5). So with Winograd only the losses are held to the CPU's.
+#[cfg(feature = "gpu")]
 #[test]
 fn cpu_and_gpu_engines_agree_step_for_step() {
     for name in ["pytorch-convnet", "keras-bn", "lenet"] {
         let spec = Spec::preset(name).unwrap();
         let gpu_engine = Engine::Gpu(gpu().clone());
-        let (start_gpu, gpu_after, gpu_losses) = train_briefly_with(&gpu_engine, &spec, 4, Some(Kernel::Direct));
+        let mut gpu_net = Net::new(&gpu_engine, &spec, 4).unwrap();
+        gpu_net.force_conv(Some(Kernel::Direct));
+        let (start_gpu, gpu_after, gpu_losses) = train_briefly_net(gpu_net, 4);
         let (start_cpu, cpu_after, cpu_losses) = train_briefly(&Engine::Cpu, &spec, 4);
         let (_, _, default_losses) = train_briefly(&gpu_engine, &spec, 4);
         assert_eq!(start_gpu, start_cpu, "{name}: the same seed must give the same starting weights");
@@ -273,6 +283,7 @@ fn cpu_and_gpu_engines_agree_step_for_step() {
 }
 
 /// A file saved by one engine loads on the other and predicts the same.
+#[cfg(feature = "gpu")]
 #[test]
 fn a_model_trained_on_the_cpu_engine_loads_on_the_gpu() {
     let spec = Spec::preset("pytorch-cnn").unwrap();
@@ -322,7 +333,7 @@ fn malformed_data_files_are_rejected_with_the_file_and_the_problem() {
 #[test]
 fn malformed_model_files_are_rejected_with_the_problem() {
     let spec = Spec::preset("lenet").unwrap();
-    let model = Model::new(gpu(), &spec, 1).unwrap();
+    let model = Net::new(&Engine::Cpu, &spec, 1).unwrap();
     let tensors = pollster::block_on(model.read_tensors()).unwrap();
     let good = safetensors::to_bytes(&spec, &tensors);
     assert!(safetensors::from_bytes("m", &good).is_ok());
@@ -341,17 +352,18 @@ fn malformed_model_files_are_rejected_with_the_problem() {
     expect_bad_file(safetensors::from_bytes("m", &renamed), &["fc3.bias", "missing"]);
 }
 
+#[cfg(feature = "gpu")]
 #[test]
 fn every_presets_gpu_graph_matches_the_cpu_reference_network() {
     let images = pixels_to_input(&mnist().test.images.pixels[..3 * 784]);
     for name in PRESETS {
         let spec = Spec::preset(name).unwrap();
-        let model = Model::new(gpu(), &spec, 21).unwrap();
+        let model = GpuModel::new(gpu(), &spec, 21).unwrap();
         let tensors = pollster::block_on(model.read_tensors()).unwrap();
         let graph = Graph::new(&model, 3, None).unwrap();
-        pollster::block_on(predict(gpu(), &graph, &images)).unwrap();
+        pollster::block_on(graph.predict(gpu(), &images)).unwrap();
         let logits: Vec<f32> = pollster::block_on(graph.logits.read(gpu())).unwrap();
-        let reference = wgpu_mnist::reference::network::forward(&model.layers, &tensors, 3, &images);
+        let reference = wgpu_mnist::model::reference::forward(&model.layers, &tensors, 3, &images);
         let err = wgpu_mnist::selftest::relative_error(&logits, &reference).unwrap();
         assert!(err < 1e-4, "{name}: logits differ from the reference network by {err:e}");
     }
@@ -389,6 +401,7 @@ fn batch_norm_over_rows_normalizes_each_image_row() {
 
 /// On a machine with no GPU adapter at all (no Vulkan driver: pointed at none here),
 /// `train` picks the CPU engine by itself, says so and why, and trains.
+#[cfg(feature = "gpu")]
 #[test]
 fn train_without_any_gpu_adapter_runs_on_the_cpu_engine_and_says_so() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist"))
@@ -549,6 +562,7 @@ fn a_diverging_run_stops_names_the_cause_and_keeps_the_last_good_weights() {
 /// A GPU device lost mid-training (destroyed through a test-only hook after 50 steps)
 /// ends `train` with the last good checkpoint saved and named; resumed on the CPU engine,
 /// the run finishes as well as one never interrupted.
+#[cfg(feature = "gpu")]
 #[test]
 fn a_lost_gpu_device_ends_training_with_the_last_checkpoint_saved_and_resumable() {
     let dir = Scratch::new("lost");

@@ -1,13 +1,13 @@
-//! The autotuner (src/model/tune.rs) on wgpu's Vulkan backend (lavapipe without a GPU):
+//! The autotuner (src/ops/tune.rs) on wgpu's Vulkan backend (lavapipe without a GPU):
 //! it times every candidate of every pass once, a warm cache times nothing, the cache
 //! file round-trips, and a malformed one is an error that names the file, not a panic.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 
 use std::path::PathBuf;
 
-use wgpu_mnist::model::kernel_cache::KernelCache;
-use wgpu_mnist::model::tune::autotune;
-use wgpu_mnist::model::{Graph, Model, Spec};
+use wgpu_mnist::model::{GpuModel, Graph, Spec};
+use wgpu_mnist::ops::kernel_cache::KernelCache;
+
 use wgpu_mnist::ops::choice::Kernel;
 use wgpu_mnist::{Error, Gpu};
 
@@ -26,9 +26,9 @@ fn autotune_times_every_candidate_once_and_a_warm_cache_times_nothing() {
     let spec = Spec::preset("pytorch-cnn").unwrap();
     let batch = 3;
     let mut cache = KernelCache::default();
-    let mut model = Model::new(&gpu, &spec, 1).unwrap();
+    let mut model = GpuModel::new(&gpu, &spec, 1).unwrap();
     model.kernels.forced_conv = None; // WGPU_MNIST_CONV would skip the convolutions
-    let cold = pollster::block_on(autotune(&mut model, batch, &mut cache)).unwrap();
+    let cold = pollster::block_on(model.autotune(batch, &mut cache)).unwrap();
     // conv1: forward and weights (no input gradient below it); conv2 and fc: all three.
     assert_eq!(cold.len(), 2 + 3 + 3, "{cold:?}");
     for t in &cold {
@@ -52,9 +52,9 @@ fn autotune_times_every_candidate_once_and_a_warm_cache_times_nothing() {
     let mut loaded = KernelCache::load(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(loaded, cache);
-    let mut again = Model::new(&gpu, &spec, 1).unwrap();
+    let mut again = GpuModel::new(&gpu, &spec, 1).unwrap();
     again.kernels.forced_conv = None;
-    let warm = pollster::block_on(autotune(&mut again, batch, &mut loaded)).unwrap();
+    let warm = pollster::block_on(again.autotune(batch, &mut loaded)).unwrap();
     assert!(warm.iter().all(|t| t.cached), "{warm:?}");
     assert_eq!(warm.iter().map(|t| t.kernel).collect::<Vec<_>>(), cold.iter().map(|t| t.kernel).collect::<Vec<_>>());
     assert_eq!(loaded, cache, "a warm start adds nothing");
@@ -66,9 +66,9 @@ fn autotune_times_every_candidate_once_and_a_warm_cache_times_nothing() {
 #[test]
 fn forced_convolutions_are_not_timed() {
     let gpu = gpu();
-    let mut model = Model::new(&gpu, &Spec::preset("pytorch-cnn").unwrap(), 1).unwrap();
+    let mut model = GpuModel::new(&gpu, &Spec::preset("pytorch-cnn").unwrap(), 1).unwrap();
     model.kernels.forced_conv = Some(Kernel::Tiled);
-    let tuned = pollster::block_on(autotune(&mut model, 2, &mut KernelCache::default())).unwrap();
+    let tuned = pollster::block_on(model.autotune(2, &mut KernelCache::default())).unwrap();
     assert!(tuned.iter().all(|t| t.key.starts_with("dense")), "{tuned:?}");
 }
 

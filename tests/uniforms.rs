@@ -2,59 +2,90 @@
 //! struct of the same name: same fields, same order, same types, padding spelled out. The
 //! WGSL side is read from the shader text, so a field added to one side only fails here
 //! rather than shifting every later field on the GPU.
+#![cfg(feature = "gpu")]
 
-use std::mem::size_of;
-
-use wgpu_mnist::benchmark::PeakParams;
-use wgpu_mnist::gpu::Uniform;
-use wgpu_mnist::ops::batchnorm::BatchNormParams;
-use wgpu_mnist::ops::conv2d::Conv2dParams;
-use wgpu_mnist::ops::conv2d_winograd::WinogradParams;
-use wgpu_mnist::ops::dense::MatmulParams;
-use wgpu_mnist::ops::dropout::DropoutParams;
-use wgpu_mnist::ops::gather::GatherParams;
-use wgpu_mnist::ops::maxpool::PoolParams;
-use wgpu_mnist::ops::normalize::NormalizeParams;
-use wgpu_mnist::ops::optim::OptimParams;
-use wgpu_mnist::ops::reduce::ReduceParams;
-use wgpu_mnist::ops::relu::ReluParams;
-use wgpu_mnist::ops::softmax_xent::XentParams;
+use std::path::Path;
 
 const SHADERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+const OPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ops");
 
-/// Shaders whose uniform is still a positional array on the Rust side, each with the
-/// reason (none left).
-const NOT_YET_MIRRORED: &[&str] = &[];
-
-/// A Rust uniform struct and the shader file that declares the WGSL struct it mirrors.
+/// A Rust uniform struct, as its `uniform!` declaration in src/ops/ spells it, and the
+/// shader files its module includes (one of them declares the WGSL struct it mirrors).
 struct Mirror {
-    file: &'static str,
-    name: &'static str,
-    size: usize,
-    fields: &'static [(&'static str, &'static str)],
+    module: String,
+    name: String,
+    fields: Vec<(String, String)>,
+    shaders: Vec<String>,
 }
 
-fn mirror<U: Uniform>(file: &'static str) -> Mirror {
-    Mirror { file, name: U::NAME, size: size_of::<U>(), fields: U::FIELDS }
+impl Mirror {
+    /// The included shader that declares the WGSL struct of this name.
+    fn file(&self) -> Option<&str> {
+        self.shaders.iter().map(String::as_str).find(|f| wgsl_struct(&read_shader(f), &self.name).is_some())
+    }
+
+    /// `size_of` of the Rust struct: `uniform!` makes it `#[repr(C)]` of 4-byte scalars and
+    /// arrays of them, so the size is the sum of its fields'.
+    fn rust_size(&self) -> usize {
+        self.fields.iter().map(|(_, t)| rust_size_of(t)).sum()
+    }
 }
 
-/// The Rust struct behind each shader's uniform.
+fn rust_size_of(ty: &str) -> usize {
+    match ty.strip_prefix('[').and_then(|r| r.strip_suffix(']')).and_then(|r| r.split_once(';')) {
+        Some((scalar, n)) => rust_size_of(scalar.trim()) * n.trim().parse::<usize>().expect("an array length"),
+        None if ["u32", "i32", "f32"].contains(&ty) => 4,
+        None => panic!("the uniform layout test knows no Rust type '{ty}'; teach it"),
+    }
+}
+
+/// Every `uniform!` declaration under src/ops/, read from the source: a new op's uniform
+/// is checked without being listed anywhere.
 fn mirrored() -> Vec<Mirror> {
-    vec![
-        mirror::<BatchNormParams>("batchnorm.wgsl"),
-        mirror::<Conv2dParams>("conv2d_bindings.wgsl"),
-        mirror::<WinogradParams>("conv2d_winograd.wgsl"),
-        mirror::<DropoutParams>("dropout.wgsl"),
-        mirror::<GatherParams>("gather.wgsl"),
-        mirror::<MatmulParams>("matmul_bindings.wgsl"),
-        mirror::<PoolParams>("maxpool.wgsl"),
-        mirror::<NormalizeParams>("normalize.wgsl"),
-        mirror::<OptimParams>("optim.wgsl"),
-        mirror::<PeakParams>("peak.wgsl"),
-        mirror::<ReduceParams>("reduce.wgsl"),
-        mirror::<ReluParams>("relu.wgsl"),
-        mirror::<XentParams>("softmax_xent.wgsl"),
-    ]
+    let mut out = Vec::new();
+    let mut files: Vec<_> =
+        std::fs::read_dir(OPS).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "rs")).collect();
+    files.sort();
+    for path in files {
+        let code: String =
+            std::fs::read_to_string(&path).unwrap().lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
+        let module = path.file_name().unwrap().to_string_lossy().to_string();
+        let shaders = included_shaders(&code);
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find("uniform! {") {
+            rest = &rest[at..];
+            let decl = &rest[rest.find("pub struct ").expect("uniform! declares a pub struct") + "pub struct ".len()..];
+            let name = decl[..decl.find('{').unwrap()].trim().to_string();
+            let body = &decl[decl.find('{').unwrap() + 1..decl.find('}').unwrap()];
+            let fields = body
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(|f| {
+                    let (n, t) = f.split_once(':').unwrap_or_else(|| panic!("{module}: cannot read field '{f}' of {name}"));
+                    (n.trim().to_string(), t.trim().to_string())
+                })
+                .collect();
+            out.push(Mirror { module: module.clone(), name, fields, shaders: shaders.clone() });
+            rest = &rest["uniform! {".len()..];
+        }
+    }
+    assert!(out.len() >= 13, "found only {} uniform! declarations under src/ops/: is the reader broken?", out.len());
+    out
+}
+
+/// The shader files a module's code includes (`include_str!("../../shaders/x.wgsl")`).
+fn included_shaders(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("shaders/") {
+        let name: String = rest[at + "shaders/".len()..].chars().take_while(|c| *c != '"').collect();
+        if name.ends_with(".wgsl") && Path::new(SHADERS).join(&name).exists() && !found.contains(&name) {
+            found.push(name);
+        }
+        rest = &rest[at + 1..];
+    }
+    found
 }
 
 fn read_shader(file: &str) -> String {
@@ -103,11 +134,12 @@ fn uniform_struct_name(source: &str) -> Option<String> {
 
 #[test]
 fn every_uniform_struct_mirrors_its_wgsl_struct_field_by_field() {
-    for Mirror { file, name, size: rust_size, fields: rust_fields } in mirrored() {
-        let source = read_shader(file);
-        let wgsl = wgsl_struct(&source, name).unwrap_or_else(|| panic!("shaders/{file} declares no struct {name}"));
+    for m in mirrored() {
+        let (name, rust_fields, rust_size) = (&m.name, &m.fields, m.rust_size());
+        let file = m.file().unwrap_or_else(|| panic!("{}: no shader it includes ({:?}) declares struct {name}", m.module, m.shaders));
+        let wgsl = wgsl_struct(&read_shader(file), name).expect("found above");
         let wgsl_names: Vec<&str> = wgsl.iter().map(|(n, _)| n.as_str()).collect();
-        let rust_names: Vec<&str> = rust_fields.iter().map(|(n, _)| *n).collect();
+        let rust_names: Vec<&str> = rust_fields.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(rust_names, wgsl_names, "{name}: field names differ between Rust and shaders/{file}");
         let (mut offset, mut packed, mut align) = (0usize, 0usize, 4usize);
         for ((field, wgsl_type), (_, rust_type)) in wgsl.iter().zip(rust_fields) {
@@ -134,10 +166,7 @@ fn every_shader_uniform_has_a_mirroring_rust_struct() {
     files.sort();
     for file in files {
         let Some(name) = uniform_struct_name(&read_shader(&file)) else { continue };
-        let listed = mirrored.iter().any(|m| m.name == name && wgsl_struct(&read_shader(m.file), m.name).is_some());
-        assert!(
-            listed || NOT_YET_MIRRORED.contains(&file.as_str()),
-            "shaders/{file} binds a uniform {name} that no Rust struct mirrors; declare one with gpu::uniform! and list it here"
-        );
+        let declared = mirrored.iter().any(|m| m.name == name && m.file().is_some());
+        assert!(declared, "shaders/{file} binds a uniform {name} that no Rust struct mirrors; declare one with gpu::uniform! in its op");
     }
 }

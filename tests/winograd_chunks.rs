@@ -2,10 +2,11 @@
 //! 1,000-image prediction runs): the engine suite's batches fit one chunk, so here the
 //! adapter's binding limit is lowered until pytorch-cnn's conv2 at 5 images runs in 3
 //! chunks (2, 2, 1 images), forward and input gradient, against the f64 reference.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 
+use wgpu_mnist::desc::conv2d::Conv2dShape;
 use wgpu_mnist::ops::choice::Kernel;
-use wgpu_mnist::ops::conv2d::{conv2d_backward_input, conv2d_forward, Conv2dShape};
+use wgpu_mnist::ops::conv2d::{conv2d_backward_input, conv2d_forward};
 use wgpu_mnist::ops::{run, View};
 use wgpu_mnist::reference::conv2d as reference;
 use wgpu_mnist::Gpu;

@@ -2,13 +2,9 @@
 //! per engine: training images/s, inference latency, a per-kernel (GPU) or per-layer
 //! (CPU) breakdown of one step, and optionally the training time to 98% and 99%.
 
-use wgpu_mnist::benchmark::{
-    cpu_step_profile, inference_latency, kernel_profile, peak_gflops, profile_graph, time_to_accuracy, train_flops_per_example,
-    train_throughput_of,
-};
-use wgpu_mnist::model::tune::Tuned;
-use wgpu_mnist::model::{Engine, Model, Net};
-use wgpu_mnist::{Error, Gpu};
+use wgpu_mnist::benchmark::{inference_latency, time_to_accuracy, train_flops_per_example, train_throughput_of};
+use wgpu_mnist::model::{Engine, Net};
+use wgpu_mnist::Error;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum BenchEngine {
@@ -61,13 +57,11 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     let engines: Vec<Engine> = match args.engine {
         BenchEngine::Both => {
             super::set_threads(args.threads)?;
-            let mut v = Vec::new();
-            match Gpu::new().await {
-                Ok(gpu) => v.push(Engine::Gpu(gpu)),
-                Err(e) => println!("GPU engine skipped: {e}"),
+            let (engines, missing) = Engine::all().await;
+            if let Some(why) = missing {
+                println!("GPU engine skipped: {why}");
             }
-            v.push(Engine::Cpu);
-            v
+            engines
         }
         BenchEngine::Auto => vec![super::engine(&pick(super::EngineArg::Auto)).await?],
         BenchEngine::Gpu => vec![super::engine(&pick(super::EngineArg::Gpu)).await?],
@@ -86,10 +80,7 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
     let (windows, images) = (args.windows as usize, args.images as usize);
     let batches: Vec<usize> = args.batches.iter().map(|&b| b as usize).collect();
     let profile = args.profile;
-    let peak = match engine {
-        Engine::Gpu(gpu) => Some(peak_gflops(gpu).await?),
-        Engine::Cpu => None,
-    };
+    let peak = engine.peak_gflops().await?;
     let peak_text = peak.map(|p| format!("; measured f32 peak {p:.1} GFLOP/s")).unwrap_or_default();
     println!("\nengine {}: {}{peak_text}", engine.name(), engine.describe());
     if !args.time_to_accuracy.is_empty() {
@@ -122,28 +113,16 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
         let batch = batches[0];
         for name in &args.models {
             let spec = super::preset(name)?;
-            let mut tuned = Vec::new();
-            let (rows, title) = match engine {
-                Engine::Cpu => (cpu_step_profile(&spec, data, batch, 5)?, "by layer and pass (ms, median of 5 steps)"),
-                Engine::Gpu(gpu) => {
-                    let mut net = Net::Gpu(Model::new(gpu, &spec, 1)?);
-                    tuned = super::autotune(&mut net, batch).await?;
-                    let graph = profile_graph(net.as_gpu().expect("a GPU network"), batch)?;
-                    let rows = kernel_profile(gpu, &graph.train_step_dispatches(), 3)
-                        .await?
-                        .into_iter()
-                        .map(|(l, ms)| (l.to_string(), ms))
-                        .collect();
-                    (rows, "per kernel (ms, each dispatch alone)")
-                }
-            };
+            let mut net = Net::new(engine, &spec, 1)?;
+            let tuned = super::autotune(&mut net, batch).await?;
+            let (rows, title) = net.step_profile(data, batch, 5).await?;
             let total: f64 = rows.iter().map(|r| r.1).sum();
             println!("\n{} engine: time of one {name} step at batch {batch} {title}:", engine.name());
             for (label, ms) in &rows {
                 println!("  {label:<40} {ms:8.2}  {:5.1}%", 100.0 * ms / total);
             }
             println!("  {:<40} {total:8.2}", "total");
-            print_kernel_choices(&tuned);
+            tuned.print();
         }
     }
     Ok(())
@@ -175,23 +154,4 @@ async fn time_to_accuracy_table(engine: &Engine, args: &BenchArgs, data: &wgpu_m
         "(training time only, the test set checked {checks} times an epoch off the clock; each run stops once both are reached; seed 1)\n"
     );
     Ok(())
-}
-
-/// The kernel the autotuner chose for each pass, with each candidate's time.
-fn print_kernel_choices(tuned: &[Tuned]) {
-    if tuned.is_empty() {
-        return;
-    }
-    let cached = tuned.iter().all(|t| t.cached);
-    println!(
-        "  kernels chosen (ms per run of each candidate{}):",
-        if cached { ", timed on an earlier run: from the kernel cache" } else { "" }
-    );
-    for t in tuned {
-        let mut times: Vec<String> = t.ms.iter().map(|(k, ms)| format!("{} {ms:.2}", k.name())).collect();
-        if t.deferred() {
-            times.push("the default, not timed yet (out of time)".into());
-        }
-        println!("  {:<24} {:<14} {}", format!("{} {}", t.layer, t.pass), t.kernel.name(), times.join(", "));
-    }
 }

@@ -6,13 +6,14 @@ mod bench;
 mod eval;
 mod summary;
 mod train;
+mod tune;
+
+pub use tune::autotune;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use wgpu_mnist::data::{Mnist, DEFAULT_DIR};
-use wgpu_mnist::model::kernel_cache::{self, KernelCache};
-use wgpu_mnist::model::tune::Tuned;
 use wgpu_mnist::model::{safetensors, Engine, EngineChoice, Net, Spec, PRESETS};
 use wgpu_mnist::Error;
 
@@ -149,39 +150,4 @@ pub fn fraction(s: &str) -> Result<f32, String> {
         Ok(v) => Err(format!("{v} is not in [0, 1)")),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
-}
-
-/// Chooses the kernel of each convolution and dense pass of `net` at `batch` (GPU only),
-/// timing only what the kernel cache file (`kernel_cache::default_path`) does not know,
-/// and saves what was timed there. A cache that cannot be read is set aside with a
-/// warning (and rewritten); the run goes on either way.
-pub async fn autotune(net: &mut Net, batch: usize) -> Result<Vec<Tuned>, Error> {
-    let Net::Gpu(model) = net else { return Ok(Vec::new()) };
-    let path = kernel_cache::default_path();
-    let mut cache = match path.as_deref().map(KernelCache::load).transpose() {
-        Ok(cache) => cache.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("warning: the kernel cache is ignored and will be rewritten: {e}");
-            KernelCache::default()
-        }
-    };
-    let started = std::time::Instant::now();
-    let tuned = wgpu_mnist::model::tune::autotune(model, batch, &mut cache).await?;
-    let timed = tuned.iter().filter(|t| !t.cached && !t.deferred()).count();
-    if timed > 0 {
-        let saved = match &path {
-            Some(path) => match cache.save(path) {
-                Ok(()) => format!("saved to {}", path.display()),
-                Err(e) => format!("not saved: {e}"),
-            },
-            None => "not saved: no cache directory (set WGPU_MNIST_KERNEL_CACHE)".into(),
-        };
-        let s = started.elapsed().as_secs_f64();
-        println!("autotune: {timed} of {} passes at batch {batch} timed in {s:.1} s, {saved}", tuned.len());
-    }
-    let deferred = tuned.iter().filter(|t| t.deferred()).count();
-    if deferred > 0 {
-        println!("autotune: {deferred} passes keep their default kernel (out of time); the next start times them");
-    }
-    Ok(tuned)
 }

@@ -5,11 +5,11 @@
 //! training fails (a diverging loss, a lost GPU), the weights go back to the last good
 //! checkpoint, which is saved, and the message names it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use wgpu_mnist::desc::optim::{Optimizer, Schedule};
 use wgpu_mnist::model::{safetensors, summary, Engine, Net, Spec};
-use wgpu_mnist::ops::optim::{Optimizer, Schedule};
 use wgpu_mnist::train::{checkpoint, TrainConfig, Trainer};
 use wgpu_mnist::Error;
 
@@ -189,6 +189,7 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
     // forces a device loss this way; a driver reset looks the same to the trainer).
     let lose_device_at: Option<usize> = std::env::var("WGPU_MNIST_TEST_LOSE_DEVICE_AT_STEP").ok().and_then(|v| v.parse().ok());
     let report_every = (2000 / config.batch).max(1);
+    let on_terminal = std::io::stdout().is_terminal();
     let started = Instant::now();
     let mut last = None;
     // (A resumed checkpoint may stand inside an epoch: that epoch is finished first.)
@@ -203,21 +204,23 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
             loss += m.loss * m.examples as f64;
             correct += m.accuracy * m.examples as f64;
             seen += m.examples;
-            let done = trainer.step_in_epoch as f64 / trainer.steps_per_epoch as f64;
-            let bar: String = (0..30).map(|i| if (i as f64) < done * 30.0 { '#' } else { '.' }).collect();
-            print!(
-                "\repoch {} [{bar}] {:3.0}%  loss {:.4}  acc {:.2}%  {:.0} img/s ",
-                trainer.epoch,
-                done * 100.0,
-                loss / seen as f64,
-                100.0 * correct / seen as f64,
-                seen as f64 / t0.elapsed().as_secs_f64()
-            );
-            std::io::stdout().flush().ok();
-            if let (Some(at), Some(m)) = (lose_device_at, trainer.model.as_gpu()) {
-                if trainer.steps_taken() >= at {
-                    m.gpu.device.destroy();
-                }
+            // Drawn in place on a terminal only: piped or logged (CI), a carriage return per
+            // report would pile thousands of bars onto one line.
+            if on_terminal {
+                let done = trainer.step_in_epoch as f64 / trainer.steps_per_epoch as f64;
+                let bar: String = (0..30).map(|i| if (i as f64) < done * 30.0 { '#' } else { '.' }).collect();
+                print!(
+                    "\repoch {} [{bar}] {:3.0}%  loss {:.4}  acc {:.2}%  {:.0} img/s ",
+                    trainer.epoch,
+                    done * 100.0,
+                    loss / seen as f64,
+                    100.0 * correct / seen as f64,
+                    seen as f64 / t0.elapsed().as_secs_f64()
+                );
+                std::io::stdout().flush().ok();
+            }
+            if lose_device_at.is_some_and(|at| trainer.steps_taken() >= at) {
+                trainer.model.lose_device_for_tests();
             }
             keeper.maybe_take(trainer).await?;
         }
@@ -226,7 +229,8 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         let test = trainer.evaluate_test().await?;
         let val_text = val.map(|v| format!("  val acc {:.2}%", 100.0 * v.accuracy)).unwrap_or_default();
         println!(
-            "\repoch {}  train loss {:.4}  train acc {:.2}%{val_text}  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} img/s",
+            "{}epoch {}  train loss {:.4}  train acc {:.2}%{val_text}  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} img/s",
+            if on_terminal { "\r" } else { "" },
             trainer.epoch,
             loss / seen.max(1) as f64,
             100.0 * correct / seen.max(1) as f64,

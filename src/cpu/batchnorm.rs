@@ -3,7 +3,7 @@
 //! sums are taken in f64: they are a sliver of the step's time and keep the two-pass
 //! variance exact enough for rows of zeros (keras-bn-rows, where 1/sqrt(eps) = 1000).
 
-use crate::ops::batchnorm::BatchNormShape;
+use crate::desc::batchnorm::BatchNormShape;
 
 /// Visits channel `c`'s elements as contiguous runs of `inner`.
 fn runs<'a>(s: &'a BatchNormShape, v: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> + 'a {

@@ -15,8 +15,8 @@ use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, map_shards, sum_into};
 use super::simd::Isa;
+use crate::desc::conv2d::Conv2dShape;
 use crate::error::Error;
-use crate::ops::conv2d::Conv2dShape;
 
 /// Whether im2col's GEMMs are large enough to run near the GEMM's best (channel pairs,
 /// from the measurements above: 512 was even, 2,048 won).

@@ -20,7 +20,7 @@
 
 use super::par::{for_shards_mut, map_shards, sum_into};
 use super::simd::{Isa, Lanes};
-use crate::ops::conv2d::Conv2dShape;
+use crate::desc::conv2d::Conv2dShape;
 use std::ops::Range;
 
 /// Whether these kernels compute this shape: stride 1, and padding under the kernel size

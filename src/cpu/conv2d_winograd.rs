@@ -20,7 +20,7 @@
 use super::conv2d_direct::forward_tile;
 use super::par::for_shards_mut;
 use super::simd::{Isa, Lanes};
-use crate::ops::conv2d::Conv2dShape;
+use crate::desc::conv2d::Conv2dShape;
 use std::ops::Range;
 
 /// The three matrices of F(2, R), alpha = A = R + 1.

@@ -5,8 +5,8 @@
 use super::expect_len;
 use super::gemm::{gemm, Mat};
 use super::par::for_shards_mut;
+use crate::desc::dense::{DenseShape, MatmulShape};
 use crate::error::{shape_err, Error};
-use crate::ops::dense::{DenseShape, MatmulShape};
 
 /// c = a * b (+ bias per column) (then ReLU); a is [m, k] or, transposed, [k, m]; b is
 /// [k, n] or [n, k].

@@ -1,8 +1,8 @@
 //! Dropout on the CPU engine with the counter hash of shaders/dropout.wgsl, so a step
 //! drops the same units on both engines. `step` is the number of steps taken before.
 
-use crate::ops::dropout::DropoutConfig;
-use crate::reference::dropout::pcg_hash;
+use crate::desc::dropout::pcg_hash;
+use crate::desc::dropout::DropoutConfig;
 
 /// y = x * factor; one hash per unit (an element, or a channel's plane).
 pub fn dropout_forward(c: &DropoutConfig, step: u32, x: &[f32], y: &mut [f32]) {

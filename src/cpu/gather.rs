@@ -1,6 +1,6 @@
 //! Batch gathering on the CPU engine (shaders/gather.wgsl; reference: `reference::gather`).
 
-use crate::ops::gather::GatherShape;
+use crate::desc::gather::GatherShape;
 
 /// x and labels of the batch starting at `cursor` in `order`.
 pub fn gather_batch(s: &GatherShape, images: &[u8], all_labels: &[u32], order: &[u32], cursor: usize, x: &mut [f32], labels: &mut [u32]) {

@@ -3,8 +3,8 @@
 
 use super::expect_len;
 use super::par::{for_shards_mut, for_shards_mut2};
+use crate::desc::maxpool::PoolShape;
 use crate::error::{shape_err, Error};
-use crate::ops::maxpool::PoolShape;
 
 /// y and argmax (the flat input index of each window's winner).
 pub fn maxpool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u32]) -> Result<(), Error> {

@@ -1,7 +1,7 @@
 //! Optimizer steps on the CPU engine, in f32 with the formulas of shaders/optim.wgsl
 //! (reference: `reference::optim`). `step` is the 1-based number of this update.
 
-use crate::ops::optim::Optimizer;
+use crate::desc::optim::Optimizer;
 
 pub fn optimizer_step(opt: &Optimizer, step: u32, params: &mut [f32], grads: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     let n = params.len();

@@ -1,11 +1,8 @@
-//! MNIST: parsing (strict), and the data set resident on the GPU as bytes.
+//! MNIST: parsing (strict), the splits, and pixels as the network's input.
 
 pub mod idx;
 
 use crate::error::Error;
-use crate::gpu::Gpu;
-use crate::ops::View;
-use crate::reference::gather::pack_bytes;
 pub use idx::{parse_images, parse_labels, Images};
 
 /// The four files of MNIST, by their canonical names.
@@ -94,23 +91,5 @@ impl Mnist {
         };
         let files = [read(FILES[0])?, read(FILES[1])?, read(FILES[2])?, read(FILES[3])?];
         Mnist::from_bytes([&files[0], &files[1], &files[2], &files[3]])
-    }
-}
-
-/// A split on the GPU: images as bytes packed four to a word, labels as u32.
-pub struct GpuSplit {
-    pub images: View,
-    pub labels: View,
-    pub count: usize,
-}
-
-impl GpuSplit {
-    pub fn upload(gpu: &Gpu, split: &Split) -> Result<GpuSplit, Error> {
-        let labels: Vec<u32> = split.labels.iter().map(|&l| l as u32).collect();
-        Ok(GpuSplit {
-            images: View::from_slice(gpu, "images", &pack_bytes(&split.images.pixels))?,
-            labels: View::from_slice(gpu, "labels", &labels)?,
-            count: split.len(),
-        })
     }
 }

@@ -4,12 +4,13 @@
 
 use super::plan::input_gradient_needed;
 use super::{dropout_seed, initial_values, layout, named_values, plan, Planned, Spec, Tensor, CLASSES, INPUT};
-use crate::clock::now_ms;
+use crate::clock::{median, now_ms};
 use crate::cpu;
+use crate::data::{pixel_to_input, Mnist};
+use crate::desc::dense::DenseShape;
+use crate::desc::maxpool::PoolShape;
+use crate::desc::optim::{rate_at, Optimizer};
 use crate::error::Error;
-use crate::ops::dense::DenseShape;
-use crate::ops::maxpool::PoolShape;
-use crate::ops::optim::{rate_at, Optimizer};
 
 /// A network's parameters, gradients, optimizer state and running statistics in memory.
 pub struct CpuModel {
@@ -341,7 +342,7 @@ pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timing
     let started = timings.is_some().then(now_ms);
     let [s1, s2] = &mut model.opt_state;
     cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
-    record(timings, started, || format!("{} update", optimizer.entry()));
+    record(timings, started, || format!("{} update", optimizer.update_rule()));
 }
 
 /// Appends the time since `started` to `timings`, when timing.
@@ -356,4 +357,26 @@ fn split_two(v: &mut [f32], a: std::ops::Range<usize>, b: std::ops::Range<usize>
     assert!(a.end <= b.start, "ranges in state-dict order");
     let (head, tail) = v.split_at_mut(b.start);
     (&mut head[a], &mut tail[..b.len()])
+}
+
+/// The CPU engine's time per layer and pass of one training step at `batch`: median of
+/// `steps` steps after a warm-up step, in ms.
+pub fn step_profile(model: &mut CpuModel, data: &Mnist, batch: usize, steps: usize) -> Result<Vec<(String, f64)>, Error> {
+    let spec = model.spec.clone();
+    let mut graph = CpuGraph::new(model, batch, true)?;
+    let (x, labels) = graph.input_mut();
+    for (i, (x, l)) in x.chunks_mut(784).zip(labels.iter_mut()).enumerate() {
+        x.iter_mut().zip(data.train.image(i)).for_each(|(x, &p)| *x = pixel_to_input(p));
+        *l = data.train.labels[i] as u32;
+    }
+    let mut runs: Vec<Vec<(String, f64)>> = Vec::new();
+    for s in 0..=steps {
+        graph.timings = Some(Vec::new());
+        graph.train_step(model, &spec.optimizer, &[spec.optimizer.lr()]);
+        let t = graph.timings.take().unwrap_or_default();
+        if s > 0 {
+            runs.push(t);
+        }
+    }
+    Ok((0..runs[0].len()).map(|i| (runs[0][i].0.clone(), median(runs.iter().map(|r| r[i].1).collect()))).collect())
 }

@@ -2,16 +2,20 @@
 //! backward and update, recorded into a compute pass every step with nothing created.
 
 use super::plan::input_gradient_needed;
-use super::{Model, Planned, CLASSES, INPUT};
+use super::{GpuModel, Planned, CLASSES, INPUT};
+use crate::desc::dense::DenseShape;
+use crate::desc::maxpool::PoolShape;
+use crate::desc::optim::Optimizer;
 use crate::error::Error;
+use crate::gpu::Gpu;
 use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
 use crate::ops::choice::Pass;
 use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward};
-use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
+use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward};
 use crate::ops::dropout::{dropout_backward, dropout_forward};
-use crate::ops::maxpool::{maxpool_backward, maxpool_forward, PoolShape};
+use crate::ops::maxpool::{maxpool_backward, maxpool_forward};
 use crate::ops::normalize::{normalize_backward, normalize_forward};
-use crate::ops::optim::{optimizer_step, Optimizer};
+use crate::ops::optim::optimizer_step;
 use crate::ops::relu::{relu_backward, relu_forward};
 use crate::ops::softmax_xent::{accumulate_metrics, softmax, softmax_xent};
 use crate::ops::{Dispatch, View};
@@ -48,7 +52,7 @@ impl Graph {
     /// Prepares the graph; training graphs need the optimizer and its learning rate per
     /// step (`Schedule::rates`; one rate for a constant schedule). Each convolution and
     /// dense pass runs the kernel `model.kernels` chooses for its shape.
-    pub fn new(model: &Model, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
+    pub fn new(model: &GpuModel, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
         let gpu = &model.gpu;
         let training = optimizer.is_some();
         let b = batch;
@@ -148,6 +152,20 @@ impl Graph {
         }
     }
 
+    /// Queues a prediction of `images` (normalized, [batch, 784]); the future reads the
+    /// probabilities back without borrowing the graph.
+    pub fn predict(&self, gpu: &Gpu, images: &[f32]) -> impl std::future::Future<Output = Result<Vec<f32>, Error>> + 'static {
+        let queued = self.input.expect("images", images.len()).map(|_| {
+            self.input.write(gpu, images);
+            gpu.run_pass(|pass| self.record_predict(pass));
+            (gpu.clone(), self.probs.clone())
+        });
+        async move {
+            let (gpu, probs) = queued?;
+            probs.read(&gpu).await
+        }
+    }
+
     /// Forward and probabilities only (no labels needed).
     pub fn record_predict(&self, pass: &mut wgpu::ComputePass<'_>) {
         for d in self.forward.iter().chain(&self.predict) {
@@ -168,7 +186,7 @@ impl Graph {
 
 /// The backward dispatches, last layer first. `dy` starts as the logit gradient; input
 /// gradients below the first layer with parameters are never needed, so not computed.
-fn backward_pass(model: &Model, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
+fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
     let gpu = &model.gpu;
     let mut out = Vec::new();
     for (i, (layer, s)) in model.layers.iter().zip(saved).enumerate().rev() {

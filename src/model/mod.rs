@@ -1,44 +1,33 @@
-//! A network on the GPU: its parameters in one flat buffer (so one optimizer dispatch
-//! updates them all), and graphs that record its forward and backward passes.
+//! A network: its spec and plan, where its tensors live, their starting values, and model
+//! files; the network resident on either engine (`gpu`, `cpu`) and the one facade the
+//! trainer, the command line and the page hold it by (`net`, `exec`).
 
 pub mod cpu;
+pub mod exec;
+mod exec_cpu;
+#[cfg(feature = "gpu")]
+mod exec_gpu;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+#[cfg(feature = "gpu")]
 pub mod graph;
 pub mod init;
-pub mod kernel_cache;
 pub mod net;
 pub mod plan;
+pub mod reference;
 pub mod safetensors;
 pub mod spec;
-pub mod tune;
 
-use crate::error::Error;
-use crate::gpu::Gpu;
-use crate::ops::choice::Choices;
-use crate::ops::View;
 use crate::rng::Rng;
 pub use cpu::{CpuGraph, CpuModel};
+pub use exec::{Metrics, Predictor};
+#[cfg(feature = "gpu")]
+pub use gpu::{GpuModel, TensorReader};
+#[cfg(feature = "gpu")]
 pub use graph::Graph;
 pub use net::{Engine, EngineChoice, Net};
 pub use plan::{plan, summary, Planned, CLASSES, INPUT};
 pub use spec::{Layer, Spec, PRESETS};
-
-/// A GPU model's parameter and state buffers and its tensor list: `Model::read_tensors`
-/// without the model.
-pub struct TensorReader {
-    gpu: Gpu,
-    params: View,
-    state: View,
-    tensors: Vec<Tensor>,
-}
-
-impl TensorReader {
-    /// Every tensor's values, in state-dict order.
-    pub async fn read(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
-        let params: Vec<f32> = self.params.read(&self.gpu).await?;
-        let state: Vec<f32> = self.state.read(&self.gpu).await?;
-        Ok(named_values(&self.tensors, &params, &state))
-    }
-}
 
 /// The predicted class of each row of `probs` ([n, CLASSES]): the first largest value, as
 /// the accuracy counts of both engines and the reference take it.
@@ -56,138 +45,6 @@ pub struct Tensor {
     /// Offset in words, aligned for binding.
     pub offset: u64,
     pub len: usize,
-}
-
-/// A network's spec, layers and parameters, resident on the GPU.
-pub struct Model {
-    pub gpu: Gpu,
-    pub spec: Spec,
-    pub layers: Vec<Planned>,
-    pub tensors: Vec<Tensor>,
-    pub params: wgpu::Buffer,
-    pub grads: wgpu::Buffer,
-    /// Optimizer state (momentum, Adam's moments, ...), as long as `params`.
-    pub opt_state: [wgpu::Buffer; 2],
-    /// Running statistics of batch norm layers.
-    pub state: wgpu::Buffer,
-    /// The training step counter (one u32): Adam's bias correction, dropout masks.
-    pub step: View,
-    pub param_words: usize,
-    pub state_words: usize,
-    /// Seeds the dropout masks.
-    pub seed: u32,
-    /// The kernel of each convolution and dense pass of the graphs built from this model:
-    /// timed on the adapter by `tune::autotune` before a graph is built, else the
-    /// adapter's default (the page's benchmark can force the convolutions' kernel).
-    pub kernels: Choices,
-}
-
-impl Model {
-    /// A freshly initialized network (framework-default init, seeded).
-    pub fn new(gpu: &Gpu, spec: &Spec, seed: u64) -> Result<Model, Error> {
-        let layers = plan::plan(spec)?;
-        let align = (gpu.limits.min_storage_buffer_offset_alignment as u64 / 4).max(1);
-        let (tensors, param_words, state_words) = layout(&layers, align);
-        let model = Model {
-            gpu: gpu.clone(),
-            spec: spec.clone(),
-            layers,
-            params: gpu.storage("params", param_words)?,
-            grads: gpu.storage("grads", param_words)?,
-            opt_state: [gpu.storage("optimizer state 1", param_words)?, gpu.storage("optimizer state 2", param_words)?],
-            state: gpu.storage("batchnorm running stats", state_words)?,
-            step: View::new(gpu, "step", 1)?,
-            tensors,
-            param_words,
-            state_words,
-            seed: dropout_seed(seed),
-            kernels: Choices::for_adapter(&gpu.adapter_info),
-        };
-        model.reset(seed);
-        Ok(model)
-    }
-
-    /// Re-initializes every parameter and clears the optimizer state and step counter.
-    pub fn reset(&self, seed: u64) {
-        let (params, state) = initial_values(&self.spec, &self.layers, &self.tensors, self.param_words, self.state_words, seed);
-        self.gpu.write(&self.params, 0, &params);
-        self.gpu.write(&self.state, 0, &state);
-        self.clear_optimizer();
-    }
-
-    /// Zeroes the optimizer state, gradients and step counter (a new optimizer run).
-    pub fn clear_optimizer(&self) {
-        let zeros = vec![0f32; self.param_words];
-        for b in [&self.grads, &self.opt_state[0], &self.opt_state[1]] {
-            self.gpu.write(b, 0, &zeros);
-        }
-        self.step.write(&self.gpu, &[0u32]);
-    }
-
-    /// The view of a named tensor.
-    pub fn view(&self, name: &str) -> View {
-        let t = self.tensors.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no tensor {name}"));
-        View::range(if t.trainable { &self.params } else { &self.state }, t.offset, t.len)
-    }
-
-    /// The view of `layer.what`, e.g. ("conv1", "weight").
-    pub fn param(&self, layer: &str, what: &str) -> View {
-        self.view(&format!("{layer}.{what}"))
-    }
-
-    /// The gradient view of `layer.what`.
-    pub fn param_grad(&self, layer: &str, what: &str) -> View {
-        self.grad(&format!("{layer}.{what}"))
-    }
-
-    /// The gradient view of a trainable tensor.
-    pub fn grad(&self, name: &str) -> View {
-        let t = self.tensors.iter().find(|t| t.name == name && t.trainable).unwrap_or_else(|| panic!("no parameter {name}"));
-        View::range(&self.grads, t.offset, t.len)
-    }
-
-    /// Every tensor's values, read back (for saving).
-    pub async fn read_tensors(&self) -> Result<Vec<(Tensor, Vec<f32>)>, Error> {
-        self.tensor_reader().read().await
-    }
-
-    /// What reading the tensors back needs, apart from the model: the page takes it out
-    /// of its state and awaits the read without holding the model borrowed.
-    pub fn tensor_reader(&self) -> TensorReader {
-        TensorReader {
-            gpu: self.gpu.clone(),
-            params: View::range(&self.params, 0, self.param_words),
-            state: View::range(&self.state, 0, self.state_words),
-            tensors: self.tensors.clone(),
-        }
-    }
-
-    /// Overwrites every tensor (for loading); the values must match `tensors` in order.
-    pub fn write_tensors(&self, values: &[Vec<f32>]) {
-        for (t, v) in self.tensors.iter().zip(values) {
-            self.gpu.write(if t.trainable { &self.params } else { &self.state }, t.offset, v);
-        }
-    }
-
-    /// The optimizer's step counter and state buffers (flat, in this model's layout).
-    pub async fn read_optimizer(&self) -> Result<(u32, [Vec<f32>; 2]), Error> {
-        let step: Vec<u32> = self.step.read(&self.gpu).await?;
-        let s1 = self.gpu.read(&self.opt_state[0], 0, self.param_words).await?;
-        let s2 = self.gpu.read(&self.opt_state[1], 0, self.param_words).await?;
-        Ok((step[0], [s1, s2]))
-    }
-
-    /// Restores what `read_optimizer` gave (in this model's layout).
-    pub fn write_optimizer(&self, step: u32, state: &[Vec<f32>; 2]) {
-        self.gpu.write(&self.opt_state[0], 0, &state[0]);
-        self.gpu.write(&self.opt_state[1], 0, &state[1]);
-        self.step.write(&self.gpu, &[step]);
-    }
-
-    /// Number of trainable parameters.
-    pub fn parameter_count(&self) -> usize {
-        self.tensors.iter().filter(|t| t.trainable).map(|t| t.len).sum()
-    }
 }
 
 /// Each tensor with its values, cut from the flat parameter and state buffers.

@@ -1,11 +1,11 @@
 //! Resolves a spec into layers with shapes and PyTorch-style parameter names.
 
 use super::spec::{Layer, Spec};
+use crate::desc::batchnorm::BatchNormShape;
+use crate::desc::conv2d::Conv2dShape;
+use crate::desc::dropout::pcg_hash;
+use crate::desc::dropout::DropoutConfig;
 use crate::error::{shape_err, Error};
-use crate::ops::batchnorm::BatchNormShape;
-use crate::ops::conv2d::Conv2dShape;
-use crate::ops::dropout::DropoutConfig;
-use crate::reference::dropout::pcg_hash;
 
 /// Channels, height, width of one example (a dense output is (features, 1, 1)).
 pub type Dims = (usize, usize, usize);

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ops::optim::{Optimizer, Schedule};
+use crate::desc::optim::{Optimizer, Schedule};
 
 /// One layer. Shapes follow from the input (1 x 28 x 28) and the layers before.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

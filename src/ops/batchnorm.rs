@@ -3,26 +3,13 @@
 //! `running` holds [mean.., var..].
 
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
+use crate::desc::batchnorm::BatchNormShape;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "batchnorm", source: include_str!("../../shaders/batchnorm.wgsl") };
 
-/// A tensor viewed as [n, channels, inner]; `momentum` is the weight of the new batch in
-/// the running statistics (Keras' 0.99 momentum is 0.01 here, PyTorch's 0.1 is 0.1).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BatchNormShape {
-    pub n: usize,
-    pub channels: usize,
-    pub inner: usize,
-    pub eps: f32,
-    pub momentum: f32,
-}
-
 impl BatchNormShape {
-    pub fn len(&self) -> usize {
-        self.n * self.channels * self.inner
-    }
     fn params(&self, training: bool) -> Result<BatchNormParams, Error> {
         if self.len() == 0 {
             return Err(shape_err!("batchnorm: empty tensor {self:?}"));

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::conv2d::Conv2dShape;
-use super::dense::DenseShape;
+use crate::desc::conv2d::Conv2dShape;
+use crate::desc::dense::DenseShape;
 
 /// One candidate kernel of a convolution or dense pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

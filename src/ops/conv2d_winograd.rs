@@ -7,8 +7,8 @@
 //! the images (a pytorch-cnn conv2 at batch 64 needs 21.7 MB of V and M), so a batch that
 //! would need more than `SCRATCH_WORDS` runs in chunks.
 
-use super::conv2d::Conv2dShape;
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
+use crate::desc::conv2d::Conv2dShape;
 use crate::error::Error;
 use crate::gpu::Gpu;
 

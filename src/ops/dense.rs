@@ -5,6 +5,7 @@
 use super::choice::{narrow_tile, wide_tile, Kernel};
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
 use super::reduce::channel_sum;
+use crate::desc::dense::{DenseShape, MatmulShape};
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
@@ -36,16 +37,6 @@ const DIRECT: Shader = Shader {
 };
 /// Rows x columns of C per direct thread (shaders/matmul_direct.wgsl).
 const DIRECT_BLOCK: (usize, usize) = (4, 8);
-
-/// C[m, n] = op(A)[m, k] op(B)[k, n]; A is stored [k, m] when `trans_a`, B [n, k] when `trans_b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MatmulShape {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub trans_a: bool,
-    pub trans_b: bool,
-}
 
 uniform! {
     /// `MatmulParams` of shaders/matmul.wgsl.
@@ -98,14 +89,6 @@ pub fn matmul(
     let tiles = s.m.div_ceil(bm) as u64 * s.n.div_ceil(bn) as u64;
     let shader = if kernel == Kernel::TiledNarrow { TILED_NARROW } else { TILED };
     Dispatch::new(gpu, shader, "matmul", &params, &all, tiles)
-}
-
-/// A dense layer: input [batch, in_f] -> output [batch, out_f].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DenseShape {
-    pub batch: usize,
-    pub in_f: usize,
-    pub out_f: usize,
 }
 
 /// y = x W^T + b (then ReLU).

@@ -1,29 +1,13 @@
 //! Dropout and channel dropout (shaders/dropout.wgsl). CPU twin: `reference::dropout`.
 
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
+use crate::desc::dropout::DropoutConfig;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "dropout", source: include_str!("../../shaders/dropout.wgsl") };
 
-/// Drop `rate` of the units of `unit_size` consecutive elements (1: plain dropout;
-/// h * w: Dropout2d), scaling the kept ones by 1 / (1 - rate). Identity unless `training`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DropoutConfig {
-    pub rate: f32,
-    pub unit_size: usize,
-    pub seed: u32,
-    pub training: bool,
-}
-
 impl DropoutConfig {
-    /// A unit is kept when its 32-bit hash is at least this.
-    pub fn drop_threshold(&self) -> u32 {
-        (self.rate as f64 * 4294967296.0).min(4294967295.0) as u32
-    }
-    pub fn scale(&self) -> f32 {
-        1.0 / (1.0 - self.rate)
-    }
     fn params(&self, n: usize) -> Result<DropoutParams, Error> {
         if !(0.0..1.0).contains(&self.rate) || self.unit_size == 0 || !n.is_multiple_of(self.unit_size) {
             return Err(shape_err!("dropout: rate must be in [0, 1) and the unit size must divide {n}: {self:?}"));

@@ -2,21 +2,11 @@
 //! CPU twin: `reference::gather`.
 
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
+use crate::desc::gather::GatherShape;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "gather", source: include_str!("../../shaders/gather.wgsl") };
-
-/// A batch of `batch` examples of `pixels` bytes, taken in the order of an index
-/// buffer of `count` entries, mapped to byte * scale + shift.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GatherShape {
-    pub batch: usize,
-    pub pixels: usize,
-    pub count: usize,
-    pub scale: f32,
-    pub shift: f32,
-}
 
 impl GatherShape {
     fn params(&self) -> GatherParams {

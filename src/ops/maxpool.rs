@@ -1,32 +1,13 @@
 //! Max-pooling 2x2 stride 2 (shaders/maxpool.wgsl). CPU twin: `reference::maxpool`.
 
 use super::kernel::{groups_for, uniform, Dispatch, Shader, View};
+use crate::desc::maxpool::PoolShape;
 use crate::error::{shape_err, Error};
 use crate::gpu::Gpu;
 
 const SHADER: Shader = Shader { name: "maxpool", source: include_str!("../../shaders/maxpool.wgsl") };
 
-/// `planes` = batch * channels images of in_h x in_w; the output is in_h/2 x in_w/2 (floor).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolShape {
-    pub planes: usize,
-    pub in_h: usize,
-    pub in_w: usize,
-}
-
 impl PoolShape {
-    pub fn out_h(&self) -> usize {
-        self.in_h / 2
-    }
-    pub fn out_w(&self) -> usize {
-        self.in_w / 2
-    }
-    pub fn input_len(&self) -> usize {
-        self.planes * self.in_h * self.in_w
-    }
-    pub fn output_len(&self) -> usize {
-        self.planes * self.out_h() * self.out_w()
-    }
     fn params(&self) -> Result<PoolParams, Error> {
         if self.planes == 0 || self.in_h < 2 || self.in_w < 2 {
             return Err(shape_err!("maxpool needs at least a 2x2 input: {self:?}"));

@@ -1,6 +1,6 @@
 //! Batch normalization on the CPU: the ground truth for shaders/batchnorm.wgsl.
 
-use crate::ops::batchnorm::BatchNormShape;
+use crate::desc::batchnorm::BatchNormShape;
 
 fn index(s: &BatchNormShape, t: usize, c: usize) -> usize {
     ((t / s.inner) * s.channels + c) * s.inner + t % s.inner

@@ -1,6 +1,6 @@
 //! Convolution on the CPU: the ground truth for shaders/conv2d.wgsl. Plain loops, f64 sums.
 
-use crate::ops::conv2d::Conv2dShape;
+use crate::desc::conv2d::Conv2dShape;
 
 /// Visits every (input index, weight index, output index) triple that contributes.
 fn for_each_tap(s: &Conv2dShape, mut f: impl FnMut(usize, usize, usize)) {

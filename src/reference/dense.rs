@@ -1,6 +1,6 @@
 //! Matrix multiply and dense layers on the CPU: the ground truth for shaders/matmul.wgsl.
 
-use crate::ops::dense::{DenseShape, MatmulShape};
+use crate::desc::dense::{DenseShape, MatmulShape};
 
 pub fn matmul(s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Vec<f32> {
     let mut c = vec![0f32; s.m * s.n];

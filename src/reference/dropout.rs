@@ -1,13 +1,7 @@
 //! Dropout on the CPU with the same counter-based hash as shaders/dropout.wgsl, so the
 //! masks agree bit for bit.
 
-use crate::ops::dropout::DropoutConfig;
-
-pub fn pcg_hash(v: u32) -> u32 {
-    let state = v.wrapping_mul(747796405).wrapping_add(2891336453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277803737);
-    (word >> 22) ^ word
-}
+use crate::desc::dropout::{pcg_hash, DropoutConfig};
 
 /// The multiplier of element `i` at training step `step`.
 pub fn dropout_factor(c: &DropoutConfig, step: u32, i: usize) -> f32 {

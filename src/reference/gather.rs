@@ -1,6 +1,6 @@
 //! Batch gathering on the CPU: the ground truth for shaders/gather.wgsl.
 
-use crate::ops::gather::GatherShape;
+use crate::desc::gather::GatherShape;
 
 /// (x, labels) of the batch starting at `cursor` in `order`.
 pub fn gather_batch(s: &GatherShape, images: &[u8], all_labels: &[u32], order: &[u32], cursor: usize) -> (Vec<f32>, Vec<u32>) {
@@ -12,9 +12,4 @@ pub fn gather_batch(s: &GatherShape, images: &[u8], all_labels: &[u32], order: &
         labels.push(all_labels[image]);
     }
     (x, labels)
-}
-
-/// Packs bytes four to a little-endian u32 word, as the GPU reads them.
-pub fn pack_bytes(bytes: &[u8]) -> Vec<u32> {
-    bytes.chunks(4).map(|c| c.iter().enumerate().fold(0u32, |w, (i, &b)| w | (b as u32) << (8 * i))).collect()
 }

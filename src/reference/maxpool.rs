@@ -1,6 +1,6 @@
 //! Max-pooling 2x2 stride 2 on the CPU: the ground truth for shaders/maxpool.wgsl.
 
-use crate::ops::maxpool::PoolShape;
+use crate::desc::maxpool::PoolShape;
 
 /// (y, argmax): argmax is the flat input index of each window's first maximum.
 pub fn maxpool_forward(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<u32>) {

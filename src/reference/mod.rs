@@ -1,6 +1,7 @@
-//! Every GPU op again on the CPU: plain loops with f64 sums, short enough to check by eye.
-//! The ground truth for the tests, and the engine for browsers without WebGPU. Each
-//! function has the name of its GPU op and takes slices where the op takes views.
+//! Every op once more, as the ground truth: plain loops with f64 sums, short enough to
+//! check by eye. Each function has the name of its engines' op and takes slices where the
+//! GPU op takes views; it imports only the op descriptions (`crate::desc`). The whole
+//! network over these ops is `model::reference`.
 
 pub mod batchnorm;
 pub mod conv2d;
@@ -8,7 +9,6 @@ pub mod dense;
 pub mod dropout;
 pub mod gather;
 pub mod maxpool;
-pub mod network;
 pub mod normalize;
 pub mod optim;
 pub mod reduce;

@@ -1,7 +1,7 @@
 //! Optimizer steps on the CPU: the ground truth for shaders/optim.wgsl. `step` is the
 //! 1-based number of this update (Adam's bias correction).
 
-use crate::ops::optim::Optimizer;
+use crate::desc::optim::Optimizer;
 
 pub fn optimizer_step(opt: &Optimizer, step: u32, params: &mut [f32], grads: &[f32], s1: &mut [f32], s2: &mut [f32]) {
     for i in 0..params.len() {

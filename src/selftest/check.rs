@@ -1,7 +1,5 @@
 //! Comparison helpers: random inputs, one named tolerance, finite differences.
 
-use crate::gpu::Gpu;
-use crate::ops::{run, Dispatch, View};
 pub use crate::rng::Rng;
 
 /// Largest accepted relative error of an engine's result against the f64 reference. The
@@ -146,26 +144,6 @@ pub fn relative_error(a: &[f32], r: &[f32]) -> Result<f64, String> {
         worst = worst.max((x as f64 - y as f64).abs() / (y.abs() as f64).max(floor));
     }
     Ok(worst)
-}
-
-/// A GPU buffer of `len` NaNs: any element a kernel fails to write shows up as NaN.
-pub fn poisoned(gpu: &Gpu, len: usize) -> Result<View, String> {
-    View::from_slice(gpu, "poisoned output", &vec![f32::NAN; len]).map_err(|e| e.to_string())
-}
-
-/// Uploads `data` into a fresh view.
-pub fn upload<T: bytemuck::Pod>(gpu: &Gpu, data: &[T]) -> Result<View, String> {
-    View::from_slice(gpu, "input", data).map_err(|e| e.to_string())
-}
-
-/// Runs the dispatches and reads back `outputs`.
-pub async fn run_and_read(gpu: &Gpu, dispatches: &[&Dispatch], outputs: &[&View]) -> Result<Vec<Vec<f32>>, String> {
-    run(gpu, dispatches);
-    let mut out = Vec::new();
-    for v in outputs {
-        out.push(v.read::<f32>(gpu).await.map_err(|e| e.to_string())?);
-    }
-    Ok(out)
 }
 
 /// sum_i r_i * y_i in f64: a scalar loss whose gradient w.r.t. y is r.

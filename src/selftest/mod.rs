@@ -8,9 +8,13 @@
 mod cases;
 mod check;
 mod engine;
+#[cfg(feature = "gpu")]
+mod engine_gpu;
 
 pub use check::{relative_error, Report, Rng, FD_TOLERANCE, NETWORK_TOLERANCE, TOLERANCE};
-pub use engine::{CpuEngine, GpuEngine, OpEngine, Widen, CPU_ENGINE};
+pub use engine::{CpuEngine, OpEngine, Widen, CPU_ENGINE};
+#[cfg(feature = "gpu")]
+pub use engine_gpu::GpuEngine;
 
 /// The list of cases, kept in this one place: it makes `CASES`, `run_case`, and (through
 /// `for_each_case!`) the `#[test]` functions of tests/engine.rs. Each entry is

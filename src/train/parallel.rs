@@ -5,17 +5,16 @@
 //! into the batch's gradient, and every worker applies that same gradient with the same
 //! optimizer, so the copies stay identical.
 
-use super::{Exec, Trainer};
+use super::Trainer;
 use crate::error::Error;
-use crate::model::{CpuGraph, Net, Planned};
+use crate::model::Planned;
 
 impl Trainer {
     /// Whether this run can be split over workers: the CPU engine, and a network whose
     /// step does not depend on how its batch is cut (no batch norm, whose statistics are
     /// the whole batch's; no dropout, whose masks follow each element's place in it).
     pub fn splittable(&self) -> bool {
-        matches!(self.exec, Exec::Cpu(_))
-            && !self.model.layers().iter().any(|l| matches!(l, Planned::BatchNorm { .. } | Planned::Dropout { .. }))
+        self.exec.is_cpu() && !self.model.layers().iter().any(|l| matches!(l, Planned::BatchNorm { .. } | Planned::Dropout { .. }))
     }
 
     /// The next step's batch cut into `n` shards (sizes differ by at most one), moving the
@@ -34,38 +33,13 @@ impl Trainer {
     /// Forward and backward over the training images `ids`: their mean gradient (flat,
     /// the model's layout), loss sum and correct count.
     pub fn shard_gradients(&mut self, ids: &[u32]) -> Result<(Vec<f32>, f64, f64), Error> {
-        let (Exec::Cpu(cpu), Net::Cpu(m)) = (&mut self.exec, &mut self.model) else {
-            return Err(Error::Shape("data-parallel training runs on the CPU engine".into()));
-        };
-        if ids.is_empty() || ids.iter().any(|&i| i as usize >= cpu.train.labels.len()) {
-            return Err(Error::Shape(format!("a shard of {} images that are not all training images", ids.len())));
-        }
-        let at = match cpu.shard_graphs.iter().position(|g| g.batch == ids.len()) {
-            Some(at) => at,
-            None => {
-                cpu.shard_graphs.push(CpuGraph::new(m, ids.len(), true)?);
-                cpu.shard_graphs.len() - 1
-            }
-        };
-        let graph = &mut cpu.shard_graphs[at];
-        cpu.train.gather(graph, ids);
-        let (loss, correct) = graph.gradients(m);
-        Ok((m.grads.clone(), loss, correct))
+        self.exec.shard_gradients(&mut self.model, ids)
     }
 
     /// One optimizer step with `grads` (flat, the model's layout) as the batch's
     /// gradient; `metrics` [loss sum, correct, examples] join the running metrics.
     pub fn apply_gradients(&mut self, grads: &[f32], metrics: [f64; 3]) -> Result<(), Error> {
-        let (Exec::Cpu(cpu), Net::Cpu(m)) = (&mut self.exec, &mut self.model) else {
-            return Err(Error::Shape("data-parallel training runs on the CPU engine".into()));
-        };
-        if grads.len() != m.grads.len() {
-            return Err(Error::Shape(format!("a gradient of {} values for {} parameters", grads.len(), m.grads.len())));
-        }
-        m.grads.copy_from_slice(grads);
-        crate::model::cpu::update(m, &self.config.optimizer, &self.rates, &mut None);
-        cpu.metrics = [cpu.metrics[0] + metrics[0], cpu.metrics[1] + metrics[1], cpu.metrics[2] + metrics[2]];
-        Ok(())
+        self.exec.apply_gradients(&mut self.model, grads, metrics, &self.config.optimizer, &self.rates)
     }
 }
 

@@ -5,18 +5,18 @@
 //! `set_engine` switches, keeping the weights).
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
-use crate::data::{pixel_to_input, pixels_to_input, Mnist};
-use crate::model::kernel_cache::KernelCache;
-use crate::model::tune::Tuned;
-use crate::model::{plan, predicted_classes, safetensors, summary, CpuGraph, CpuModel, Engine, Graph, Net, Planned, Spec, Tensor};
+use crate::data::{pixels_to_input, Mnist};
+use crate::desc::optim::{Optimizer, Schedule};
+use crate::model::{plan, predicted_classes, safetensors, summary, Engine, Net, Planned, Predictor, Spec, Tensor};
 use crate::ops::choice::Kernel;
-use crate::ops::optim::{Optimizer, Schedule};
-use crate::train::{predict as gpu_predict, TrainConfig, Trainer};
+use crate::ops::kernel_cache::KernelCache;
+use crate::ops::tune::Tuned;
+use crate::train::fine_tune::FineTune;
+use crate::train::{TrainConfig, Trainer};
 use crate::{Error, Gpu};
 
 struct State {
@@ -27,10 +27,8 @@ struct State {
     /// The model when no trainer holds it.
     model: Option<Net>,
     trainer: Option<Trainer>,
-    /// A batch-1 prediction graph over the GPU model's buffers.
-    predictor: Option<Rc<Graph>>,
-    /// A batch-1 prediction graph of the CPU engine.
-    cpu_predictor: Option<CpuGraph>,
+    /// A batch-1 prediction of the current model.
+    predictor: Option<Predictor>,
     /// The current model's values, copied out of its engine.
     copy: Option<ModelCopy>,
     /// The autotuner's choices (`kernel_cache` / `set_kernel_cache`: the page keeps them
@@ -61,7 +59,6 @@ impl Default for State {
             model: None,
             trainer: None,
             predictor: None,
-            cpu_predictor: None,
             copy: None,
             kernel_cache: KernelCache::default(),
         }
@@ -75,6 +72,15 @@ impl State {
             Some(t) => Some(&mut t.model),
             None => self.model.as_mut(),
         }
+    }
+
+    /// The current network and its batch-1 predictor.
+    fn net_and_predictor(&mut self) -> Option<(&mut Net, &mut Predictor)> {
+        let net = match self.trainer.as_mut() {
+            Some(t) => &mut t.model,
+            None => self.model.as_mut()?,
+        };
+        Some((net, self.predictor.as_mut()?))
     }
 }
 
@@ -236,17 +242,12 @@ async fn install_model(spec: Spec, values: Option<Vec<Vec<f32>>>, seed: u64) -> 
         None => Net::new(&engine, &spec, seed),
     }
     .map_err(js)?;
-    let predictor = net.as_gpu().map(|m| Graph::new(m, 1, None)).transpose().map_err(js)?.map(Rc::new);
-    let cpu_predictor = match &net {
-        Net::Cpu(m) => Some(CpuGraph::new(m, 1, false).map_err(js)?),
-        Net::Gpu(_) => None,
-    };
+    let predictor = net.predictor(1).map_err(js)?;
     let tensors = net.read_tensors().await.map_err(js)?;
     with(|s| {
         s.trainer = None;
         s.model = Some(net);
-        s.predictor = predictor;
-        s.cpu_predictor = cpu_predictor;
+        s.predictor = Some(predictor);
         s.copy = Some(ModelCopy { spec, layers, tensors });
     });
     Ok(name)
@@ -261,14 +262,10 @@ pub async fn model_bytes() -> Result<Vec<u8>, JsValue> {
 
 /// Copies the current model's values out (after training).
 async fn refresh_cpu_copy() -> Result<(), JsValue> {
-    let (gpu_reader, cpu_values) = with(|s| match s.net() {
-        Some(Net::Gpu(m)) => (Some(m.tensor_reader()), None),
-        Some(Net::Cpu(m)) => (None, Some(m.read_tensors())),
-        None => (None, None),
-    });
-    let tensors = match gpu_reader {
-        Some(reader) => Some(reader.read().await.map_err(js)?),
-        None => cpu_values,
+    let reader = with(|s| s.net().map(|n| n.tensor_reader()));
+    let tensors = match reader {
+        Some(reader) => Some(reader.await.map_err(js)?),
+        None => None,
     };
     if let Some(tensors) = tensors {
         with(|s| {
@@ -297,34 +294,18 @@ pub fn preprocess(ink: &[f32], width: usize, height: usize) -> Result<Option<Vec
 /// the reference network when the GPU device was lost.
 #[wasm_bindgen]
 pub async fn predict(image: Vec<f32>) -> Result<Vec<f32>, JsValue> {
-    let (gpu, predictor) = with(|s| (s.gpu.clone(), s.predictor.clone()));
-    if let (Some(gpu), Some(graph)) = (gpu, predictor) {
-        if gpu.lost_reason().is_none() {
-            return gpu_predict(&gpu, &graph, &image).await.map_err(js);
-        }
-    }
-    let on_cpu_engine = with(|s| {
-        let mut graph = s.cpu_predictor.take()?;
-        let probs = match s.net() {
-            Some(Net::Cpu(m)) if image.len() == 784 => Some(cpu_probs(&mut graph, m, &image)),
-            _ => None,
-        };
-        s.cpu_predictor = Some(graph);
-        probs
+    let pending = with(|s| match s.net_and_predictor() {
+        Some((net, predictor)) if net.device_lost().is_none() => Some(predictor.submit(net, &image)),
+        _ => None,
     });
-    if let Some(probs) = on_cpu_engine {
-        return Ok(probs);
+    if let Some(pending) = pending {
+        return pending.await.map_err(js);
     }
     with(|s| {
         let copy = s.copy.as_ref().ok_or_else(|| JsValue::from_str("no model loaded"))?;
-        let logits = crate::reference::network::forward(&copy.layers, &copy.tensors, 1, &image);
+        let logits = crate::model::reference::forward(&copy.layers, &copy.tensors, 1, &image);
         Ok(crate::reference::softmax_xent::softmax(1, 10, &logits))
     })
-}
-
-/// Probabilities from a CPU-engine prediction graph (any number of images).
-fn cpu_probs(graph: &mut CpuGraph, model: &mut CpuModel, images: &[f32]) -> Vec<f32> {
-    graph.predict_all(model, images).expect("whole 28x28 images")
 }
 
 /// What the page asks `start_training` for (www/js/training.js): each field overrides the
@@ -556,27 +537,11 @@ pub async fn test_predictions() -> Result<Vec<u8>, JsValue> {
     let digits = |probs: &[f32]| -> Vec<u8> { predicted_classes(probs).map(|c| c as u8).collect() };
     let images = with(|s| s.data.as_ref().map(|d| d.test.images.pixels.clone()))
         .ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?;
-    let batches = || images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784).map(pixels_to_input);
-    let gpu_graph = with(|s| match s.net() {
-        Some(Net::Gpu(m)) => Some(Graph::new(m, BATCH, None).map(|g| (m.gpu.clone(), g))).transpose(),
-        _ => Ok(None),
-    })
-    .map_err(js)?;
+    let mut predictor = with(|s| s.net().map(|n| n.predictor(BATCH))).ok_or_else(|| JsValue::from_str("no model loaded"))?.map_err(js)?;
     let mut out = Vec::new();
-    match gpu_graph {
-        Some((gpu, graph)) => {
-            for x in batches() {
-                out.extend(digits(&gpu_predict(&gpu, &graph, &x).await.map_err(js)?));
-            }
-        }
-        None => with(|s| {
-            let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
-            let mut graph = CpuGraph::new(m, 64, false).map_err(js)?;
-            for x in batches() {
-                out.extend(digits(&cpu_probs(&mut graph, m, &x)));
-            }
-            Ok(())
-        })?,
+    for x in images.chunks(BATCH * 784).filter(|c| c.len() == BATCH * 784).map(pixels_to_input) {
+        let pending = with(|s| s.net().map(|n| predictor.submit(n, &x))).ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        out.extend(digits(&pending.await.map_err(js)?));
     }
     Ok(out)
 }
@@ -595,77 +560,21 @@ pub async fn first_filters() -> Result<String, JsValue> {
     })
 }
 
-/// Examples per fine-tuning batch; personal examples fill at most half of it, random
-/// MNIST training images the rest, so the network learns the new digits without
-/// forgetting the old ones.
-const FINE_TUNE_BATCH: usize = 32;
-
-/// Fine-tunes the current model for `steps` Adam steps (lr 5e-4) on the personal
-/// examples (`images`: n * 784 values in 0..1, `labels`: n digits) mixed with MNIST.
-/// Resolves to JSON {loss, accuracy} of the last step's batch.
+/// Fine-tunes the current model for `steps` Adam steps (`train::fine_tune`) on the
+/// personal examples (`images`: n * 784 values in 0..1, `labels`: n digits) mixed with
+/// MNIST. Resolves to JSON {loss, accuracy} of the last step's batch.
 #[wasm_bindgen]
 pub async fn fine_tune(images: Vec<f32>, labels: Vec<u8>, steps: usize) -> Result<String, JsValue> {
-    let n = labels.len();
-    if n == 0 || images.len() != n * 784 || labels.iter().any(|&l| l > 9) {
-        return Err(JsValue::from_str("fine-tuning needs 28x28 images with a digit label each"));
-    }
-    let optimizer = Optimizer::Adam { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
     // The optimizer state is shared with a paused trainer and kept: Adam's moments from
     // training are a fine start for fine-tuning, and training can resume after.
-    let (gpu_graph, mnist) = with(|s| {
+    let pending = with(|s| {
         let mnist = s.data.as_ref().ok_or_else(|| JsValue::from_str("the data set is not loaded yet"))?.train.clone();
-        let graph = match s.net() {
-            Some(Net::Gpu(m)) => Some((m.gpu.clone(), Graph::new(m, FINE_TUNE_BATCH, Some((&optimizer, &[optimizer.lr()]))).map_err(js)?)),
-            Some(Net::Cpu(_)) => None,
-            None => return Err(JsValue::from_str("no model loaded")),
-        };
-        Ok::<_, JsValue>((graph, mnist))
+        let net = s.net().ok_or_else(|| JsValue::from_str("no model loaded"))?;
+        let mut tune = FineTune::new(net, images, labels, mnist, js_sys::Date::now() as u64).map_err(js)?;
+        tune.submit(net, steps).map_err(js)
     })?;
-    let mut rng = crate::rng::Rng::new(js_sys::Date::now() as u64);
-    let own = n.min(FINE_TUNE_BATCH / 2);
-    // A batch: personal examples, then random MNIST training images.
-    let mut batch = || {
-        let (mut x, mut y) = (Vec::with_capacity(FINE_TUNE_BATCH * 784), Vec::with_capacity(FINE_TUNE_BATCH));
-        for _ in 0..own {
-            let i = rng.below(n);
-            x.extend_from_slice(&images[i * 784..(i + 1) * 784]);
-            y.push(labels[i] as u32);
-        }
-        while y.len() < FINE_TUNE_BATCH {
-            let i = rng.below(mnist.len());
-            x.extend(mnist.image(i).iter().map(|&p| pixel_to_input(p)));
-            y.push(mnist.labels[i] as u32);
-        }
-        (x, y)
-    };
-    let (loss, correct) = match gpu_graph {
-        Some((gpu, graph)) => {
-            for _ in 0..steps.max(1) {
-                let (x, y) = batch();
-                graph.input.write(&gpu, &x);
-                graph.labels.write(&gpu, &y);
-                graph.metrics.write(&gpu, &[0f32; 3]);
-                gpu.run_pass(|pass| graph.record_train_step(pass));
-            }
-            let m: Vec<f32> = graph.metrics.read(&gpu).await.map_err(js)?;
-            (m[0] as f64, m[1] as f64)
-        }
-        None => with(|s| {
-            let Some(Net::Cpu(m)) = s.net() else { return Err(JsValue::from_str("no model loaded")) };
-            let mut graph = CpuGraph::new(m, FINE_TUNE_BATCH, true).map_err(js)?;
-            let mut last = (0.0, 0.0);
-            for _ in 0..steps.max(1) {
-                let (x, y) = batch();
-                let (input, labels) = graph.input_mut();
-                input.copy_from_slice(&x);
-                labels.copy_from_slice(&y);
-                last = graph.train_step(m, &optimizer, &[optimizer.lr()]);
-            }
-            Ok(last)
-        })?,
-    };
-    let rows = FINE_TUNE_BATCH as f64;
-    Ok(json!({ "loss": loss / rows, "accuracy": correct / rows }).to_string())
+    let m = pending.take().await.map_err(js)?;
+    Ok(json!({ "loss": m.loss, "accuracy": m.accuracy }).to_string())
 }
 
 /// What scripts/bench-browser.mjs asks `benchmark` for; a field not listed here is an error.
@@ -719,55 +628,46 @@ impl BenchmarkRequest {
 /// kernel cache, like `autotune`).
 #[wasm_bindgen]
 pub async fn benchmark(config: String) -> Result<String, JsValue> {
-    use crate::benchmark::{inference_latency, kernel_profile, peak_gflops, train_flops_per_example, train_throughput_of};
-    use crate::model::Model;
+    use crate::benchmark::{inference_latency, train_flops_per_example, train_throughput_of};
     let c: BenchmarkRequest = request("benchmark", &config)?;
     let (gpu, data) = with(|s| (s.gpu.clone(), s.data.clone()));
     let data = data.ok_or_else(|| JsValue::from_str("no data"))?;
     if c.engine == BenchmarkEngine::Cpu {
         return cpu_benchmark(&c, &data).await;
     }
-    let gpu = gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?;
+    let engine = Engine::Gpu(gpu.ok_or_else(|| JsValue::from_str("no WebGPU"))?);
     // Every network measured here builds its graphs with the asked-for convolutions, or
     // (none asked for) the kernels timed fastest at the batch it trains at.
-    let gpu_model = |spec: &Spec| -> Result<Model, JsValue> {
-        let mut model = Model::new(&gpu, spec, 1).map_err(js)?;
-        model.kernels.forced_conv = c.conv.or(model.kernels.forced_conv);
-        Ok(model)
-    };
-    let tuned_model = |spec: &Spec, batch: usize| {
-        let model = gpu_model(spec);
-        async move {
-            let mut model = model?;
-            let tuned = tune_with_cache(&mut model, batch).await.map_err(js)?;
-            Ok::<_, JsValue>((model, tuned))
-        }
+    let new_net = |spec: &Spec| -> Result<Net, JsValue> {
+        let mut net = Net::new(&engine, spec, 1).map_err(js)?;
+        net.force_conv(c.conv);
+        Ok(net)
     };
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
-    let peak = peak_gflops(&gpu).await.map_err(js)?;
+    let peak = engine.peak_gflops().await.map_err(js)?;
     for name in &c.models {
         let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
-        let mut model = Net::Gpu(gpu_model(&spec)?);
+        let mut model = new_net(&spec)?;
         let one = inference_latency(&mut model, &data, 1, 21).await.map_err(js)?;
         let thousand = inference_latency(&mut model, &data, 1000, 3).await.map_err(js)?;
         for &batch in &c.batches {
-            let (tuned, _) = tuned_model(&spec, batch).await?;
-            let rate = train_throughput_of(Net::Gpu(tuned), &data, batch, c.windows(), c.images()).await.map_err(js)?;
+            let mut tuned = new_net(&spec)?;
+            tune_with_cache(&mut tuned, batch).await.map_err(js)?;
+            let rate = train_throughput_of(tuned, &data, batch, c.windows(), c.images()).await.map_err(js)?;
             let gflops = rate * train_flops_per_example(model.layers()) / 1e9;
             rows.push(json!({ "model": name, "batch": batch, "train_images_per_s": rate, "gflops": gflops, "infer_1_ms": one, "infer_1000_ms": thousand }));
         }
         if c.profile {
             let batch = c.profile_batch();
-            let (model, chosen) = tuned_model(&spec, batch).await?;
-            let graph = Graph::new(&model, batch, Some((&spec.optimizer, &[spec.optimizer.lr()]))).map_err(js)?;
-            let kernels = kernel_profile(&gpu, &graph.train_step_dispatches(), 3).await.map_err(js)?;
+            let mut tuned = new_net(&spec)?;
+            let chosen = tune_with_cache(&mut tuned, batch).await.map_err(js)?;
+            let (kernels, _) = tuned.step_profile(&data, batch, 3).await.map_err(js)?;
             // The 1,000-image prediction as `inference_latency` ran it: untuned kernels.
-            let predict = Graph::new(&gpu_model(&spec)?, 1000, None).map_err(js)?;
-            let inference = kernel_profile(&gpu, &predict.predict_dispatches(), 1).await.map_err(js)?;
+            let inference = new_net(&spec)?.predict_profile(1000).await.map_err(js)?;
             profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels, "kernels_chosen": chosen, "inference": inference }));
         }
     }
-    Ok(json!({ "adapter": gpu.describe(), "peak_gflops": peak, "conv": c.conv.map_or("default", Kernel::name), "rows": rows, "profiles": profiles })
+    Ok(json!({ "adapter": engine.describe(), "peak_gflops": peak, "conv": c.conv.map_or("default", Kernel::name), "rows": rows, "profiles": profiles })
         .to_string())
 }
 
@@ -787,9 +687,7 @@ pub async fn benchmark_time_to_accuracy(engine: String, preset: String, checks_p
     };
     let spec = Spec::preset(&preset).ok_or_else(|| JsValue::from_str(&format!("no preset {preset}")))?;
     let mut net = Net::new(&engine, &spec, 1).map_err(js)?;
-    if let Net::Gpu(model) = &mut net {
-        tune_with_cache(model, spec.batch).await.map_err(js)?;
-    }
+    tune_with_cache(&mut net, spec.batch).await.map_err(js)?;
     let r = crate::benchmark::time_to_accuracy(net, &data, &[0.98, 0.99], checks_per_epoch).await.map_err(js)?;
     serde_json::to_string(&r).map_err(|e| JsValue::from_str(&e.to_string()))
 }
@@ -797,7 +695,7 @@ pub async fn benchmark_time_to_accuracy(engine: String, preset: String, checks_p
 /// The CPU engine's rows of `benchmark` (wasm32 with simd128, one thread), with a
 /// per-layer breakdown when `profile` is set.
 async fn cpu_benchmark(c: &BenchmarkRequest, data: &Mnist) -> Result<String, JsValue> {
-    use crate::benchmark::{cpu_step_profile, inference_latency, train_flops_per_example, train_throughput};
+    use crate::benchmark::{inference_latency, train_flops_per_example, train_throughput};
     let (mut rows, mut profiles) = (Vec::new(), Vec::new());
     for name in &c.models {
         let spec = Spec::preset(name).ok_or_else(|| JsValue::from_str(&format!("no preset {name}")))?;
@@ -811,7 +709,8 @@ async fn cpu_benchmark(c: &BenchmarkRequest, data: &Mnist) -> Result<String, JsV
         }
         if c.profile {
             let batch = c.profile_batch();
-            profiles.push(json!({ "model": name, "batch": batch, "kernels": cpu_step_profile(&spec, data, batch, 3).map_err(js)? }));
+            let (kernels, _) = model.step_profile(data, batch, 3).await.map_err(js)?;
+            profiles.push(json!({ "model": name, "batch": batch, "kernels": kernels }));
         }
     }
     Ok(json!({ "adapter": Engine::Cpu.describe(), "rows": rows, "profiles": profiles }).to_string())
@@ -854,7 +753,7 @@ pub async fn engine_selftest() -> Result<String, JsValue> {
 }
 
 /// Chooses the kernel of each convolution and dense pass of the current GPU model's
-/// training graph at `batch` (`model::tune`): times what the kernel cache does not know
+/// training graph at `batch` (`ops::tune`): times what the kernel cache does not know
 /// and adds it there. Call it after new_model/load_model and before start_training (a
 /// graph built first runs the adapter's defaults); then save `kernel_cache()`. Resolves
 /// to JSON [{layer, pass, key, kernel, ms: [[kernel, ms], ..], cached}, ..] ([] on the
@@ -867,18 +766,15 @@ pub async fn autotune(batch: usize) -> Result<String, JsValue> {
     }
     let Some(mut net) = with(|s| s.model.take()) else { return Err(JsValue::from_str("autotune: no model loaded")) };
     // Taken out while the GPU times kernels (the page serializes its wasm calls meanwhile).
-    let tuned = match &mut net {
-        Net::Gpu(model) => tune_with_cache(model, batch).await,
-        Net::Cpu(_) => Ok(Vec::new()),
-    };
+    let tuned = tune_with_cache(&mut net, batch).await;
     with(|s| s.model = Some(net));
     serde_json::to_string(&tuned.map_err(js)?).map_err(|e| JsValue::from_str(&e.to_string()))
 }
 
-/// `model::tune::autotune` through the state's kernel cache.
-async fn tune_with_cache(model: &mut crate::model::Model, batch: usize) -> Result<Vec<Tuned>, Error> {
+/// `Net::autotune` through the state's kernel cache.
+async fn tune_with_cache(net: &mut Net, batch: usize) -> Result<Vec<Tuned>, Error> {
     let mut cache = with(|s| std::mem::take(&mut s.kernel_cache));
-    let tuned = crate::model::tune::autotune(model, batch, &mut cache).await;
+    let tuned = net.autotune(batch, &mut cache).await;
     with(|s| s.kernel_cache = cache);
     tuned
 }

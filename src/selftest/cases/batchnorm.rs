@@ -1,7 +1,7 @@
 //! batchnorm: eval and training forward, batch and running statistics, and all three
 //! gradients against the reference; the gradients against finite differences.
 
-use crate::ops::batchnorm::BatchNormShape;
+use crate::desc::batchnorm::BatchNormShape;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

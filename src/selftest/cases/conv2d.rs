@@ -1,7 +1,7 @@
 //! conv2d: forward and all three gradients against the reference, and against finite
 //! differences.
 
-use crate::ops::conv2d::Conv2dShape;
+use crate::desc::conv2d::Conv2dShape;
 use crate::reference as cpu;
 use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

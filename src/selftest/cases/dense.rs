@@ -1,7 +1,7 @@
 //! matmul and dense layers: against the reference over every transpose, bias and ReLU
 //! combination, and the dense gradients against finite differences.
 
-use crate::ops::dense::{DenseShape, MatmulShape};
+use crate::desc::dense::{DenseShape, MatmulShape};
 use crate::reference as cpu;
 use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

@@ -1,7 +1,7 @@
 //! dropout: the masks and scaling against the reference's hash (bit for bit), the drop
 //! rate against its expectation, and the backward pass against finite differences.
 
-use crate::ops::dropout::DropoutConfig;
+use crate::desc::dropout::DropoutConfig;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

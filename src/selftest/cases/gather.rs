@@ -1,7 +1,7 @@
 //! gather: a batch of images and labels from the data set in a shuffled order, against
 //! the reference, with the cursor advanced by the batch.
 
-use crate::ops::gather::GatherShape;
+use crate::desc::gather::GatherShape;
 use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

@@ -1,7 +1,7 @@
 //! maxpool: forward, argmax (exactly, ties included) and backward against the reference,
 //! and the backward pass against finite differences.
 
-use crate::ops::maxpool::PoolShape;
+use crate::desc::maxpool::PoolShape;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};

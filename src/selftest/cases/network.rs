@@ -4,7 +4,6 @@
 //! the model lays its tensors out.
 
 use crate::model::{Spec, PRESETS};
-use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng, NETWORK_TOLERANCE};
 use crate::selftest::engine::{OpEngine, Widen};
 
@@ -26,7 +25,7 @@ pub async fn every_preset_network_matches_reference<E: OpEngine>(engine: &E, rng
             let named: Vec<_> = tensors.iter().cloned().zip(values.iter().cloned()).collect();
             let images: Vec<f32> = (0..batch * 784).map(|_| rng.uniform()).collect();
             let (logits, layout) = e.network_logits(&spec, &values, &images).await?;
-            let reference = cpu::network::forward(&layers, &named, batch, &images);
+            let reference = crate::model::reference::forward(&layers, &named, batch, &images);
             rep.compare_within(&format!("{name}, {layout}"), &logits, &reference, NETWORK_TOLERANCE)?;
             rep.shapes.push(format!("{name} ({layout})"));
         }

@@ -2,7 +2,7 @@
 //! a schedule's table, past its end too), and the reference and the engine against
 //! values worked out by hand.
 
-use crate::ops::optim::{rate_at, Optimizer};
+use crate::desc::optim::{rate_at, Optimizer};
 use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
@@ -36,7 +36,7 @@ pub async fn optimizers_match_reference_for_three_steps<E: OpEngine>(engine: &E,
                 rep.compare(&format!("{opt:?} step {} rates {rates:?}", step + 1), out, &params)?;
             }
             rep.compare_exact("step counter", &[steps], &[3])?;
-            rep.shapes.push(format!("{} n={n} {} rates", opt.entry(), rates.len()));
+            rep.shapes.push(format!("{} n={n} {} rates", opt.update_rule(), rates.len()));
         }
     }
     Ok(rep)
@@ -70,7 +70,7 @@ pub async fn optimizers_match_hand_computed_values<E: OpEngine>(engine: &E, _rng
             rep.compare(&format!("reference {opt:?} step {}", step + 1), &p, &[expected[step]])?;
             rep.compare(&format!("{} {opt:?} step {}", engine.name(), step + 1), &after[step], &[expected[step]])?;
         }
-        rep.shapes.push(opt.entry().into());
+        rep.shapes.push(opt.update_rule().into());
     }
     Ok(rep)
 }

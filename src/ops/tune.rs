@@ -1,6 +1,6 @@
 //! The autotuner: before a graph is built, each convolution and dense pass at the graph's
 //! batch size is timed under every candidate kernel (`Pass::candidates`) on this adapter
-//! and the fastest goes into `Model::kernels`, which `Graph::new` reads (so building a
+//! and the fastest goes into `GpuModel::kernels`, which `Graph::new` reads (so building a
 //! graph stays synchronous). Choices come from the `KernelCache` when it has them, so a
 //! second start times nothing.
 //!
@@ -11,17 +11,17 @@
 
 use std::collections::HashSet;
 
+use super::choice::{conv_key, dense_key, Choices, Kernel, Pass};
+use super::conv2d::{conv2d_backward_input, conv2d_backward_weights, conv2d_forward};
+use super::dense::{dense_backward_input, dense_backward_weights, dense_forward};
+use super::kernel::time_ms;
 use super::kernel_cache::{adapter_key, entry_key, CacheEntry, KernelCache};
-use super::plan::input_gradient_needed;
-use super::{Model, Planned};
+use super::{Dispatch, View};
 use crate::clock::now_ms;
+use crate::desc::conv2d::Conv2dShape;
+use crate::desc::dense::DenseShape;
 use crate::error::Error;
 use crate::gpu::Gpu;
-use crate::ops::choice::{conv_key, dense_key, Kernel, Pass};
-use crate::ops::conv2d::{conv2d_backward_input, conv2d_backward_weights, conv2d_forward, Conv2dShape};
-use crate::ops::dense::{dense_backward_input, dense_backward_weights, dense_forward, DenseShape};
-use crate::ops::kernel::time_ms;
-use crate::ops::{Dispatch, View};
 
 /// Timed rounds: each round runs every candidate still in the race once, in turn, so
 /// a change in the machine's load (another process on a software adapter's cores) hits
@@ -76,24 +76,23 @@ impl Tuned {
 const BUDGET_MS: f64 = 30_000.0;
 
 /// A pass to choose a kernel for.
-enum Job {
+pub enum Job {
     Conv(Pass, Conv2dShape),
     Dense(Pass, DenseShape),
 }
 
-/// Chooses the kernel of every convolution and dense pass of `model`'s training graph at
-/// `batch` (the forward passes serve its evaluation graphs at that batch too), timing
-/// what `cache` does not know and adding it there. Convolutions forced to one kernel
-/// (`Choices::forced_conv`) are left alone.
-pub async fn autotune(model: &mut Model, batch: usize, cache: &mut KernelCache) -> Result<Vec<Tuned>, Error> {
-    let adapter = adapter_key(&model.gpu.adapter_info);
+/// Chooses the kernel of each of `jobs` (a network's passes, by layer name: see
+/// `GpuModel::autotune`) into `kernels`, timing what `cache` does not know and adding it
+/// there.
+pub async fn autotune(gpu: &Gpu, kernels: &mut Choices, jobs: Vec<(String, Job)>, cache: &mut KernelCache) -> Result<Vec<Tuned>, Error> {
+    let adapter = adapter_key(&gpu.adapter_info);
     let started = now_ms();
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    for (layer, job) in jobs(model, batch) {
+    for (layer, job) in jobs {
         let (pass, key, default) = match &job {
-            Job::Conv(pass, s) => (*pass, conv_key(*pass, s), model.kernels.conv(*pass, s)),
-            Job::Dense(pass, s) => (*pass, dense_key(*pass, s), model.kernels.dense(*pass, s)),
+            Job::Conv(pass, s) => (*pass, conv_key(*pass, s), kernels.conv(*pass, s)),
+            Job::Dense(pass, s) => (*pass, dense_key(*pass, s), kernels.dense(*pass, s)),
         };
         if !seen.insert(key.clone()) {
             continue;
@@ -105,37 +104,15 @@ pub async fn autotune(model: &mut Model, batch: usize, cache: &mut KernelCache) 
                 out.push(Tuned { layer, pass: pass.name(), key, kernel: default, ms: Vec::new(), cached: false });
                 continue;
             }
-            _ => (time_candidates(&model.gpu, &job, default, started + BUDGET_MS).await?, false),
+            _ => (time_candidates(gpu, &job, default, started + BUDGET_MS).await?, false),
         };
         if !cached {
             cache.insert(cache_key, entry.clone());
         }
-        model.kernels.chosen.insert(key.clone(), entry.kernel);
+        kernels.chosen.insert(key.clone(), entry.kernel);
         out.push(Tuned { layer, pass: pass.name(), key, kernel: entry.kernel, ms: entry.ms, cached });
     }
     Ok(out)
-}
-
-/// Every pass the training graph runs with a choice of kernel, by layer name.
-fn jobs(model: &Model, batch: usize) -> Vec<(String, Job)> {
-    let mut jobs = Vec::new();
-    for (i, layer) in model.layers.iter().enumerate() {
-        let dx = input_gradient_needed(&model.layers, i);
-        match layer {
-            Planned::Conv { name, .. } if model.kernels.forced_conv.is_none() => {
-                let s = layer.conv_shape(batch);
-                let passes = [Pass::ConvForward, Pass::ConvBackwardWeights, Pass::ConvBackwardInput];
-                jobs.extend(passes.into_iter().take(2 + dx as usize).map(|p| (name.clone(), Job::Conv(p, s))));
-            }
-            Planned::Dense { name, in_f, out_f, .. } => {
-                let s = DenseShape { batch, in_f: *in_f, out_f: *out_f };
-                let passes = [Pass::DenseForward, Pass::DenseBackwardWeights, Pass::DenseBackwardInput];
-                jobs.extend(passes.into_iter().take(2 + dx as usize).map(|p| (name.clone(), Job::Dense(p, s))));
-            }
-            _ => {}
-        }
-    }
-    jobs
 }
 
 /// One kernel in the race.
