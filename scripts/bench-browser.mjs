@@ -29,8 +29,8 @@ try {
   await page.goto(server.url + "?bench");
   await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
   const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env, tta, maxWorkers, batchArg, chunksArg, seedArg }) => {
-    const wasm = window.wasmBindings;
-    const init = JSON.parse(await wasm.init());
+    const wasm = new window.wasmBindings.Session();
+    const init = await wasm.init();
     if (!init.webgpu && engine === "gpu") throw new Error(init.error);
     const fetchGz = async (name) => {
       const res = await fetch(`data/${name}.gz`);
@@ -44,7 +44,7 @@ try {
     if (tta && engine === "cpu") return { tta: await inWorkers(tta.split(","), files), loadMs, adapter: "CPU engine in Web Workers" };
     if (tta) {
       const rows = [];
-      for (const preset of tta.split(",")) rows.push({ preset, ...JSON.parse(await wasm.benchmark_time_to_accuracy(engine, preset, 10)) });
+      for (const preset of tta.split(",")) rows.push({ preset, ...(await wasm.benchmark_time_to_accuracy(engine, preset, 10)) });
       return { tta: rows, loadMs, adapter: init.adapter ?? "" };
     }
 
@@ -58,17 +58,17 @@ try {
         await worker.sendData(files);
         const name = await wasm.new_model(preset, seedArg);
         const bytes = await wasm.model_bytes();
-        const info = JSON.parse(await worker.request("start", { name, model: bytes.buffer, config: JSON.stringify({ seed: seedArg, batch: batchArg }), workers: maxWorkers }, [bytes.buffer]));
+        const info = await worker.request("start", { name, model: bytes.buffer, config: { seed: seedArg, batch: batchArg }, workers: maxWorkers }, [bytes.buffer]);
         const row = { preset, batch: info.batch, workers: info.workers, setup_s: (performance.now() - setup) / 1000, reached: [null, null], trained_s: 0, epochs: 1, last_accuracy: 0, examples: 0 };
         const steps = Math.ceil(info.steps_per_epoch / 10);
         let chunksLeft = chunksArg;
         for (;;) {
           const t = performance.now();
-          const c = JSON.parse(await worker.request("chunk", { steps }));
+          const c = await worker.request("chunk", { steps });
           row.trained_s += (performance.now() - t) / 1000;
           row.epochs = c.epoch;
           row.examples += c.examples;
-          row.last_accuracy = JSON.parse(await worker.request("evaluate")).accuracy;
+          row.last_accuracy = (await worker.request("evaluate")).accuracy;
           [0.98, 0.99].forEach((target, i) => { if (row.reached[i] == null && row.last_accuracy >= target) row.reached[i] = row.trained_s; });
           if (c.finished || row.reached.every((r) => r != null) || --chunksLeft <= 0) break;
         }
@@ -78,7 +78,7 @@ try {
       return rows;
     }
     const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv, engine };
-    return JSON.parse(await wasm.benchmark(JSON.stringify(config)));
+    return await wasm.benchmark(config);
   }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES } });
   const ua = await page.evaluate(() => navigator.userAgent);
   if (result.tta) {
@@ -112,7 +112,7 @@ function printThroughput(result, ua) {
     console.log(`\ntime of one ${p.model} step at batch ${p.batch} ${what}:`);
     for (const [label, ms] of p.kernels) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
     console.log(`  ${"total".padEnd(28)} ${total.toFixed(2).padStart(8)}`);
-    if (!p.inference) continue;
+    if (!p.inference?.length) continue;
     const all = p.inference.reduce((s, k) => s + k[1], 0);
     console.log(`\ntime of one ${p.model} prediction of 1000 images (ms, each dispatch alone):`);
     for (const [label, ms] of p.inference) console.log(`  ${label.padEnd(28)} ${ms.toFixed(2).padStart(8)}  ${((100 * ms) / all).toFixed(1).padStart(5)}%`);

@@ -11,6 +11,72 @@ use crate::train::{TrainConfig, Trainer};
 
 pub use crate::clock::{median, now_ms};
 
+/// One row of the benchmark table: a preset's training speed at a batch size and its
+/// inference latency.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Row {
+    pub model: String,
+    pub batch: usize,
+    pub train_images_per_s: f64,
+    /// Training GFLOP/s (`train_flops_per_example` x images/s).
+    pub gflops: f64,
+    pub infer_1_ms: f64,
+    pub infer_1000_ms: f64,
+}
+
+/// How the benchmark makes each network it measures: the command line and the page
+/// choose the GPU's kernels through their own kernel caches (a file; IndexedDB), and the
+/// page may force one convolution kernel.
+#[allow(async_fn_in_trait)]
+pub trait Prepare {
+    /// A fresh network of `spec` (seed 1).
+    fn network(&mut self, engine: &Engine, spec: &Spec) -> Result<Net, Error> {
+        Net::new(engine, spec, 1)
+    }
+    /// Readies `net` to train at `batch` (the GPU's kernels timed and chosen).
+    async fn tune(&mut self, net: &mut Net, batch: usize) -> Result<(), Error>;
+}
+
+/// The benchmark's rows, the one loop the command line and the page share: for each
+/// spec, inference latency of 1 and 1,000 images, then training images/s (median of
+/// `windows` windows of at least `images` images) at each batch size. `row` sees each
+/// row as it is measured.
+#[allow(clippy::too_many_arguments)]
+pub async fn rows(
+    engine: &Engine,
+    specs: &[Spec],
+    batches: &[usize],
+    windows: usize,
+    images: usize,
+    data: &Mnist,
+    prepare: &mut impl Prepare,
+    mut row: impl FnMut(&Row),
+) -> Result<Vec<Row>, Error> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut model = prepare.network(engine, spec)?;
+        let flops = train_flops_per_example(model.layers());
+        let one = inference_latency(&mut model, data, 1, 21).await?;
+        let thousand = inference_latency(&mut model, data, 1000, 3).await?;
+        for &batch in batches {
+            let mut net = prepare.network(engine, spec)?;
+            prepare.tune(&mut net, batch).await?;
+            let rate = train_throughput_of(net, data, batch, windows, images).await?;
+            let r = Row {
+                model: spec.name.clone(),
+                batch,
+                train_images_per_s: rate,
+                gflops: rate * flops / 1e9,
+                infer_1_ms: one,
+                infer_1000_ms: thousand,
+            };
+            row(&r);
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// Training images per second: median of `windows` windows of at least `images` images.
 pub async fn train_throughput(
     engine: &Engine,

@@ -12,6 +12,7 @@ import { Analysis } from "./js/analysis.js";
 import { PersonalSet } from "./js/personal.js";
 import { setUpSelfTest } from "./js/selftest.js";
 import * as store from "./js/store.js";
+import { hooks, expose } from "./js/test-hooks.js";
 
 const GPU_POLL_MS = 3000;
 
@@ -56,13 +57,13 @@ async function loadData(app, download) {
   try {
     const files = await download;
     $("data-label").textContent = "Unpacking MNIST…";
-    app.wasm.load_data(...files);
+    app.session.load_data(...files);
     app.dataFiles = files;
     app.testSet = new TestSet(files[2], files[3]);
     app.dataReady = true;
     $("data-progress").value = 1;
     $("data-label").textContent = `MNIST: 60,000 training and ${app.testSet.size.toLocaleString()} test images`;
-    document.body.dataset.dataReady = "1";
+    expose({ dataReady: "1" });
     app.emit("capabilities");
   } catch (e) {
     $("data-label").textContent = "The data set did not load.";
@@ -89,7 +90,7 @@ async function showEngine(app, init) {
   const select = $("engine-select");
   select.value = app.engine;
   select.querySelector('option[value="gpu"]').disabled = !init.webgpu;
-  document.body.dataset.engine = app.engine;
+  expose({ engine: app.engine });
 }
 
 /** The engine picker: moves the model to the other engine (weights kept; training stops). */
@@ -99,7 +100,7 @@ function setUpEnginePicker(app, init) {
     const engine = select.value;
     app.training.stop();
     try {
-      await app.lock.run(() => app.wasm.set_engine(engine));
+      await app.lock.run(() => app.session.set_engine(engine));
       app.engine = engine;
       init.reason = "picked on this page";
       await showEngine(app, init);
@@ -115,7 +116,7 @@ function setUpEnginePicker(app, init) {
 /** Watches for a lost device: the model moves to the CPU engine, which trains too. */
 function watchGpu(app, init) {
   const timer = setInterval(async () => {
-    const status = app.wasm.gpu_status();
+    const status = app.session.gpu_status();
     if (!status.startsWith("lost")) return;
     clearInterval(timer);
     app.webgpu = false;
@@ -123,7 +124,7 @@ function watchGpu(app, init) {
     app.training.stop();
     if (app.engine === "gpu") {
       try {
-        await app.lock.run(() => app.wasm.set_engine("cpu"));
+        await app.lock.run(() => app.session.set_engine("cpu"));
       } catch {
         // The reference network still predicts from the last copy.
       }
@@ -155,25 +156,28 @@ async function main() {
   $("clear").onclick = () => pad.clear();
   setUpPadView();
   const app = new App();
-  app.wasm = await whenWasmReady();
-  const init = JSON.parse(await app.wasm.init());
+  // One Session holds this page's models, data and training run (src/web).
+  app.session = new (await whenWasmReady()).Session();
+  // The end-to-end tests read the page's model through it (and a person may, in the console).
+  window.appSession = app.session;
+  const init = await app.session.init();
   app.webgpu = init.webgpu;
   app.engine = init.engine;
   // The GPU kernels timed on this device at an earlier start (training runs the fastest).
   const kernels = await store.get("kernels").catch(() => undefined);
   if (kernels) {
     try {
-      app.wasm.set_kernel_cache(kernels);
+      app.session.set_kernel_cache(kernels);
     } catch {
       await store.remove("kernels").catch(() => {});
     }
   }
-  document.body.dataset.webgpu = String(init.webgpu);
+  expose({ webgpu: String(init.webgpu) });
   // ?engine=gpu|cpu overrides the automatic choice (the end-to-end tests use it).
-  const asked = new URLSearchParams(location.search).get("engine");
+  const asked = hooks.engine;
   if (asked && asked !== app.engine) {
     try {
-      await app.wasm.set_engine(asked);
+      await app.session.set_engine(asked);
       app.engine = asked;
       init.reason = "asked for in the address";
     } catch (e) {
@@ -183,7 +187,7 @@ async function main() {
   if (!init.webgpu) notify("info", "No usable WebGPU here: the CPU engine trains and recognises digits instead.", "webgpu", init.error);
   showEngine(app, init);
 
-  const predictor = new Predictor(app.wasm, pad);
+  const predictor = new Predictor(app.session, pad);
   app.models = new Models(app);
   app.training = new Training(app);
   new Analysis(app);
@@ -198,7 +202,7 @@ async function main() {
   await Promise.all([
     app.models.loadInitial().then(() => {
       predictor.ready();
-      document.body.dataset.modelReadyMs = performance.now().toFixed(0);
+      expose({ modelReadyMs: performance.now().toFixed(0) });
     }),
     download && loadData(app, download),
   ]);
@@ -208,6 +212,6 @@ async function main() {
 
 addEventListener("unhandledrejection", (e) => notify("error", `Something went wrong: ${errorText(e.reason)}`, "unexpected"));
 // scripts/bench-browser.mjs drives the wasm module itself on "?bench": the app stays out of its way.
-if (!new URLSearchParams(location.search).has("bench")) {
+if (!hooks.bench) {
   main().catch((e) => notify("error", `The app could not start: ${errorText(e)}`, "start"));
 }

@@ -2,7 +2,7 @@
 //! per engine: training images/s, inference latency, a per-kernel (GPU) or per-layer
 //! (CPU) breakdown of one step, and optionally the training time to 98% and 99%.
 
-use wgpu_mnist::benchmark::{inference_latency, time_to_accuracy, train_flops_per_example, train_throughput_of};
+use wgpu_mnist::benchmark::{rows, time_to_accuracy, Prepare};
 use wgpu_mnist::model::{Engine, Net};
 use wgpu_mnist::Error;
 
@@ -94,21 +94,21 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
         if peak.is_some() { " (% of peak)" } else { "" }
     );
     println!("|---|---|---|---|---|---|---|");
-    for name in &args.models {
-        let spec = super::preset(name)?;
-        let mut model = Net::new(engine, &spec, 1)?;
-        let flops = train_flops_per_example(model.layers());
-        let one = inference_latency(&mut model, data, 1, 21).await?;
-        let thousand = inference_latency(&mut model, data, 1000, 3).await?;
-        for &batch in &batches {
-            let mut net = Net::new(engine, &spec, 1)?;
-            super::autotune(&mut net, batch).await?;
-            let rate = train_throughput_of(net, data, batch, windows, images).await?;
-            let gflops = rate * flops / 1e9;
-            let share = peak.map(|p| format!(" ({:.0}%)", 100.0 * gflops / p)).unwrap_or_default();
-            println!("| {} | {name} | {batch} | {rate:.0} | {gflops:.2}{share} | {one:.2} | {thousand:.1} |", engine.name());
-        }
-    }
+    let specs = args.models.iter().map(|name| super::preset(name)).collect::<Result<Vec<_>, _>>()?;
+    rows(engine, &specs, &batches, windows, images, data, &mut CliPrepare, |r| {
+        let share = peak.map(|p| format!(" ({:.0}%)", 100.0 * r.gflops / p)).unwrap_or_default();
+        println!(
+            "| {} | {} | {} | {:.0} | {:.2}{share} | {:.2} | {:.1} |",
+            engine.name(),
+            r.model,
+            r.batch,
+            r.train_images_per_s,
+            r.gflops,
+            r.infer_1_ms,
+            r.infer_1000_ms
+        );
+    })
+    .await?;
     if profile {
         let batch = batches[0];
         for name in &args.models {
@@ -154,4 +154,13 @@ async fn time_to_accuracy_table(engine: &Engine, args: &BenchArgs, data: &wgpu_m
         "(training time only, the test set checked {checks} times an epoch off the clock; each run stops once both are reached; seed 1)\n"
     );
     Ok(())
+}
+
+/// The command line's networks: kernels chosen through the kernel cache file.
+struct CliPrepare;
+
+impl Prepare for CliPrepare {
+    async fn tune(&mut self, net: &mut Net, batch: usize) -> Result<(), Error> {
+        super::autotune(net, batch).await.map(|_| ())
+    }
 }

@@ -127,12 +127,41 @@ impl Engine {
                 Ok((Engine::Gpu(gpu), "as asked".into()))
             }
             EngineChoice::Auto => match Gpu::new().await {
-                Ok(gpu) if !gpu.is_software() => Ok((Engine::Gpu(gpu), "a hardware GPU adapter was found".into())),
-                Ok(gpu) => {
-                    Ok((Engine::Cpu, format!("the only GPU adapter, {}, is a software one, which the CPU engine outruns", gpu.describe())))
-                }
+                Ok(gpu) => match Engine::for_adapter(&gpu) {
+                    Engine::Cpu => Ok((
+                        Engine::Cpu,
+                        format!("the only GPU adapter, {}, is a software one, which the CPU engine outruns", gpu.describe()),
+                    )),
+                    engine => Ok((engine, "a hardware GPU adapter was found".into())),
+                },
                 Err(e) => Ok((Engine::Cpu, format!("there is no usable GPU: {e}"))),
             },
+        }
+    }
+
+    /// The engine `auto` picks given an adapter: the GPU if it is hardware, the CPU engine
+    /// if it is a software one (lavapipe, SwiftShader, WARP), which the CPU engine outruns
+    /// (docs/benchmarks.md).
+    #[cfg(feature = "gpu")]
+    pub fn for_adapter(gpu: &Gpu) -> Engine {
+        if gpu.is_software() {
+            Engine::Cpu
+        } else {
+            Engine::Gpu(gpu.clone())
+        }
+    }
+
+    /// The engine named "gpu" (on `gpu`, which must be there and not lost) or "cpu".
+    #[cfg(feature = "gpu")]
+    pub fn named(name: &str, gpu: Option<Gpu>) -> Result<Engine, Error> {
+        match name {
+            "cpu" => Ok(Engine::Cpu),
+            "gpu" => match gpu {
+                Some(gpu) if gpu.lost_reason().is_none() => Ok(Engine::Gpu(gpu)),
+                Some(gpu) => Err(Error::DeviceLost(gpu.lost_reason().unwrap_or_default())),
+                None => Err(Error::NoGpu("there is no usable WebGPU device here".into())),
+            },
+            other => Err(Error::Shape(format!("no engine '{other}' (gpu, cpu)"))),
         }
     }
 }

@@ -108,7 +108,7 @@ test(`training lenet on WebGPU from scratch for ${TRAIN_STEPS} steps lifts the s
   assert.equal(await page.inputValue("select[name=preset]"), "fast", "the 99%-in-one-epoch preset is offered first");
   assert.equal(await page.inputValue("select[name=schedule]"), "one-cycle", "and its schedule fills the form");
   await page.selectOption("select[name=preset]", "lenet");
-  assert.equal(await page.inputValue("select[name=optimizer]"), JSON.parse(await page.evaluate(() => window.wasmBindings.preset_recipe("lenet"))).optimizer, "the preset fills the form");
+  assert.equal(await page.inputValue("select[name=optimizer]"), (await page.evaluate(() => window.appSession.preset_recipe("lenet"))).optimizer, "the preset fills the form");
   assert.equal(await page.inputValue("select[name=schedule]"), "constant");
   await page.fill("input[name=batch]", "64");
   const t0 = Date.now();
@@ -222,7 +222,7 @@ test("a correction joins my digits, fine-tuning uses them, and both survive a re
   await settledGuess(page);
   await page.click("#correct-buttons button:text-is('7')");
   assert.equal(await page.locator("#personal .thumb").count(), 1);
-  if (await page.evaluate(() => typeof window.wasmBindings.fine_tune === "function")) {
+  if (await page.evaluate(() => typeof window.appSession.fine_tune === "function")) {
     await page.click("#fine-tune");
     await page.waitForFunction(() => /Fine-tuned/.test(document.getElementById("personal-note").textContent), null, { timeout: 200_000 });
     console.log(`fine-tuning: ${await page.textContent("#personal-note")}`);
@@ -233,7 +233,7 @@ test("a correction joins my digits, fine-tuning uses them, and both survive a re
   await page.reload();
   await modelReady(page);
   await page.waitForFunction(() => document.querySelectorAll("#personal .thumb").length === 1, null, { timeout: 10_000 });
-  if (await page.evaluate(() => typeof window.wasmBindings.fine_tune === "function")) {
+  if (await page.evaluate(() => typeof window.appSession.fine_tune === "function")) {
     assert.match(await page.textContent("#model-origin"), /saved in this browser/);
     await page.click("#model-restore");
     await page.waitForFunction(() => /default model/.test(document.getElementById("model-origin").textContent), null, { timeout: 30_000 });
@@ -280,7 +280,7 @@ test("a GPU device lost mid-training is survived: a new device, the newest check
   const weightsAtPause = async (page) => {
     await page.waitForFunction(() => document.body.dataset.training === "paused" && /paused/.test(document.getElementById("model-origin").textContent), null, { timeout: 240_000 });
     return page.evaluate(async () => {
-      const bytes = await window.wasmBindings.model_bytes();
+      const bytes = await window.appSession.model_bytes();
       return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
     });
   };

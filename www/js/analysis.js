@@ -4,13 +4,14 @@
 
 import { $, h, errorText, pct, countUp } from "./util.js";
 import { digitFigure } from "./digits.js";
+import { expose } from "./test-hooks.js";
 
 const MAX_GALLERY = 60;
 
 export class Analysis {
   constructor(app) {
     this.app = app;
-    this.wasm = app.wasm;
+    this.session = app.session;
     $("analyse").onclick = () => this.run();
     app.on("model-changed", () => {
       this.#stale("The model changed: analyse the test set again.");
@@ -36,12 +37,12 @@ export class Analysis {
   /** The summary and the first-layer filters of the current model. */
   async showModel() {
     try {
-      $("summary").textContent = this.wasm.model_summary();
+      $("summary").textContent = this.session.model_summary();
     } catch (e) {
       $("summary").textContent = errorText(e);
     }
     try {
-      this.#filters(JSON.parse(await this.wasm.first_filters()));
+      this.#filters(await this.session.first_filters());
     } catch (e) {
       $("filters").replaceChildren(h("p", { className: "muted", textContent: errorText(e) }));
     }
@@ -55,7 +56,7 @@ export class Analysis {
     const t0 = performance.now();
     const stopCounting = countUp($("analysis-status"), "Predicting the 10,000 test images…");
     try {
-      const predicted = await this.app.lock.run(() => this.wasm.test_predictions());
+      const predicted = await this.app.lock.run(() => this.session.test_predictions());
       stopCounting();
       this.#show(predicted, performance.now() - t0);
       this.analysed = true;
@@ -82,7 +83,7 @@ export class Analysis {
       if (test.labels[i] === predicted[i]) correct++;
     }
     $("analysis-status").textContent = `Test accuracy ${pct(correct / n, 2)} (${correct.toLocaleString()} of ${n.toLocaleString()} right), in ${(ms / 1000).toFixed(1)} s.`;
-    document.body.dataset.analysedAccuracy = (correct / n).toFixed(4);
+    expose({ analysedAccuracy: (correct / n).toFixed(4) });
     this.#confusion(cells);
     const wrong = [];
     for (let i = 0; i < n && wrong.length < MAX_GALLERY; i++) if (test.labels[i] !== predicted[i]) wrong.push(i);

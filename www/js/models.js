@@ -3,6 +3,7 @@
 
 import { $, errorText, notify, dismiss, pct } from "./util.js";
 import * as store from "./store.js";
+import { count, expose } from "./test-hooks.js";
 
 const DEFAULT_URL = "models/default.safetensors";
 const DEFAULT_INFO_URL = "models/default.json";
@@ -72,7 +73,7 @@ export class Models {
   async #install(fileName, bytes, origin, isDefault = false) {
     // Paused, not stopped: a file that does not load leaves the trainer (and the run) as it was.
     this.app.training?.pause();
-    const name = await this.app.lock.run(() => this.app.wasm.load_model(fileName, bytes));
+    const name = await this.app.lock.run(() => this.app.session.load_model(fileName, bytes));
     this.changed(name, origin, isDefault);
   }
 
@@ -83,7 +84,7 @@ export class Models {
     $("model-name").textContent = name;
     $("model-origin").textContent = origin;
     $("model-restore").hidden = isDefault;
-    document.body.dataset.model = name;
+    expose({ model: name });
     this.app.emit("model-changed", { name });
   }
 
@@ -98,9 +99,9 @@ export class Models {
   /** Saves the current model in IndexedDB, so a reload continues from it. */
   async save() {
     try {
-      const bytes = await this.app.wasm.model_bytes();
+      const bytes = await this.app.session.model_bytes();
       await store.put("model", { fileName: `${this.name}.safetensors`, bytes, savedAt: Date.now() });
-      document.body.dataset.modelSaves = Number(document.body.dataset.modelSaves ?? 0) + 1;
+      count("modelSaves");
       dismiss("model-save");
     } catch (e) {
       // Private modes without IndexedDB only log; a full store is worth saying.
@@ -111,7 +112,7 @@ export class Models {
 
   async download() {
     try {
-      const bytes = await this.app.wasm.model_bytes();
+      const bytes = await this.app.session.model_bytes();
       const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
       const a = Object.assign(document.createElement("a"), { href: url, download: `${this.name ?? "model"}.safetensors` });
       a.click();

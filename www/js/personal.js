@@ -16,7 +16,7 @@ export class PersonalSet {
   constructor(app, predictor) {
     this.app = app;
     this.predictor = predictor;
-    this.canFineTune = typeof app.wasm.fine_tune === "function";
+    this.canFineTune = typeof app.session.fine_tune === "function";
     const buttons = Array.from({ length: 10 }, (_, d) => h("button", { type: "button", className: "digit-button", textContent: d, onclick: () => this.add(d) }));
     $("correct-buttons").replaceChildren(...buttons);
     this.buttons = buttons;
@@ -77,7 +77,7 @@ export class PersonalSet {
       this.examples.forEach((ex, i) => images.set(Array.from(ex.pixels, (v) => v / 255), i * 784));
       const labels = Uint8Array.from(this.examples, (ex) => ex.label);
       const t0 = performance.now();
-      const r = JSON.parse(await this.app.lock.run(() => this.app.wasm.fine_tune(images, labels, FINE_TUNE_STEPS)));
+      const r = await this.app.lock.run(() => this.app.session.fine_tune(images, labels, FINE_TUNE_STEPS));
       stopCounting();
       $("personal-note").textContent = `Fine-tuned for ${FINE_TUNE_STEPS} steps in ${((performance.now() - t0) / 1000).toFixed(1)} s (last batch: loss ${r.loss.toFixed(3)}, accuracy ${pct(r.accuracy, 0)}).`;
       dismiss("fine-tune");

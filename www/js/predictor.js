@@ -4,6 +4,7 @@
 import { $, h, pct, errorText } from "./util.js";
 import { paintDigit } from "./digits.js";
 import { INK_SIDE } from "./pad.js";
+import { expose, unexpose } from "./test-hooks.js";
 
 export class Predictor extends EventTarget {
   /** The 28x28 input of the current drawing (784 floats in 0..1), or null. */
@@ -16,9 +17,9 @@ export class Predictor extends EventTarget {
   #frameQueued = false;
   #inFlight = false;
 
-  constructor(wasm, pad) {
+  constructor(session, pad) {
     super();
-    this.wasm = wasm;
+    this.session = session;
     this.pad = pad;
     this.bars = $("bars");
     this.rows = Array.from({ length: 10 }, (_, d) => this.#barRow(d));
@@ -53,15 +54,15 @@ export class Predictor extends EventTarget {
   async #run() {
     this.#dirty = false;
     const version = this.#wanted;
-    this.input = this.pad.isEmpty ? null : this.wasm.preprocess(this.pad.ink(), INK_SIDE, INK_SIDE) ?? null;
+    this.input = this.pad.isEmpty ? null : this.session.preprocess(this.pad.ink(), INK_SIDE, INK_SIDE) ?? null;
     this.#showInput();
     if (!this.input) {
       this.#showEmpty();
     } else {
       this.#inFlight = true;
       try {
-        this.#show(await this.wasm.predict(this.input));
-        if (!document.body.dataset.firstPredictionMs) document.body.dataset.firstPredictionMs = performance.now().toFixed(0);
+        this.#show(await this.session.predict(this.input));
+        if (!document.body.dataset.firstPredictionMs) expose({ firstPredictionMs: performance.now().toFixed(0) });
       } catch (e) {
         this.#showMessage(`Could not predict: ${errorText(e)}`);
       } finally {
@@ -76,7 +77,7 @@ export class Predictor extends EventTarget {
 
   /** For tests: "idle" once the shown guess is the one for the current drawing and model. */
   #publish() {
-    document.body.dataset.predictor = this.#shown === this.#wanted ? "idle" : "busy";
+    expose({ predictor: this.#shown === this.#wanted ? "idle" : "busy" });
   }
 
   #barRow(digit) {
@@ -100,7 +101,7 @@ export class Predictor extends EventTarget {
     });
     $("guess").textContent = top;
     $("guess-note").textContent = `${pct(probs[top], 0)} sure`;
-    document.body.dataset.guess = top;
+    expose({ guess: top });
   }
 
   #showEmpty() {
@@ -121,7 +122,7 @@ export class Predictor extends EventTarget {
       value.textContent = "";
       row.classList.remove("best");
     }
-    delete document.body.dataset.guess;
+    unexpose("guess");
   }
 
   /** The 28x28 view: the small preview, and the pad's overlay when toggled on. */

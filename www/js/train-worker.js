@@ -15,7 +15,8 @@ import { TrainWorker } from "./trainer-client.js";
 /** Workers in all, coordinator included. */
 const MAX_WORKERS = 4;
 
-let wasm = null;
+/** This worker's wasm Session (src/web). */
+let session = null;
 let role = "coordinator";
 let urls = null;
 let files = null;
@@ -44,34 +45,34 @@ async function helpersFor(count) {
  * Resolves to the run's info with `workers`, and on WebGPU `tuned` and `kernelCache`. */
 async function begin(type, name, file, workers, run, extra, batch) {
   const copy = role === "coordinator" ? file.slice(0) : null;
-  await wasm.load_model(name, new Uint8Array(file));
-  const tuned = workerEngine === "gpu" && batch ? JSON.parse(await wasm.autotune(batch)) : undefined;
-  const info = JSON.parse(run());
-  if (tuned) Object.assign(info, { tuned, kernelCache: wasm.kernel_cache() });
+  await session.load_model(name, new Uint8Array(file));
+  const tuned = workerEngine === "gpu" && batch ? await session.autotune(batch) : undefined;
+  const info = run();
+  if (tuned) Object.assign(info, { tuned, kernelCache: session.kernel_cache() });
   const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
-  helpers = role === "coordinator" && cores > 1 && wasm.splittable() ? await helpersFor(cores - 1) : [];
+  helpers = role === "coordinator" && cores > 1 && session.splittable() ? await helpersFor(cores - 1) : [];
   const field = type === "start" ? "model" : "bytes";
   await Promise.all(helpers.map((h) => h.request(type, { name, [field]: copy.slice(0), ...extra })));
-  return JSON.stringify({ ...info, workers: helpers.length + 1 });
+  return { ...info, workers: helpers.length + 1 };
 }
 
 /** `steps` data-parallel steps (not past the epoch's end), reported as train_chunk does. */
 async function parallelChunk(steps) {
-  wasm.begin_chunk();
+  session.begin_chunk();
   const applied = [];
   for (let s = 0; s < steps; s++) {
-    const plan = wasm.next_shards(helpers.length + 1);
-    if (plan === undefined) break;
-    const shards = JSON.parse(plan);
+    const plan = session.next_shards(helpers.length + 1);
+    if (plan == null) break;
+    const shards = plan;
     const pending = helpers.map((h, i) => h.request("grads", { ids: shards[i + 1] }));
-    const parts = [wasm.shard_gradients(new Uint32Array(shards[0])), ...(await Promise.all(pending))];
-    const grads = wasm.combine_gradients(parts.map((p) => p.grads), new Uint32Array(parts.map((p) => p.count)));
+    const parts = [session.shard_gradients(new Uint32Array(shards[0])), ...(await Promise.all(pending))];
+    const grads = session.combine_gradients(parts.map((p) => p.grads), new Uint32Array(parts.map((p) => p.count)));
     const sum = (key) => parts.reduce((t, p) => t + p[key], 0);
-    wasm.apply_gradients(grads, sum("loss"), sum("correct"), sum("count"));
+    session.apply_gradients(grads, sum("loss"), sum("correct"), sum("count"));
     for (const h of helpers) applied.push(h.request("apply", { grads: grads.buffer.slice(0) }));
   }
   await Promise.all(applied);
-  return wasm.chunk_report();
+  return session.chunk_report();
 }
 
 const handlers = {
@@ -79,20 +80,22 @@ const handlers = {
   async init({ glue, module, role: r, engine }) {
     const m = await import(glue);
     await m.default({ module_or_path: module });
+    // A session starts on the CPU engine; a GPU worker connects to WebGPU first.
+    const s = new m.Session();
     if (engine === "gpu") {
       // WebGPU in a worker (Chrome, Edge; where a browser has none there, the page trains).
-      const found = JSON.parse(await m.init());
+      const found = await s.init();
       if (!found.webgpu) throw new Error(`no WebGPU in this worker: ${found.error}`);
-      await m.set_engine("gpu");
-    } else m.use_cpu_engine();
-    wasm = m;
+      await s.set_engine("gpu");
+    }
+    session = s;
     workerEngine = engine;
     role = r ?? "coordinator";
     urls = { glue, module };
     return true;
   },
   data({ files: f }) {
-    wasm.load_data(...f.map((b) => new Uint8Array(b)));
+    session.load_data(...f.map((b) => new Uint8Array(b)));
     files = f;
     return true;
   },
@@ -100,16 +103,16 @@ const handlers = {
    * `workers`, how many workers share each step (at most `workers` if given, else one
    * per core). */
   start({ name, model, config, workers }) {
-    return begin("start", name, model, workers, () => wasm.start_training(config), { config }, JSON.parse(config).batch);
+    return begin("start", name, model, workers, () => session.start_training(config), { config }, config.batch);
   },
   /** A checkpoint a page saved: the run continues where it stopped (helpers too). */
   resume({ name, bytes, workers, batch }) {
-    return begin("resume", name, bytes, workers, () => wasm.resume_training(name, new Uint8Array(bytes)), {}, batch);
+    return begin("resume", name, bytes, workers, () => session.resume_training(name, new Uint8Array(bytes)), {}, batch);
   },
   /** The kernel cache the page kept (`kernel_cache` JSON); false if it was refused. */
   kernels({ json }) {
     try {
-      wasm.set_kernel_cache(json);
+      session.set_kernel_cache(json);
       return true;
     } catch {
       return false;
@@ -117,36 +120,36 @@ const handlers = {
   },
   /** Test hook (?loseDeviceAfter=N on the page): this worker's GPU device is destroyed. */
   loseDevice() {
-    wasm.lose_gpu_device_for_tests();
+    session.lose_gpu_device_for_tests();
     return true;
   },
   /** The run as a checkpoint file. */
   checkpoint() {
-    return wasm.checkpoint_bytes();
+    return session.checkpoint_bytes();
   },
   chunk({ steps }) {
-    return helpers.length ? parallelChunk(steps) : wasm.train_chunk(steps);
+    return helpers.length ? parallelChunk(steps) : session.train_chunk(steps);
   },
   /** A helper's share of a step: the mean gradient over these training images. */
   grads({ ids }) {
-    return wasm.shard_gradients(new Uint32Array(ids));
+    return session.shard_gradients(new Uint32Array(ids));
   },
   /** A helper applies the step's combined gradient, as the coordinator did. */
   apply({ grads }) {
-    wasm.apply_gradients(new Float32Array(grads), 0, 0, 0);
+    session.apply_gradients(new Float32Array(grads), 0, 0, 0);
     return true;
   },
   evaluate() {
-    return wasm.evaluate_test();
+    return session.evaluate_test();
   },
   /** The trained weights, as a model file. */
   weights() {
-    return wasm.model_bytes();
+    return session.model_bytes();
   },
   /** Weights changed on the page (fine-tuning): take them, keeping the optimizer state. */
   async setWeights({ model }) {
     await Promise.all(helpers.map((h) => h.request("setWeights", { model: model.slice(0) })));
-    wasm.update_weights(new Uint8Array(model));
+    session.update_weights(new Uint8Array(model));
     return true;
   },
 };
@@ -157,6 +160,7 @@ self.onmessage = async ({ data: { id, type, args } }) => {
     const transfer = result instanceof Uint8Array ? [result.buffer] : result?.grads instanceof Float32Array ? [result.grads.buffer] : [];
     self.postMessage({ id, result }, transfer);
   } catch (e) {
-    self.postMessage({ id, error: String(e?.message ?? e) });
+    // The error's kind (src/web/error.rs) travels with it, so the page can switch on it.
+    self.postMessage({ id, error: { message: String(e?.message ?? e), kind: e?.kind } });
   }
 };

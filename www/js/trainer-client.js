@@ -25,7 +25,7 @@ export class TrainWorker {
     this.#worker.onmessage = ({ data: { id, result, error } }) => {
       const p = this.#pending.get(id);
       this.#pending.delete(id);
-      if (error !== undefined) p.reject(new Error(error));
+      if (error !== undefined) p.reject(Object.assign(new Error(error.message), { kind: error.kind }));
       else p.resolve(result);
     };
     this.#worker.onerror = (e) => this.end(`the training worker failed: ${e.message || "no reason given"}`);

@@ -9,7 +9,7 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-/** The human-readable text of anything thrown (wasm throws plain strings). */
+/** The human-readable text of anything thrown (wasm throws Errors with a `kind`). */
 export const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
 export const pct = (x, digits = 1) => `${(x * 100).toFixed(digits)}%`;
