@@ -17,6 +17,8 @@ pub enum Error {
     BadFile(String),
     /// Training produced a non-finite loss.
     Diverged(String),
+    /// An output file (a model, a checkpoint, a log) that cannot be written.
+    CannotWrite(String),
 }
 
 impl fmt::Display for Error {
@@ -28,11 +30,28 @@ impl fmt::Display for Error {
             Error::TooLarge(m) => write!(f, "too large for this GPU: {m}"),
             Error::BadFile(m) => write!(f, "bad file: {m}"),
             Error::Diverged(m) => write!(f, "training diverged: {m}"),
+            Error::CannotWrite(m) => write!(f, "cannot write: {m}"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The same kind of error with its message rewritten (context added without saying
+    /// the kind twice).
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Error {
+        match self {
+            Error::NoGpu(m) => Error::NoGpu(f(&m)),
+            Error::DeviceLost(m) => Error::DeviceLost(f(&m)),
+            Error::Shape(m) => Error::Shape(f(&m)),
+            Error::TooLarge(m) => Error::TooLarge(f(&m)),
+            Error::BadFile(m) => Error::BadFile(f(&m)),
+            Error::Diverged(m) => Error::Diverged(f(&m)),
+            Error::CannotWrite(m) => Error::CannotWrite(f(&m)),
+        }
+    }
+}
 
 /// Shorthand for a shape error with a formatted message.
 macro_rules! shape_err {

@@ -486,6 +486,45 @@ impl Drop for Scratch {
     }
 }
 
+/// An output path that cannot be written fails before any training, naming the flag and
+/// the path (it used to fail after a whole epoch, and its rescue save went to the same
+/// bad path); a save that fails once training began (forced through a test-only hook,
+/// as a full disk would) puts the model in a file of its own in the working directory,
+/// names it, and the run ends with an error, not a success.
+#[test]
+fn unwritable_outputs_fail_before_training_and_a_failing_save_keeps_the_model() {
+    let dir = Scratch::new("unwritable");
+    let run = |args: &[&str], hook: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wgpu-mnist"));
+        cmd.current_dir(&dir.0).args(args).args(["--data", data_dir().to_str().unwrap()]);
+        if let Some(path) = hook {
+            cmd.env("WGPU_MNIST_TEST_FAIL_WRITES_TO", path);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let common =
+        ["train", "--engine", "cpu", "--model", "lenet", "--train-limit", "1000", "--test-limit", "200", "--batch", "50", "--epochs", "1"];
+    let bad = "/no/such/dir/m.safetensors";
+    for flag in ["--save", "--checkpoint"] {
+        let (ok, stdout, stderr) = run(&[&common[..], &[flag, bad]].concat(), None);
+        assert!(!ok, "{flag} {bad} must fail: {stdout}");
+        for words in [flag, bad, "nothing was trained", "cannot write"] {
+            assert!(stderr.contains(words), "'{words}' missing from: {stderr}");
+        }
+        assert!(!stdout.contains("epoch 1"), "it trained before failing: {stdout}");
+        assert!(!stderr.contains("bad file: bad file"), "{stderr}");
+    }
+    let model = dir.path("m.safetensors");
+    let (ok, stdout, stderr) = run(&[&common[..], &["--save", &model]].concat(), Some(&model));
+    assert!(!ok, "a save that failed must not end in success: {stdout}");
+    assert!(stdout.contains("epoch 1"), "it trained: {stdout}");
+    assert!(stderr.contains("lenet-rescued.safetensors") && stderr.contains(&model), "{stderr}");
+    let rescued = std::fs::read(dir.0.join("lenet-rescued.safetensors")).expect("the rescued model file");
+    safetensors::from_bytes("rescued", &rescued).unwrap();
+    assert!(!std::path::Path::new(&model).exists());
+}
+
 /// Two epochs straight, and one epoch then `--resume` of its checkpoint for the second,
 /// save byte-identical model files.
 #[test]

@@ -63,6 +63,13 @@ pub struct TrainArgs {
 }
 
 pub async fn run(args: TrainArgs) -> Result<(), Error> {
+    // Every output is checked before any work: a path that cannot be written fails now,
+    // not after an epoch of training.
+    for (flag, path) in [("--save", &args.save), ("--checkpoint", &args.checkpoint), ("--resume", &args.resume)] {
+        if let Some(path) = path {
+            check_writable(flag, path)?;
+        }
+    }
     let engine = super::engine(&args.engine).await?;
     let data = super::load_data(&args.data)?;
     let mut trainer = match &args.resume {
@@ -97,7 +104,12 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     let mut keeper = Keeper { path: checkpoint_path, last: None, every_s: args.checkpoint_every as f64, taken: Instant::now() };
     keeper.take(&trainer).await?;
     match train(&mut trainer, &args, &spec, &mut keeper).await {
-        Ok(()) => Ok(()),
+        Ok(None) => Ok(()),
+        // Trained, but --save could not be written: the model went to a file of its own.
+        Ok(Some(rescued)) => Err(Error::CannotWrite(format!(
+            "{}: the trained model could not be saved there and was saved to {rescued} instead",
+            args.save.as_deref().unwrap_or_default()
+        ))),
         Err(e) => Err(keeper.roll_back(e, &args, &spec).await),
     }
 }
@@ -148,42 +160,40 @@ impl Keeper {
     }
 
     /// After a failure: the weights go back to the last good checkpoint, which is saved
-    /// (to --checkpoint, and the model to --save; else beside the working directory), and
-    /// the error says where training stood and where the work is.
+    /// (to --checkpoint, and the model to --save; else, or where those cannot be written,
+    /// to a file in the working directory), and the error says where training stood and
+    /// where the work is.
     async fn roll_back(&self, e: Error, args: &TrainArgs, spec: &Spec) -> Error {
         println!();
         let Some((bytes, epoch, step)) = &self.last else { return e };
-        let rescue = format!("{}-rescued.safetensors", spec.name);
-        let ckpt_path = self.path.clone().unwrap_or(rescue);
+        let rescue = format!("{}-rescued-checkpoint.safetensors", spec.name);
         let at = if *epoch == 0 { "the starting weights".to_string() } else { format!("epoch {epoch} step {step}") };
-        let kept = write_file(&ckpt_path, bytes).map(|_| format!("its checkpoint ({at}) is in {ckpt_path}"));
+        let kept = write_or_rescue(self.path.as_deref(), &rescue, bytes);
         // The model file too, from the checkpoint (through the CPU engine: the GPU may be gone).
-        let saved = match &args.save {
-            Some(path) => {
-                let model = checkpoint::parse(&ckpt_path, bytes).and_then(|c| Net::with_values(&Engine::Cpu, &c.spec, &c.values));
-                match model {
-                    Ok(net) => save_net(path, spec, &net).await.map(|_| format!("; the model file {path} holds its weights")),
+        let saved = match (&args.save, &kept) {
+            (Some(path), Ok(_)) => {
+                match checkpoint::parse("the last checkpoint", bytes).and_then(|c| Net::with_values(&Engine::Cpu, &c.spec, &c.values)) {
+                    Ok(net) => save_net(path, spec, &net).await.map(|at| format!("; the model file {at} holds its weights")),
                     Err(e) => Err(e),
                 }
             }
-            None => Ok(String::new()),
+            _ => Ok(String::new()),
         };
         let how = match (kept, saved) {
-            (Ok(k), Ok(s)) => format!("The weights went back to the last good checkpoint: {k}{s}."),
+            (Ok(path), Ok(s)) => format!(
+                "The weights went back to the last good checkpoint: its checkpoint ({at}) is in {path}{s}. Resume with --resume {path}."
+            ),
             (Err(w), _) | (_, Err(w)) => format!("Saving the last good checkpoint failed too: {w}."),
         };
-        let text = format!("{e}. {how} Resume with --resume {ckpt_path}.");
-        match e {
-            Error::Diverged(_) => Error::Diverged(text.trim_start_matches("training diverged: ").to_string()),
-            Error::DeviceLost(_) => Error::DeviceLost(text.trim_start_matches("GPU device lost: ").to_string()),
-            other => Error::BadFile(format!("{other}; {how}")),
-        }
+        e.map_message(|m| format!("{m}. {how}"))
     }
 }
 
 /// The epochs left: a progress bar, a line per epoch, the model saved after every epoch,
 /// checkpoints as the keeper says.
-async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mut Keeper) -> Result<(), Error> {
+/// Resolves to the file the model went to instead of --save, if --save failed.
+async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mut Keeper) -> Result<Option<String>, Error> {
+    let mut rescued = None;
     let config = trainer.config;
     // Test-only: destroys the GPU device once this many steps are done (tests/train.rs
     // forces a device loss this way; a driver reset looks the same to the trainer).
@@ -242,7 +252,7 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         last = Some(test);
         // Saved after every epoch, so a long run that is stopped keeps its last epoch.
         if let Some(path) = &args.save {
-            save(path, spec, trainer).await?;
+            rescued = Some(save(path, spec, trainer).await?).filter(|written| written != path);
         }
         keeper.take(trainer).await?;
     }
@@ -256,26 +266,61 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         );
     }
     if let (Some(path), 0) = (&args.save, config.epochs) {
-        save(path, spec, trainer).await?;
+        rescued = Some(save(path, spec, trainer).await?).filter(|written| written != path);
     }
-    Ok(())
+    Ok(rescued)
 }
 
 fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
+    // Test-only: writes to this path fail, as a full disk or a removed directory would
+    // (tests/train.rs: a save that fails after training began).
+    if std::env::var("WGPU_MNIST_TEST_FAIL_WRITES_TO").is_ok_and(|p| p == path) {
+        return Err(Error::CannotWrite(format!("{path}: the test hook WGPU_MNIST_TEST_FAIL_WRITES_TO refused it")));
+    }
     // Written beside and renamed, so a crash mid-write never leaves half a file.
     let partial = format!("{path}.partial");
-    std::fs::write(&partial, bytes)
-        .and_then(|_| std::fs::rename(&partial, path))
-        .map_err(|e| Error::BadFile(format!("{path}: cannot write it ({e})")))
+    std::fs::write(&partial, bytes).and_then(|_| std::fs::rename(&partial, path)).map_err(|e| Error::CannotWrite(format!("{path} ({e})")))
 }
 
-async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<(), Error> {
+/// Fails now, naming the flag, if `path` cannot be written (a missing directory, a
+/// directory in its place); creates nothing that was not there.
+fn check_writable(flag: &str, path: &str) -> Result<(), Error> {
+    let probe = format!("{path}.partial");
+    let existed = std::path::Path::new(&probe).exists();
+    let result = std::fs::OpenOptions::new().append(true).create(true).open(&probe);
+    if !existed {
+        let _ = std::fs::remove_file(&probe);
+    }
+    match result {
+        Ok(_) if std::path::Path::new(path).is_dir() => {
+            Err(Error::CannotWrite(format!("{flag} {path}: it is a directory; nothing was trained")))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::CannotWrite(format!("{flag} {path}: {e}; nothing was trained"))),
+    }
+}
+
+/// Writes `bytes` to `path`, or where that fails (or there is no path) to `rescue` in
+/// the working directory; gives the file written.
+fn write_or_rescue(path: Option<&str>, rescue: &str, bytes: &[u8]) -> Result<String, Error> {
+    if let Some(path) = path {
+        match write_file(path, bytes) {
+            Ok(()) => return Ok(path.to_string()),
+            Err(e) => eprintln!("warning: {e}; writing {rescue} instead"),
+        }
+    }
+    write_file(rescue, bytes).map(|_| rescue.to_string())
+}
+
+async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<String, Error> {
     save_net(path, spec, &trainer.model).await
 }
 
-async fn save_net(path: &str, spec: &Spec, net: &Net) -> Result<(), Error> {
+/// Saves the model to `path`, or where that fails to a file in the working directory
+/// (named in the output); gives the file written.
+async fn save_net(path: &str, spec: &Spec, net: &Net) -> Result<String, Error> {
     let bytes = safetensors::to_bytes(spec, &net.read_tensors().await?);
-    write_file(path, &bytes)?;
-    println!("saved {path}");
-    Ok(())
+    let written = write_or_rescue(Some(path), &format!("{}-rescued.safetensors", spec.name), &bytes)?;
+    println!("saved {written}");
+    Ok(written)
 }

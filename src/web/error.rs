@@ -18,6 +18,8 @@ pub enum Kind {
     TooLarge,
     /// A model, checkpoint or data file that is malformed.
     BadFile,
+    /// A file that cannot be written.
+    CannotWrite,
     /// Training produced a non-finite loss.
     Diverged,
     /// A call made out of order: no model loaded, training not started, no data yet.
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Shape => "shape",
             Kind::TooLarge => "too_large",
             Kind::BadFile => "bad_file",
+            Kind::CannotWrite => "cannot_write",
             Kind::Diverged => "diverged",
             Kind::State => "state",
             Kind::Request => "request",
@@ -58,6 +61,7 @@ pub fn js(e: Error) -> JsValue {
         Error::TooLarge(_) => Kind::TooLarge,
         Error::BadFile(_) => Kind::BadFile,
         Error::Diverged(_) => Kind::Diverged,
+        Error::CannotWrite(_) => Kind::CannotWrite,
     };
     error(kind, &e.to_string())
 }
