@@ -5,21 +5,8 @@
 //! slices where the GPU op takes views, and writes every element of its outputs (so the
 //! engine suite can poison them with NaN first).
 
-pub mod batchnorm;
-pub mod conv2d;
-pub mod conv2d_direct;
-pub mod conv2d_winograd;
-pub mod dense;
-pub mod dropout;
-pub mod gather;
-pub mod gemm;
-pub mod maxpool;
-pub mod normalize;
-pub mod optim;
-pub mod par;
-pub mod relu;
-pub mod simd;
-pub mod softmax_xent;
+// One module per file of this folder: a new op needs no line here (automod).
+automod::dir!(pub "src/cpu");
 
 use crate::error::{shape_err, Error};
 

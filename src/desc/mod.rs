@@ -3,10 +3,5 @@
 //! engines (`ops` on the GPU, `cpu`), the f64 `reference` and the model plan take their
 //! op parameters from here; this module imports nothing but `error`.
 
-pub mod batchnorm;
-pub mod conv2d;
-pub mod dense;
-pub mod dropout;
-pub mod gather;
-pub mod maxpool;
-pub mod optim;
+// One module per file of this folder (automod).
+automod::dir!(pub "src/desc");

@@ -1,19 +1,17 @@
-//! The engines under test, behind one trait, so each suite case is written once and run
-//! on the GPU (natively and in the browser) and on the CPU engine. Every method takes
-//! host inputs, runs the engine's op with its outputs first filled with NaN (any element
-//! an op fails to write shows up), and returns the outputs. `variants` is how an engine
-//! widens a table row: the GPU runs each row under every candidate kernel of its op (the
-//! kernels `model::tune` chooses among) and every other row on a 2-D grid of workgroups
-//! with a ragged last row; the CPU engine has one configuration.
+//! The engines under test, so each suite case is written once and run on the GPU
+//! (natively and in the browser) and on the CPU engine. `OpEngine` is what every engine
+//! offers the suite; each op's own methods are its `Op` trait, in its case file under
+//! `cases/` beside its cases. Every op method takes host inputs, runs the engine's op
+//! with its outputs first filled with NaN (any element an op fails to write shows up),
+//! and returns the outputs. `variants` is how an engine widens a table row: the GPU runs
+//! each row under every candidate kernel of its op (the kernels `ops::tune` chooses
+//! among) and every other row on a 2-D grid of workgroups with a ragged last row; the
+//! CPU engine under each convolution algorithm it has.
 
 use crate::cpu;
-use crate::desc::batchnorm::BatchNormShape;
 use crate::desc::conv2d::Conv2dShape;
-use crate::desc::dense::{DenseShape, MatmulShape};
-use crate::desc::dropout::DropoutConfig;
-use crate::desc::gather::GatherShape;
+use crate::desc::dense::MatmulShape;
 use crate::desc::maxpool::PoolShape;
-use crate::desc::optim::Optimizer;
 use crate::model::{CpuGraph, CpuModel, Spec};
 
 /// What a table row is widened over.
@@ -39,51 +37,6 @@ pub trait OpEngine: Sized {
     fn name(&self) -> &'static str;
     /// The configurations table row `row` runs under, each with a label ("" for none).
     fn variants(&self, widen: Widen, row: usize) -> Vec<(Self, String)>;
-    /// (y, dx, dw, db) of a convolution with output gradient `dy`.
-    async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String>;
-    /// (y, argmax, dx): the backward pass runs on the engine's own argmax.
-    async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String>;
-    async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String>;
-    /// (y, dx, dw, db) of a dense layer with output gradient `dy`.
-    async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String>;
-    /// (relu(x), the gradient through a forward output `y`).
-    async fn relu(&self, x: &[f32], y: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
-    /// ((x - mean) / std, the gradient dy / std).
-    async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
-    /// (forward, backward) at training step `step`.
-    async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
-    /// Eval forward on `running`, then a training forward (updating it) and backward.
-    async fn batchnorm(
-        &self,
-        s: &BatchNormShape,
-        x: &[f32],
-        gamma: &[f32],
-        beta: &[f32],
-        running: &[f32],
-        dy: &[f32],
-    ) -> Result<BatchNormOut, String>;
-    /// (logit gradient, metrics [loss sum, correct, rows] after accumulating twice, softmax).
-    async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String>;
-    /// The parameters after each of `grads.len()` steps from `params` and zero state, and
-    /// the step counter at the end.
-    /// The parameters after each step (one per gradient) at the rates of the table
-    /// `rates` (`crate::desc::optim::rate_at`), and the step counter.
-    async fn optimizer_steps(
-        &self,
-        opt: &Optimizer,
-        rates: &[f32],
-        params: &[f32],
-        grads: &[Vec<f32>],
-    ) -> Result<(Vec<Vec<f32>>, u32), String>;
-    /// (x, labels, cursor after the batch).
-    async fn gather(
-        &self,
-        s: &GatherShape,
-        images: &[u8],
-        labels: &[u32],
-        order: &[u32],
-        cursor: u32,
-    ) -> Result<(Vec<f32>, Vec<u32>, u32), String>;
     /// Eval-mode logits of a preset's network with the given tensor values; the label
     /// says how the engine laid the tensors out.
     async fn network_logits(&self, spec: &Spec, values: &[Vec<f32>], images: &[f32]) -> Result<(Vec<f32>, String), String>;
@@ -120,122 +73,6 @@ impl OpEngine for CpuEngine {
             Widen::ConvKernels => cpu::conv2d::Algo::all().into_iter().map(|a| (CpuEngine { conv: Some(a) }, a.name())).collect(),
             _ => vec![(*self, String::new())],
         }
-    }
-
-    async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        use cpu::conv2d::Algo;
-        // A direct algorithm asked of a shape it does not compute (stride 2) runs im2col.
-        let algo = match self.conv {
-            None => Algo::for_shape(s),
-            Some(a) if a.computes(s) => a,
-            Some(_) => Algo::Im2colGemm,
-        };
-        let (mut y, mut dx, mut dw, mut db) = (nan(s.output_len()), nan(s.input_len()), nan(s.weight_len()), nan(s.out_c));
-        cpu::conv2d::conv2d_forward_by(algo, s, x, w, b, &mut y, relu).map_err(err)?;
-        cpu::conv2d::conv2d_backward_input_by(algo, s, dy, w, &mut dx);
-        cpu::conv2d::conv2d_backward_weights_by(algo, s, x, dy, &mut dw);
-        cpu::conv2d::conv2d_backward_bias(s, dy, &mut db);
-        Ok([y, dx, dw, db])
-    }
-
-    async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String> {
-        let (mut y, mut arg, mut dx) = (nan(s.output_len()), vec![u32::MAX; s.output_len()], nan(s.input_len()));
-        cpu::maxpool::maxpool_forward(s, x, &mut y, &mut arg).map_err(err)?;
-        cpu::maxpool::maxpool_backward(s, dy, &arg, &mut dx);
-        Ok((y, arg, dx))
-    }
-
-    async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String> {
-        let mut c = nan(s.m * s.n);
-        cpu::dense::matmul(s, a, b, bias, relu, &mut c).map_err(err)?;
-        Ok(c)
-    }
-
-    async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
-        let (mut y, mut dx, mut dw, mut db) = (nan(s.batch * s.out_f), nan(s.batch * s.in_f), nan(s.out_f * s.in_f), nan(s.out_f));
-        cpu::dense::dense_forward(s, x, w, b, &mut y, relu);
-        cpu::dense::dense_backward_input(s, dy, w, &mut dx);
-        cpu::dense::dense_backward_weights(s, x, dy, &mut dw);
-        cpu::dense::dense_backward_bias(s, dy, &mut db);
-        Ok([y, dx, dw, db])
-    }
-
-    async fn relu(&self, x: &[f32], y_in: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
-        cpu::relu::relu_forward(x, &mut y);
-        cpu::relu::relu_backward(y_in, dy, &mut dx);
-        Ok([y, dx])
-    }
-
-    async fn normalize(&self, mean: f32, std: f32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
-        cpu::normalize::normalize_forward(mean, std, x, &mut y);
-        cpu::normalize::normalize_backward(std, dy, &mut dx);
-        Ok([y, dx])
-    }
-
-    async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
-        let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
-        cpu::dropout::dropout_forward(c, step, x, &mut y);
-        cpu::dropout::dropout_backward(c, step, dy, &mut dx);
-        Ok([y, dx])
-    }
-
-    async fn batchnorm(
-        &self,
-        s: &BatchNormShape,
-        x: &[f32],
-        gamma: &[f32],
-        beta: &[f32],
-        running: &[f32],
-        dy: &[f32],
-    ) -> Result<BatchNormOut, String> {
-        let c = s.channels;
-        let (mut y_eval, mut y, mut stats, mut running) = (nan(s.len()), nan(s.len()), nan(2 * c), running.to_vec());
-        let (mut dx, mut dgamma, mut dbeta) = (nan(s.len()), nan(c), nan(c));
-        cpu::batchnorm::batchnorm_forward(s, false, x, gamma, beta, &mut nan(2 * c), &mut running, &mut y_eval);
-        cpu::batchnorm::batchnorm_forward(s, true, x, gamma, beta, &mut stats, &mut running, &mut y);
-        cpu::batchnorm::batchnorm_backward(s, x, dy, gamma, &stats, &mut dgamma, &mut dbeta, &mut dx);
-        Ok((y_eval, y, stats, running, dx, dgamma, dbeta))
-    }
-
-    async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String> {
-        let (mut grad, mut loss, mut correct, mut probs) = (nan(n * classes), nan(n), nan(n), nan(n * classes));
-        cpu::softmax_xent::softmax_xent(n, classes, logits, labels, &mut grad, &mut loss, &mut correct);
-        cpu::softmax_xent::softmax(n, classes, logits, &mut probs);
-        // The trainer accumulates a batch's sums the same way (train::CpuExec).
-        let (l, c): (f32, f32) = (loss.iter().sum(), correct.iter().sum());
-        Ok([grad, vec![2.0 * l, 2.0 * c, 2.0 * n as f32], probs])
-    }
-
-    async fn optimizer_steps(
-        &self,
-        opt: &Optimizer,
-        rates: &[f32],
-        params: &[f32],
-        grads: &[Vec<f32>],
-    ) -> Result<(Vec<Vec<f32>>, u32), String> {
-        let (mut p, mut s1, mut s2) = (params.to_vec(), vec![0f32; params.len()], vec![0f32; params.len()]);
-        let mut out = Vec::new();
-        for (step, grad) in grads.iter().enumerate() {
-            let opt = opt.with_lr(crate::desc::optim::rate_at(rates, step as u32));
-            cpu::optim::optimizer_step(&opt, step as u32 + 1, &mut p, grad, &mut s1, &mut s2);
-            out.push(p.clone());
-        }
-        Ok((out, grads.len() as u32))
-    }
-
-    async fn gather(
-        &self,
-        s: &GatherShape,
-        images: &[u8],
-        labels: &[u32],
-        order: &[u32],
-        cursor: u32,
-    ) -> Result<(Vec<f32>, Vec<u32>, u32), String> {
-        let (mut x, mut y) = (nan(s.batch * s.pixels), vec![u32::MAX; s.batch]);
-        cpu::gather::gather_batch(s, images, labels, order, cursor as usize, &mut x, &mut y);
-        Ok((x, y, cursor + s.batch as u32))
     }
 
     async fn network_logits(&self, spec: &Spec, values: &[Vec<f32>], images: &[f32]) -> Result<(Vec<f32>, String), String> {

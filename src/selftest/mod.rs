@@ -5,7 +5,6 @@
 //! first, and compares it with the f64 reference; each backward pass is also checked
 //! against central finite differences.
 
-mod cases;
 mod check;
 mod engine;
 #[cfg(feature = "gpu")]
@@ -16,20 +15,26 @@ pub use engine::{CpuEngine, OpEngine, Widen, CPU_ENGINE};
 #[cfg(feature = "gpu")]
 pub use engine_gpu::GpuEngine;
 
-/// The list of cases, kept in this one place: it makes `CASES`, `run_case`, and (through
-/// `for_each_case!`) the `#[test]` functions of tests/engine.rs. Each entry is
-/// `module::case`, the module under src/selftest/cases/ that mirrors src/ops/.
+/// The suite, from the list build.rs reads off src/selftest/cases/ (one file per op,
+/// mirroring src/ops/; each `pub async fn` generic over the engine is a case, each
+/// `pub trait Op` the op as an engine runs it). It makes the case modules, `CASES`,
+/// `run_case`, `SuiteEngine` and (through `for_each_case!`) the `#[test]` functions of
+/// tests/engine.rs.
 macro_rules! suite {
-    ($($module:ident :: $case:ident),* $(,)?) => {
+    (ops: [$($op:ident),* $(,)?], cases: [$($module:ident: [$($case:ident),* $(,)?]),* $(,)?] $(,)?) => {
+        /// An engine the suite can test: every op of the suite on it.
+        pub trait SuiteEngine: OpEngine $(+ cases::$op::Op)* {}
+        impl<T: OpEngine $(+ cases::$op::Op)*> SuiteEngine for T {}
+
         /// Every case, by name (the test runners make one test of each, per engine).
-        pub const CASES: &[&str] = &[$(stringify!($case)),*];
+        pub const CASES: &[&str] = &[$($(stringify!($case)),*),*];
 
         /// Runs one case on fresh random inputs; the error names the seed that reproduces it.
-        pub async fn run_case<E: OpEngine>(engine: &E, name: &str) -> Result<Report, String> {
+        pub async fn run_case<E: SuiteEngine>(engine: &E, name: &str) -> Result<Report, String> {
             let seed = check::fresh_seed();
             let rng = &mut Rng::new(seed);
             let result = match name {
-                $(stringify!($case) => cases::$module::$case(engine, rng).await,)*
+                $($(stringify!($case) => cases::$module::$case(engine, rng).await,)*)*
                 other => Err(format!("no case named {other}")),
             };
             result.map_err(|e| format!("{} engine: {e} (seed {seed})", engine.name()))
@@ -38,32 +43,14 @@ macro_rules! suite {
         /// Calls `$m!(case, case, ...)` with every case: how test files get one test each.
         #[macro_export]
         macro_rules! for_each_case {
-            ($m:ident) => { $m!($($case),*); };
+            ($m:ident) => { $m!($($($case),*),*); };
         }
     };
 }
 
-suite!(
-    conv2d::conv2d_matches_reference,
-    conv2d::conv2d_backward_matches_finite_differences,
-    maxpool::maxpool_matches_reference,
-    maxpool::maxpool_backward_matches_finite_differences,
-    dense::matmul_matches_reference,
-    dense::dense_matches_reference,
-    dense::dense_backward_matches_finite_differences,
-    relu::relu_matches_reference,
-    relu::relu_backward_matches_finite_differences,
-    normalize::normalize_matches_reference,
-    normalize::normalize_backward_matches_finite_differences,
-    dropout::dropout_matches_reference,
-    dropout::dropout_backward_matches_finite_differences,
-    batchnorm::batchnorm_matches_reference,
-    batchnorm::batchnorm_backward_matches_finite_differences,
-    softmax_xent::softmax_xent_matches_reference,
-    softmax_xent::softmax_xent_gradient_matches_finite_differences,
-    optim::optimizers_match_reference_for_three_steps,
-    optim::optimizers_match_hand_computed_values,
-    gather::gather_matches_reference,
-    network::every_preset_network_matches_reference,
-    shapes::bad_shapes_are_errors,
-);
+/// The case modules: every file of src/selftest/cases/ (automod).
+mod cases {
+    automod::dir!(pub "src/selftest/cases");
+}
+
+include!(concat!(env!("OUT_DIR"), "/suite.rs"));

@@ -5,8 +5,75 @@ use crate::desc::batchnorm::BatchNormShape;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, nan, BatchNormOut};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine::err;
+#[cfg(feature = "gpu")]
+use crate::ops;
 
-pub async fn batchnorm_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// Eval forward on `running`, then a training forward (updating it) and backward.
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String>;
+}
+
+impl Op for CpuEngine {
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String> {
+        let c = s.channels;
+        let (mut y_eval, mut y, mut stats, mut running) = (nan(s.len()), nan(s.len()), nan(2 * c), running.to_vec());
+        let (mut dx, mut dgamma, mut dbeta) = (nan(s.len()), nan(c), nan(c));
+        crate::cpu::batchnorm::batchnorm_forward(s, false, x, gamma, beta, &mut nan(2 * c), &mut running, &mut y_eval);
+        crate::cpu::batchnorm::batchnorm_forward(s, true, x, gamma, beta, &mut stats, &mut running, &mut y);
+        crate::cpu::batchnorm::batchnorm_backward(s, x, dy, gamma, &stats, &mut dgamma, &mut dbeta, &mut dx);
+        Ok((y_eval, y, stats, running, dx, dgamma, dbeta))
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn batchnorm(
+        &self,
+        s: &BatchNormShape,
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        running: &[f32],
+        dy: &[f32],
+    ) -> Result<BatchNormOut, String> {
+        let (g, c) = (&self.gpu, s.channels);
+        let (xv, gv, bv, dyv, runv) = (upload(g, x)?, upload(g, gamma)?, upload(g, beta)?, upload(g, dy)?, upload(g, running)?);
+        let (y, stats, y_eval) = (poisoned(g, s.len())?, poisoned(g, 2 * c)?, poisoned(g, s.len())?);
+        let (dx, dgamma, dbeta) = (poisoned(g, s.len())?, poisoned(g, c)?, poisoned(g, c)?);
+        let mut ds = ops::batchnorm::batchnorm_forward(g, s, false, &xv, &gv, &bv, &stats, &runv, &y_eval).map_err(err)?;
+        ds.extend(ops::batchnorm::batchnorm_forward(g, s, true, &xv, &gv, &bv, &stats, &runv, &y).map_err(err)?);
+        ds.extend(ops::batchnorm::batchnorm_backward(g, s, &xv, &dyv, &gv, &stats, &dgamma, &dbeta, &dx).map_err(err)?);
+        let mut o = run_and_read(g, &ds.iter().collect::<Vec<_>>(), &[&y_eval, &y, &stats, &runv, &dx, &dgamma, &dbeta]).await?.into_iter();
+        let mut next = || o.next().expect("seven outputs");
+        Ok((next(), next(), next(), next(), next(), next(), next()))
+    }
+}
+
+pub async fn batchnorm_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("batchnorm");
     let shapes = [(2, 5, 9), (7, 3, 1), (8, 32, 121), (3, 64, 16), (1, 48, 13), (64, 10, 1)];
     for (row, &(n, channels, inner)) in shapes.iter().enumerate() {
@@ -35,7 +102,7 @@ pub async fn batchnorm_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng)
     Ok(rep)
 }
 
-pub async fn batchnorm_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn batchnorm_backward_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("batchnorm backward (finite differences)");
     let s = BatchNormShape { n: 3, channels: 4, inner: 5, eps: 1e-3, momentum: 0.1 };
     let (x, gamma, beta, r) = (rng.vec(s.len()), rng.vec(4), rng.vec(4), rng.vec(s.len()));

@@ -5,6 +5,56 @@ use crate::desc::conv2d::Conv2dShape;
 use crate::reference as cpu;
 use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, err, nan};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::ops;
+#[cfg(feature = "gpu")]
+use crate::ops::choice::Pass;
+
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// (y, dx, dw, db) of a convolution with output gradient `dy`.
+    async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String>;
+}
+
+impl Op for CpuEngine {
+    async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
+        use crate::cpu::conv2d::Algo;
+        // A direct algorithm asked of a shape it does not compute (stride 2) runs im2col.
+        let algo = match self.conv {
+            None => Algo::for_shape(s),
+            Some(a) if a.computes(s) => a,
+            Some(_) => Algo::Im2colGemm,
+        };
+        let (mut y, mut dx, mut dw, mut db) = (nan(s.output_len()), nan(s.input_len()), nan(s.weight_len()), nan(s.out_c));
+        crate::cpu::conv2d::conv2d_forward_by(algo, s, x, w, b, &mut y, relu).map_err(err)?;
+        crate::cpu::conv2d::conv2d_backward_input_by(algo, s, dy, w, &mut dx);
+        crate::cpu::conv2d::conv2d_backward_weights_by(algo, s, x, dy, &mut dw);
+        crate::cpu::conv2d::conv2d_backward_bias(s, dy, &mut db);
+        Ok([y, dx, dw, db])
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn conv2d(&self, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
+        let g = &self.gpu;
+        let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
+        let (y, dx, dw, db) =
+            (poisoned(g, s.output_len())?, poisoned(g, s.input_len())?, poisoned(g, s.weight_len())?, poisoned(g, s.out_c)?);
+        let mut ds = ops::conv2d::conv2d_forward(g, s, &xv, &wv, &bv, &y, relu, self.conv_kernel(Pass::ConvForward, s)).map_err(err)?;
+        ds.extend(ops::conv2d::conv2d_backward_input(g, s, &dyv, &wv, &dx, self.conv_kernel(Pass::ConvBackwardInput, s)).map_err(err)?);
+        ds.push(ops::conv2d::conv2d_backward_bias(g, s, &dyv, &db).map_err(err)?);
+        let dw_kernel = self.conv_kernel(Pass::ConvBackwardWeights, s);
+        let dw_passes = ops::conv2d::conv2d_backward_weights(g, s, &xv, &dyv, &dw, dw_kernel).map_err(err)?;
+        let out = run_and_read(g, &ds.iter().chain(dw_passes.iter()).collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
+        Ok(out.try_into().expect("four outputs"))
+    }
+}
 
 #[allow(clippy::too_many_arguments)]
 fn conv(
@@ -29,7 +79,7 @@ fn describe(s: &Conv2dShape) -> String {
     )
 }
 
-pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn conv2d_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("conv2d");
     let shapes = [
         conv(1, 1, 28, 28, 16, 5, 5, 1, 0, 0),  // the first layer of most presets
@@ -62,7 +112,7 @@ pub async fn conv2d_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
     Ok(rep)
 }
 
-pub async fn conv2d_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn conv2d_backward_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("conv2d backward (finite differences)");
     for s in [conv(2, 3, 7, 6, 4, 3, 2, 2, 1, 1), conv(1, 2, 5, 5, 3, 5, 5, 1, 2, 2)] {
         for (e, variant) in engine.variants(Widen::ConvKernels, 0) {

@@ -5,8 +5,65 @@ use crate::desc::dense::{DenseShape, MatmulShape};
 use crate::reference as cpu;
 use crate::selftest::check::{check_layer_fd, project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, err, nan};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::ops;
 
-pub async fn matmul_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String>;
+    /// (y, dx, dw, db) of a dense layer with output gradient `dy`.
+    async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String>;
+}
+
+impl Op for CpuEngine {
+    async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String> {
+        let mut c = nan(s.m * s.n);
+        crate::cpu::dense::matmul(s, a, b, bias, relu, &mut c).map_err(err)?;
+        Ok(c)
+    }
+
+    async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
+        let (mut y, mut dx, mut dw, mut db) = (nan(s.batch * s.out_f), nan(s.batch * s.in_f), nan(s.out_f * s.in_f), nan(s.out_f));
+        crate::cpu::dense::dense_forward(s, x, w, b, &mut y, relu);
+        crate::cpu::dense::dense_backward_input(s, dy, w, &mut dx);
+        crate::cpu::dense::dense_backward_weights(s, x, dy, &mut dw);
+        crate::cpu::dense::dense_backward_bias(s, dy, &mut db);
+        Ok([y, dx, dw, db])
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn matmul(&self, s: &MatmulShape, a: &[f32], b: &[f32], bias: Option<&[f32]>, relu: bool) -> Result<Vec<f32>, String> {
+        let g = &self.gpu;
+        let (av, bv, c) = (upload(g, a)?, upload(g, b)?, poisoned(g, s.m * s.n)?);
+        let biasv = bias.map(|b| upload(g, b)).transpose()?;
+        let d = ops::dense::matmul(g, s, &av, &bv, biasv.as_ref(), relu, &c, self.dense_kernel()).map_err(err)?;
+        Ok(run_and_read(g, &[&d], &[&c]).await?.remove(0))
+    }
+
+    async fn dense(&self, s: &DenseShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32], relu: bool) -> Result<[Vec<f32>; 4], String> {
+        let (g, k) = (&self.gpu, self.dense_kernel());
+        let (xv, wv, bv, dyv) = (upload(g, x)?, upload(g, w)?, upload(g, b)?, upload(g, dy)?);
+        let (y, dx, dw, db) =
+            (poisoned(g, s.batch * s.out_f)?, poisoned(g, s.batch * s.in_f)?, poisoned(g, s.out_f * s.in_f)?, poisoned(g, s.out_f)?);
+        let ds = [
+            ops::dense::dense_forward(g, s, &xv, &wv, &bv, &y, relu, k).map_err(err)?,
+            ops::dense::dense_backward_input(g, s, &dyv, &wv, &dx, k).map_err(err)?,
+            ops::dense::dense_backward_weights(g, s, &xv, &dyv, &dw, k).map_err(err)?,
+            ops::dense::dense_backward_bias(g, s, &dyv, &db).map_err(err)?,
+        ];
+        let out = run_and_read(g, &ds.iter().collect::<Vec<_>>(), &[&y, &dx, &dw, &db]).await?;
+        Ok(out.try_into().expect("four outputs"))
+    }
+}
+
+pub async fn matmul_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("matmul");
     let sizes = [(1, 1, 1), (1, 10, 784), (17, 33, 5), (64, 128, 1024), (3, 3168, 576), (100, 7, 300), (31, 47, 17), (16, 16, 16)];
     for (row, &(m, n, k)) in sizes.iter().enumerate() {
@@ -23,7 +80,7 @@ pub async fn matmul_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) ->
     Ok(rep)
 }
 
-pub async fn dense_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn dense_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("dense");
     let shapes = [(1, 784, 10), (5, 17, 3), (33, 100, 129), (64, 1024, 128), (2, 576, 3168)];
     for (row, &(batch, in_f, out_f)) in shapes.iter().enumerate() {
@@ -43,7 +100,7 @@ pub async fn dense_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> 
     Ok(rep)
 }
 
-pub async fn dense_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn dense_backward_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("dense backward (finite differences)");
     let s = DenseShape { batch: 3, in_f: 7, out_f: 5 };
     for (e, variant) in engine.variants(Widen::DenseKernels, 0) {

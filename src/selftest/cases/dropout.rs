@@ -5,8 +5,45 @@ use crate::desc::dropout::DropoutConfig;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, nan};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine::err;
+#[cfg(feature = "gpu")]
+use crate::ops;
 
-pub async fn dropout_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// (forward, backward) at training step `step`.
+    async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String>;
+}
+
+impl Op for CpuEngine {
+    async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
+        let (mut y, mut dx) = (nan(x.len()), nan(x.len()));
+        crate::cpu::dropout::dropout_forward(c, step, x, &mut y);
+        crate::cpu::dropout::dropout_backward(c, step, dy, &mut dx);
+        Ok([y, dx])
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn dropout(&self, c: &DropoutConfig, step: u32, x: &[f32], dy: &[f32]) -> Result<[Vec<f32>; 2], String> {
+        let (g, n) = (&self.gpu, x.len());
+        let (xv, dyv, stepv, y, dx) = (upload(g, x)?, upload(g, dy)?, upload(g, &[step])?, poisoned(g, n)?, poisoned(g, n)?);
+        let ds = [
+            ops::dropout::dropout_forward(g, c, n, &xv, &stepv, &y).map_err(err)?,
+            ops::dropout::dropout_backward(g, c, n, &dyv, &stepv, &dx).map_err(err)?,
+        ];
+        Ok(run_and_read(g, &[&ds[0], &ds[1]], &[&y, &dx]).await?.try_into().expect("two outputs"))
+    }
+}
+
+pub async fn dropout_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("dropout");
     let configs = [
         (DropoutConfig { rate: 0.5, unit_size: 1, seed: rng.next_u32(), training: true }, 100_003),
@@ -43,7 +80,7 @@ pub async fn dropout_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -
     Ok(rep)
 }
 
-pub async fn dropout_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn dropout_backward_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("dropout backward (finite differences)");
     let c = DropoutConfig { rate: 0.4, unit_size: 5, seed: 11, training: true };
     let (x, r, step) = (rng.vec(40), rng.vec(40), 3);

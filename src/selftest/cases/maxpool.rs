@@ -5,8 +5,45 @@ use crate::desc::maxpool::PoolShape;
 use crate::reference as cpu;
 use crate::selftest::check::{project, Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, err, nan};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::ops;
 
-pub async fn maxpool_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// (y, argmax, dx): the backward pass runs on the engine's own argmax.
+    async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String>;
+}
+
+impl Op for CpuEngine {
+    async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String> {
+        let (mut y, mut arg, mut dx) = (nan(s.output_len()), vec![u32::MAX; s.output_len()], nan(s.input_len()));
+        crate::cpu::maxpool::maxpool_forward(s, x, &mut y, &mut arg).map_err(err)?;
+        crate::cpu::maxpool::maxpool_backward(s, dy, &arg, &mut dx);
+        Ok((y, arg, dx))
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn maxpool(&self, s: &PoolShape, x: &[f32], dy: &[f32]) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), String> {
+        let g = &self.gpu;
+        let (xv, dyv) = (upload(g, x)?, upload(g, dy)?);
+        let (y, arg, dx) = (poisoned(g, s.output_len())?, upload(g, &vec![u32::MAX; s.output_len()])?, poisoned(g, s.input_len())?);
+        let fwd = ops::maxpool::maxpool_forward(g, s, &xv, &y, &arg).map_err(err)?;
+        let bwd = ops::maxpool::maxpool_backward(g, s, &dyv, &arg, &dx).map_err(err)?;
+        let mut out = run_and_read(g, &[&fwd, &bwd], &[&y, &dx]).await?;
+        let arg: Vec<u32> = arg.read(g).await.map_err(err)?;
+        let dx = out.pop().expect("dx");
+        Ok((out.pop().expect("y"), arg, dx))
+    }
+}
+
+pub async fn maxpool_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("maxpool");
     let shapes = [
         PoolShape { planes: 1, in_h: 28, in_w: 28 },
@@ -33,7 +70,7 @@ pub async fn maxpool_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -
     Ok(rep)
 }
 
-pub async fn maxpool_backward_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn maxpool_backward_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("maxpool backward (finite differences)");
     let s = PoolShape { planes: 3, in_h: 5, in_w: 7 };
     // Distinct values 0.01 apart, so a 1e-3 nudge never changes a window's winner.

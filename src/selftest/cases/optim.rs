@@ -6,6 +6,76 @@ use crate::desc::optim::{rate_at, Optimizer};
 use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, upload};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine::err;
+#[cfg(feature = "gpu")]
+use crate::ops;
+#[cfg(feature = "gpu")]
+use crate::ops::run;
+
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// The parameters after each of `grads.len()` steps from `params` and zero state, and
+    /// the step counter at the end.
+    /// The parameters after each step (one per gradient) at the rates of the table
+    /// `rates` (`crate::desc::optim::rate_at`), and the step counter.
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String>;
+}
+
+impl Op for CpuEngine {
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String> {
+        let (mut p, mut s1, mut s2) = (params.to_vec(), vec![0f32; params.len()], vec![0f32; params.len()]);
+        let mut out = Vec::new();
+        for (step, grad) in grads.iter().enumerate() {
+            let opt = opt.with_lr(crate::desc::optim::rate_at(rates, step as u32));
+            crate::cpu::optim::optimizer_step(&opt, step as u32 + 1, &mut p, grad, &mut s1, &mut s2);
+            out.push(p.clone());
+        }
+        Ok((out, grads.len() as u32))
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn optimizer_steps(
+        &self,
+        opt: &Optimizer,
+        rates: &[f32],
+        params: &[f32],
+        grads: &[Vec<f32>],
+    ) -> Result<(Vec<Vec<f32>>, u32), String> {
+        let (g, n) = (&self.gpu, params.len());
+        let zeros = vec![0f32; n];
+        let (pv, gv, s1v, s2v, stepv, ratesv) =
+            (upload(g, params)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &zeros)?, upload(g, &[0u32])?, upload(g, rates)?);
+        let ds = ops::optim::optimizer_step(g, opt, &pv, &gv, &s1v, &s2v, &stepv, &ratesv).map_err(err)?;
+        let mut out = Vec::new();
+        for grad in grads {
+            gv.write(g, grad);
+            run(g, &ds.iter().collect::<Vec<_>>());
+            out.push(pv.read(g).await.map_err(err)?);
+        }
+        let steps: Vec<u32> = stepv.read(g).await.map_err(err)?;
+        Ok((out, steps[0]))
+    }
+}
 
 fn optimizers() -> [Optimizer; 7] {
     [
@@ -19,7 +89,7 @@ fn optimizers() -> [Optimizer; 7] {
     ]
 }
 
-pub async fn optimizers_match_reference_for_three_steps<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn optimizers_match_reference_for_three_steps<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("optimizers");
     for (row, opt) in optimizers().iter().enumerate() {
         for (e, _) in engine.variants(Widen::Grid, row) {
@@ -44,7 +114,7 @@ pub async fn optimizers_match_reference_for_three_steps<E: OpEngine>(engine: &E,
 
 /// The reference and the engine against numbers worked out by hand (constant or given
 /// gradients, p0 = 1).
-pub async fn optimizers_match_hand_computed_values<E: OpEngine>(engine: &E, _rng: &mut Rng) -> Result<Report, String> {
+pub async fn optimizers_match_hand_computed_values<E: OpEngine + Op>(engine: &E, _rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("optimizers (hand-computed)");
     let cases: [(Optimizer, [f32; 3], [f32; 3]); 5] = [
         // v = 1, 1.9, 2.71; p -= 0.1 v

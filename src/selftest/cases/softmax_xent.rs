@@ -4,8 +4,47 @@
 use crate::reference as cpu;
 use crate::selftest::check::{Report, Rng};
 use crate::selftest::engine::{OpEngine, Widen};
+use crate::selftest::engine::{CpuEngine, nan};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine_gpu::{GpuEngine, poisoned, run_and_read, upload};
+#[cfg(feature = "gpu")]
+use crate::selftest::engine::err;
+#[cfg(feature = "gpu")]
+use crate::ops;
 
-pub async fn softmax_xent_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+/// The op on each engine, as the suite runs it: host inputs in, outputs (poisoned with
+/// NaN before the op runs) out.
+#[allow(async_fn_in_trait, clippy::too_many_arguments)]
+pub trait Op {
+    /// (logit gradient, metrics [loss sum, correct, rows] after accumulating twice, softmax).
+    async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String>;
+}
+
+impl Op for CpuEngine {
+    async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String> {
+        let (mut grad, mut loss, mut correct, mut probs) = (nan(n * classes), nan(n), nan(n), nan(n * classes));
+        crate::cpu::softmax_xent::softmax_xent(n, classes, logits, labels, &mut grad, &mut loss, &mut correct);
+        crate::cpu::softmax_xent::softmax(n, classes, logits, &mut probs);
+        // The trainer accumulates a batch's sums the same way (train::CpuExec).
+        let (l, c): (f32, f32) = (loss.iter().sum(), correct.iter().sum());
+        Ok([grad, vec![2.0 * l, 2.0 * c, 2.0 * n as f32], probs])
+    }
+}
+
+#[cfg(feature = "gpu")]
+impl Op for GpuEngine {
+    async fn softmax_xent(&self, n: usize, classes: usize, logits: &[f32], labels: &[u32]) -> Result<[Vec<f32>; 3], String> {
+        let g = &self.gpu;
+        let (lv, labv, metrics) = (upload(g, logits)?, upload(g, labels)?, upload(g, &[0f32; 3])?);
+        let (grad, loss, correct, probs) = (poisoned(g, n * classes)?, poisoned(g, n)?, poisoned(g, n)?, poisoned(g, n * classes)?);
+        let x = ops::softmax_xent::softmax_xent(g, n, classes, &lv, &labv, &grad, &loss, &correct).map_err(err)?;
+        let acc = ops::softmax_xent::accumulate_metrics(g, n, &loss, &correct, &metrics).map_err(err)?;
+        let sm = ops::softmax_xent::softmax(g, n, classes, &lv, &probs).map_err(err)?;
+        Ok(run_and_read(g, &[&x, &acc, &acc, &sm], &[&grad, &metrics, &probs]).await?.try_into().expect("three outputs"))
+    }
+}
+
+pub async fn softmax_xent_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("softmax_xent");
     for (row, &(n, classes, scale)) in
         [(1, 10, 1.0), (7, 10, 5.0), (300, 10, 100.0), (5, 3, 1.0), (64, 1000, 3.0), (1000, 10, 1.0)].iter().enumerate()
@@ -27,7 +66,7 @@ pub async fn softmax_xent_matches_reference<E: OpEngine>(engine: &E, rng: &mut R
     Ok(rep)
 }
 
-pub async fn softmax_xent_gradient_matches_finite_differences<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+pub async fn softmax_xent_gradient_matches_finite_differences<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("softmax_xent gradient (finite differences)");
     let (n, classes) = (4, 10);
     let logits = rng.vec(n * classes);
