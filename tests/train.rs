@@ -525,6 +525,41 @@ fn unwritable_outputs_fail_before_training_and_a_failing_save_keeps_the_model() 
     assert!(!std::path::Path::new(&model).exists());
 }
 
+/// `train --log` writes a window of about 2,000 training images a row, then the
+/// validation and test rows of each epoch, with the test accuracy the epoch line prints;
+/// the file reads back through `train::log::parse`, and a second run appends to it.
+#[test]
+fn train_log_writes_every_window_and_evaluation_and_reads_back() {
+    let dir = Scratch::new("log");
+    let log = dir.path("run.csv");
+    let args =
+        ["train", "--engine", "cpu", "--model", "lenet", "--train-limit", "5000", "--test-limit", "500", "--batch", "50", "--epochs", "1"];
+    let out = cli(&[&args[..], &["--validation-split", "0.2", "--log", &log]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().next(), Some(wgpu_mnist::train::log::HEADER));
+    let rows = wgpu_mnist::train::log::parse("run.csv", &text).unwrap();
+    use wgpu_mnist::train::log::Kind;
+    // 4,000 training images at 50 a step: 80 steps in windows of 40 steps (2,000 images).
+    let train: Vec<_> = rows.iter().filter(|r| r.kind == Kind::Train).collect();
+    assert_eq!(train.len(), 2, "{text}");
+    assert_eq!(train.iter().map(|r| r.examples).sum::<usize>(), 4000);
+    assert!(train.windows(2).all(|w| w[0].seconds <= w[1].seconds && w[0].step < w[1].step), "{text}");
+    assert!(train.iter().all(|r| r.images_per_s.is_some_and(|v| v > 0.0)));
+    let kinds: Vec<Kind> = rows.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds[2..], [Kind::Validation, Kind::Test]);
+    let (validation, test) = (&rows[2], &rows[3]);
+    assert_eq!((validation.examples, test.examples), (1000, 500));
+    let printed = format!("test acc {:.2}%", 100.0 * test.accuracy);
+    assert!(stdout.contains(&printed), "'{printed}' missing from: {stdout}");
+    let again = cli(&[&args[..], &["--log", &log]].concat());
+    assert!(again.status.success());
+    let appended = wgpu_mnist::train::log::parse("run.csv", &std::fs::read_to_string(&log).unwrap()).unwrap();
+    // No validation split this time: 5,000 images are windows of 40, 40 and 20 steps, then the test row.
+    assert_eq!(appended.len(), rows.len() + 4, "the second run's rows appended under the one header");
+}
+
 /// Two epochs straight, and one epoch then `--resume` of its checkpoint for the second,
 /// save byte-identical model files.
 #[test]

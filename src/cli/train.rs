@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use wgpu_mnist::desc::optim::{Optimizer, Schedule};
 use wgpu_mnist::model::{safetensors, summary, Engine, Net, Spec};
+use wgpu_mnist::train::log::{self, Kind, Window};
 use wgpu_mnist::train::{checkpoint, TrainConfig, Trainer};
 use wgpu_mnist::Error;
 
@@ -50,6 +51,10 @@ pub struct TrainArgs {
     /// Write a resumable checkpoint here (see --resume).
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<String>,
+    /// Append the run's metric windows to this CSV file (created with its header): one row
+    /// per window of about 2,000 training images and one per evaluation.
+    #[arg(long, value_name = "FILE.csv")]
+    log: Option<String>,
     /// Seconds of training between checkpoints (and at every epoch's end).
     #[arg(long, default_value_t = 30.0, value_parser = super::positive_finite)]
     checkpoint_every: f32,
@@ -65,7 +70,7 @@ pub struct TrainArgs {
 pub async fn run(args: TrainArgs) -> Result<(), Error> {
     // Every output is checked before any work: a path that cannot be written fails now,
     // not after an epoch of training.
-    for (flag, path) in [("--save", &args.save), ("--checkpoint", &args.checkpoint), ("--resume", &args.resume)] {
+    for (flag, path) in [("--save", &args.save), ("--checkpoint", &args.checkpoint), ("--resume", &args.resume), ("--log", &args.log)] {
         if let Some(path) = path {
             check_writable(flag, path)?;
         }
@@ -100,10 +105,11 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
         "optimizer {:?}, schedule {:?}, batch {}, {} epochs, seed {}",
         config.optimizer, config.schedule, config.batch, config.epochs, config.seed
     );
+    let mut log = MetricsLog::open(args.log.as_deref())?;
     let checkpoint_path = args.checkpoint.clone().or(args.resume.clone());
     let mut keeper = Keeper { path: checkpoint_path, last: None, every_s: args.checkpoint_every as f64, taken: Instant::now() };
     keeper.take(&trainer).await?;
-    match train(&mut trainer, &args, &spec, &mut keeper).await {
+    match train(&mut trainer, &args, &spec, &mut keeper, &mut log).await {
         Ok(None) => Ok(()),
         // Trained, but --save could not be written: the model went to a file of its own.
         Ok(Some(rescued)) => Err(Error::CannotWrite(format!(
@@ -192,8 +198,15 @@ impl Keeper {
 /// The epochs left: a progress bar, a line per epoch, the model saved after every epoch,
 /// checkpoints as the keeper says.
 /// Resolves to the file the model went to instead of --save, if --save failed.
-async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mut Keeper) -> Result<Option<String>, Error> {
+async fn train(
+    trainer: &mut Trainer,
+    args: &TrainArgs,
+    spec: &Spec,
+    keeper: &mut Keeper,
+    log: &mut MetricsLog,
+) -> Result<Option<String>, Error> {
     let mut rescued = None;
+    let mut trained_s = 0.0;
     let config = trainer.config;
     // Test-only: destroys the GPU device once this many steps are done (tests/train.rs
     // forces a device loss this way; a driver reset looks the same to the trainer).
@@ -210,7 +223,11 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         let t0 = Instant::now();
         let (mut loss, mut correct, mut seen) = (0.0, 0.0, 0usize);
         while !trainer.epoch_done() {
+            let window = Instant::now();
             let m = trainer.train_steps(report_every).await?;
+            let window_s = window.elapsed().as_secs_f64();
+            trained_s += window_s;
+            log.write(&Window { images_per_s: Some(m.examples as f64 / window_s), ..log::window(Kind::Train, trainer, trained_s, m) })?;
             loss += m.loss * m.examples as f64;
             correct += m.accuracy * m.examples as f64;
             seen += m.examples;
@@ -237,6 +254,10 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         let train_secs = t0.elapsed().as_secs_f64();
         let val = trainer.evaluate_validation().await?;
         let test = trainer.evaluate_test().await?;
+        if let Some(v) = val {
+            log.write(&log::window(Kind::Validation, trainer, trained_s, v))?;
+        }
+        log.write(&log::window(Kind::Test, trainer, trained_s, test))?;
         let val_text = val.map(|v| format!("  val acc {:.2}%", 100.0 * v.accuracy)).unwrap_or_default();
         println!(
             "{}epoch {}  train loss {:.4}  train acc {:.2}%{val_text}  test loss {:.4}  test acc {:.2}%  {:.1} s  {:.0} img/s",
@@ -269,6 +290,29 @@ async fn train(trainer: &mut Trainer, args: &TrainArgs, spec: &Spec, keeper: &mu
         rescued = Some(save(path, spec, trainer).await?).filter(|written| written != path);
     }
     Ok(rescued)
+}
+
+/// `--log`: rows appended and flushed as they come, so a run that stops keeps them.
+struct MetricsLog(Option<(String, std::fs::File)>);
+
+impl MetricsLog {
+    /// Opens the file for appending, writing the header into a new or empty one.
+    fn open(path: Option<&str>) -> Result<MetricsLog, Error> {
+        let Some(path) = path else { return Ok(MetricsLog(None)) };
+        let cannot = |e: std::io::Error| Error::CannotWrite(format!("--log {path}: {e}"));
+        let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(cannot)?;
+        if file.metadata().map_err(cannot)?.len() == 0 {
+            writeln!(file, "{}", log::HEADER).map_err(cannot)?;
+        }
+        Ok(MetricsLog(Some((path.to_string(), file))))
+    }
+
+    fn write(&mut self, row: &Window) -> Result<(), Error> {
+        match &mut self.0 {
+            Some((path, file)) => writeln!(file, "{}", row.csv()).map_err(|e| Error::CannotWrite(format!("--log {path}: {e}"))),
+            None => Ok(()),
+        }
+    }
 }
 
 fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod fine_tune;
+pub mod log;
 pub mod parallel;
 
 use crate::data::Mnist;
