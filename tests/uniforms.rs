@@ -57,15 +57,7 @@ fn mirrored() -> Vec<Mirror> {
             let decl = &rest[rest.find("pub struct ").expect("uniform! declares a pub struct") + "pub struct ".len()..];
             let name = decl[..decl.find('{').unwrap()].trim().to_string();
             let body = &decl[decl.find('{').unwrap() + 1..decl.find('}').unwrap()];
-            let fields = body
-                .split(',')
-                .map(str::trim)
-                .filter(|f| !f.is_empty())
-                .map(|f| {
-                    let (n, t) = f.split_once(':').unwrap_or_else(|| panic!("{module}: cannot read field '{f}' of {name}"));
-                    (n.trim().to_string(), t.trim().to_string())
-                })
-                .collect();
+            let fields = fields(body, &name);
             out.push(Mirror { module: module.clone(), name, fields, shaders: shaders.clone() });
             rest = &rest["uniform! {".len()..];
         }
@@ -97,17 +89,19 @@ fn wgsl_struct(source: &str, name: &str) -> Option<Vec<(String, String)>> {
     let code: String = source.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
     let start = code.find(&format!("struct {name} "))?;
     let body = &code[start..];
-    let body = &body[body.find('{')? + 1..body.find('}')?];
-    let fields = body
-        .split(',')
+    Some(fields(&body[body.find('{')? + 1..body.find('}')?], name))
+}
+
+/// The fields of a struct's body (`a: u32, b: f32,`), as (name, type), in Rust or WGSL.
+fn fields(body: &str, name: &str) -> Vec<(String, String)> {
+    body.split(',')
         .map(str::trim)
         .filter(|f| !f.is_empty())
         .map(|f| {
             let (n, t) = f.split_once(':').unwrap_or_else(|| panic!("struct {name}: cannot read field '{f}'"));
             (n.trim().to_string(), t.trim().to_string())
         })
-        .collect();
-    Some(fields)
+        .collect()
 }
 
 /// The Rust type a WGSL uniform field is mirrored by, and the WGSL (size, alignment) in bytes.

@@ -1,6 +1,7 @@
 // Shared by the end-to-end tests: serves dist/ on a loopback port and starts the
 // machine's Chromium (never a downloaded one) with WebGPU on.
 import { createServer } from "node:http";
+import { before, after } from "node:test";
 import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,4 +41,19 @@ export async function launch({ webgpu = true } = {}) {
     args: [...(webgpu ? ["--enable-unsafe-webgpu"] : []), "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
   });
+}
+
+/** Serves dist/ and starts Chromium before a test file's tests, and ends both after them:
+ * `const env = servedApp();` then `env.server.url`, `env.browser`. */
+export function servedApp(options) {
+  const env = {};
+  before(async () => {
+    env.server = await serveDist();
+    env.browser = await launch(options);
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.server?.close();
+  });
+  return env;
 }

@@ -1,5 +1,6 @@
-// A tiny key-value store in IndexedDB: the current model and the personal digits
-// survive a reload. Failures (private mode, quota) degrade to "not persisted".
+// A tiny key-value store in IndexedDB: the current model, the personal digits and every
+// training run's record and checkpoint (js/runs.js) survive a reload. Failures (private
+// mode, quota) degrade to "not persisted".
 
 const DB_NAME = "wgpu-mnist";
 const STORE = "kv";
@@ -27,6 +28,9 @@ async function request(mode, makeRequest) {
 export const get = (key) => request("readonly", (s) => s.get(key));
 export const put = (key, value) => request("readwrite", (s) => s.put(value, key));
 export const remove = (key) => request("readwrite", (s) => s.delete(key));
+/** Every key that starts with `prefix`. */
+export const keys = (prefix) =>
+  request("readonly", (s) => s.getAllKeys(IDBKeyRange.bound(prefix, `${prefix}\uffff`)));
 
 /** True when the browser refused a write for lack of space (the origin's quota). */
 export const isQuotaError = (e) => e?.name === "QuotaExceededError" || /quota/i.test(String(e?.message ?? e));

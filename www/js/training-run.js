@@ -4,7 +4,7 @@
 // Where the steps execute is the backend's (js/run-backends.js); what the person sees is
 // the panel's (js/training.js), told through `view`.
 
-import * as store from "./store.js";
+import * as runs from "./runs.js";
 import { hooks, expose } from "./test-hooks.js";
 
 const MAX_CHUNK_STEPS = 500;
@@ -15,15 +15,6 @@ const RATE_WINDOW_MS = 4000;
 /** A checkpoint of the run (weights, optimizer state, position) goes to IndexedDB this
  * often and at every epoch's end, so a reload or a crashed tab can continue the run. */
 const CHECKPOINT_MS = 1000 * hooks.checkpointEverySeconds;
-/** The key of the newest checkpoint in IndexedDB. */
-const CHECKPOINT_KEY = "checkpoint";
-
-/** The checkpoint a reload or a crashed tab left, if any. */
-export const interruptedCheckpoint = () => store.get(CHECKPOINT_KEY).catch(() => undefined);
-
-/** Forgets the kept checkpoint (a new run, a finished one, or one that diverges). */
-export const forgetCheckpoint = () => store.remove(CHECKPOINT_KEY).catch(() => {});
-
 /** Whether an error says the GPU device was lost (its kind, from wasm's `Error::DeviceLost`). */
 export const isDeviceLoss = (e) => e?.kind === "device_lost";
 
@@ -39,12 +30,15 @@ export class TrainingRun {
   /** Set to a reason ("hidden") to take a checkpoint after the chunk in flight. */
   checkpointSoon = null;
   #looping = false;
+  /** Record writes, one after another (each reads and merges the last). */
+  #writes = Promise.resolve();
   #lastSync = 0;
   #lastCheckpoint = null;
 
-  /** `info`: what the backend's start or resume resolved to. */
-  constructor(app, backend, info, view) {
-    Object.assign(this, { app, backend, view });
+  /** `id`: the run's (js/runs.js; a continued run keeps its id); `info`: what the
+   * backend's start or resume resolved to. */
+  constructor(app, id, backend, info, view) {
+    Object.assign(this, { app, id, backend, view });
     this.batch = info.batch;
     this.stepsPerEpoch = info.steps_per_epoch;
     this.epochs = info.epochs;
@@ -53,12 +47,19 @@ export class TrainingRun {
     this.at = info.epoch ? (info.epoch - 1) * info.steps_per_epoch + info.step : 0;
     this.stats = { chunks: 0, stepsDone: 0, lastSteps: 1, msPerStep: null, activeMs: 0, recent: [] };
     this.started = performance.now();
-    expose({ trainingIn: backend.inWorker ? "worker" : "page", trainingWorkers: this.workers });
+    expose({ trainingIn: backend.inWorker ? "worker" : "page", trainingWorkers: this.workers, runId: id });
   }
 
   #setState(state) {
     this.state = state;
     this.view.state(this, state);
+    this.#record({ state: state === "idle" ? "stopped" : state });
+  }
+
+  /** Updates the run's record in IndexedDB (a storage failure is said by the checkpoints). */
+  #record(fields) {
+    const all = { position: this.position, workers: this.workers, ...fields };
+    this.#writes = this.#writes.then(() => runs.saveRecord(this.id, all)).catch(() => {});
   }
 
   pause() {
@@ -86,7 +87,7 @@ export class TrainingRun {
       while (this.state === "running") {
         const chunk = await this.#chunk();
         if (this.state === "idle") return; // the model was replaced meanwhile
-        this.#record(chunk);
+        this.#tally(chunk);
         this.position = { epoch: chunk.epoch, step: chunk.step, stepsPerEpoch: chunk.steps_per_epoch };
         if (this.backend.inWorker && this.backend.engine === "gpu" && this.stats.stepsDone >= hooks.loseDeviceAfter && !TrainingRun.deviceLossForced) {
           TrainingRun.deviceLossForced = true; // once per page: the continued run trains on
@@ -98,7 +99,7 @@ export class TrainingRun {
         await yieldToEventLoop();
         if (chunk.epoch_done) await this.#epochEnd(chunk);
         if (chunk.finished) {
-          await forgetCheckpoint();
+          await runs.forgetCheckpoint(this.id);
           this.#setState("finished");
         } else if (chunk.epoch_done || this.checkpointSoon || performance.now() - (this.#lastCheckpoint ?? this.started) > CHECKPOINT_MS) {
           await this.checkpoint(chunk, this.checkpointSoon || (chunk.epoch_done ? "epoch" : "timer"));
@@ -131,7 +132,7 @@ export class TrainingRun {
     return chunk;
   }
 
-  #record(c) {
+  #tally(c) {
     const s = this.stats;
     s.chunks += 1;
     s.stepsDone += c.steps;
@@ -179,7 +180,7 @@ export class TrainingRun {
       const bytes = await this.backend.checkpoint();
       saved = { fileName: `${this.app.models.name ?? "model"}.safetensors`, bytes, savedAt: Date.now(), epoch: at.epoch, step: at.step, stepsPerEpoch: at.steps_per_epoch, epochs: at.epochs, batch: this.batch };
       this.saved = saved;
-      await store.put(CHECKPOINT_KEY, saved);
+      await runs.saveCheckpoint(this.id, saved);
       this.view.checkpointKept(this, reason);
     } catch (e) {
       // A lost device fails the run's next chunk, which says so: not a storage problem.
@@ -189,7 +190,7 @@ export class TrainingRun {
 
   /** The run's newest checkpoint: the one in memory, else the one in IndexedDB. */
   async newest() {
-    return this.saved ?? (await interruptedCheckpoint());
+    return this.saved ?? (await runs.checkpointOf(this.id));
   }
 
   /** A failed run ends (its worker is replaced at the next start; the page's model keeps
@@ -202,8 +203,10 @@ export class TrainingRun {
       const saved = await this.newest();
       const at = this.position;
       const redone = saved && at ? (at.epoch - saved.epoch) * at.stepsPerEpoch + (at.step - saved.step) : null;
+      this.#record({ state: "device lost" });
       this.view.deviceLost(this, e, saved && at ? { saved, at, redone } : null);
     } else if (e?.kind === "diverged") {
+      this.#record({ state: "diverged" });
       this.view.diverged(this, e, await this.#rollBack());
     } else this.view.failed(this, e);
   }
@@ -216,7 +219,7 @@ export class TrainingRun {
     try {
       await this.view.install(saved, `back to the checkpoint of epoch ${saved.epoch}, step ${saved.step} (training diverged after it)`);
       // Its recipe diverges: it is not offered to continue after a reload.
-      await forgetCheckpoint();
+      await runs.forgetCheckpoint(this.id);
       await this.app.models.save();
       return { saved };
     } catch (error) {

@@ -6,13 +6,16 @@
 import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
 import { TrainingChart } from "./chart.js";
 import { Backends } from "./run-backends.js";
-import { TrainingRun, interruptedCheckpoint, forgetCheckpoint } from "./training-run.js";
+import { TrainingRun } from "./training-run.js";
+import * as runs from "./runs.js";
 import { expose, count, unexpose } from "./test-hooks.js";
 import * as store from "./store.js";
 
 export class Training {
   /** The current run (null before the first start). */
   run = null;
+  /** Releases this tab's lock on the current run (js/runs.js). */
+  #releaseRun = null;
   /** True while this panel itself replaces the model (so its model-changed is not a stop). */
   #installing = false;
 
@@ -83,9 +86,9 @@ export class Training {
       const info = await backend.start(config);
       if (info.tuned) this.#tuned(info.tuned, info.kernelCache);
       dismiss("training");
-      dismiss("checkpoint");
-      await forgetCheckpoint();
-      const run = this.#begin(backend, info);
+      const id = runs.newRunId();
+      await runs.saveRecord(id, { preset: this.fields.preset.value, recipe: config, engine: backend.engine, startedAt: Date.now(), state: "running" }).catch(() => {});
+      const run = this.#begin(backend, info, id, await runs.holdLock(id));
       // A first checkpoint at once: a run that diverges early still has finite weights to go back to.
       await run.checkpoint({ epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs }, "start");
       run.loop();
@@ -96,21 +99,25 @@ export class Training {
     }
   }
 
-  /** At start: a run that a reload or a crash interrupted is offered to continue. */
+  /** At start: every run that a reload, a crash or a closed tab interrupted, and that no
+   * other tab trains or offers, is offered to continue (this tab holds its lock meanwhile). */
   async offerInterrupted() {
-    const saved = await interruptedCheckpoint();
-    if (!saved) return;
-    const when = new Date(saved.savedAt).toLocaleString();
-    this.#offerContinue(
-      notify("info", `A training run was interrupted at epoch ${saved.epoch} of ${saved.epochs}, step ${saved.step} of ${saved.stepsPerEpoch} (checkpoint kept ${when}).`, "checkpoint"),
-      saved,
-    );
+    const { claimed, skipped } = await runs.claimInterrupted();
+    for (const { id, why } of skipped) notify("warn", `A stored training run (${id}) was skipped: ${why}.`, `run-skipped-${id}`);
+    for (const { record, saved, release } of claimed) {
+      const when = new Date(saved.savedAt).toLocaleString();
+      const what = record.preset ? `A training run of ${record.preset}` : "A training run";
+      const banner = notify("info", `${what} was interrupted at epoch ${saved.epoch} of ${saved.epochs}, step ${saved.step} of ${saved.stepsPerEpoch} (checkpoint kept ${when}).`, `checkpoint-${record.id}`);
+      this.#offerContinue(banner, { id: record.id, saved, release });
+    }
+    expose({ runsOffered: claimed.length });
   }
 
-  /** Continues an interrupted run from its checkpoint: weights, optimizer state, position. */
-  async continueFrom(saved) {
+  /** Continues an interrupted run from its checkpoint: weights, optimizer state, position.
+   * `release`: the lock on the run this tab holds (claimed with the offer). */
+  async continueFrom({ id, saved, release }) {
     this.stop();
-    dismiss("checkpoint");
+    dismiss(`checkpoint-${id}`);
     this.#setBusy(true);
     this.#status("Restoring the checkpoint…");
     try {
@@ -119,7 +126,7 @@ export class Training {
       // On WebGPU the kernels the run started with come back (the cache knows them: nothing is timed again).
       const info = await backend.resume(saved);
       if (info.tuned) this.#tuned(info.tuned, info.kernelCache);
-      this.#begin(backend, info);
+      this.#begin(backend, info, id, release);
       expose({ resumedAt: `${info.epoch}:${info.step}` });
       this.#progress(info.step, info.steps_per_epoch, info.epoch, info.epochs);
       this.run.loop();
@@ -177,9 +184,17 @@ export class Training {
     }
   }
 
-  /** A new run from the backend's answer (start or resume). */
-  #begin(backend, info) {
-    this.run = new TrainingRun(this.app, backend, info, this.#view());
+  /** A new run from the backend's answer (start or resume), holding the run's lock. The
+   * run it replaces in this tab lets its lock go (and, unless it was finished, its
+   * checkpoint: a tab's newest run replaces its last, as it always did). */
+  #begin(backend, info, id, release) {
+    const old = this.run;
+    if (old && old.id !== id) {
+      if (old.state !== "finished") runs.forgetCheckpoint(old.id);
+      this.#releaseRun?.();
+    }
+    this.#releaseRun = release;
+    this.run = new TrainingRun(this.app, id, backend, info, this.#view());
     this.#clearStats();
     this.#progress(0, info.steps_per_epoch, 1, info.epochs);
     return this.run;
@@ -281,14 +296,16 @@ export class Training {
     }
     const { saved, at, redone } = lost;
     const text = `The GPU device was lost while training (epoch ${at.epoch}, step ${at.step}). The run can go on from its newest checkpoint (epoch ${saved.epoch}, step ${saved.step}) on a new device; ${redone} step${redone === 1 ? "" : "s"} will be redone.`;
-    this.#offerContinue(notify("error", text, "checkpoint", errorText(e)), saved);
+    this.#offerContinue(notify("error", text, `checkpoint-${this.run.id}`, errorText(e)), { id: this.run.id, saved, release: this.#releaseRun });
     expose({ stepsToRedo: redone });
   }
 
-  /** A "Continue it" button on a banner. */
-  #offerContinue(banner, saved) {
-    const button = Object.assign(document.createElement("button"), { id: "train-continue", type: "button", textContent: "Continue it" });
-    button.onclick = () => this.continueFrom(saved);
+  /** A "Continue it" button on a banner, for the run `offer` ({id, saved, release}). */
+  #offerContinue(banner, offer) {
+    const button = Object.assign(document.createElement("button"), { className: "train-continue", type: "button", textContent: "Continue it" });
+    if (!document.getElementById("train-continue")) button.id = "train-continue"; // the newest run's, for the tests
+    button.dataset.run = offer.id;
+    button.onclick = () => this.continueFrom(offer);
     banner.querySelector("div").append(button);
   }
 

@@ -1,0 +1,82 @@
+// Training runs as records of their own, with real tabs of one browser profile (one
+// IndexedDB, one set of Web Locks): a closed tab's run survives another tab's finished
+// run, is offered to exactly one of the next pages that open, and the page that continues
+// it ends with the weights of a run never interrupted, bit for bit.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { servedApp } from "./harness.mjs";
+import { LAPTOP, modelReady, dataReady } from "./app-helpers.mjs";
+
+/** Tab A's run (lenet, batch 50, CPU engine) pauses at this step. */
+const STOP = 150;
+
+const env = servedApp();
+
+/** A new tab of `context` on the app, ready to predict and to train. */
+async function tab(context, query) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${env.server.url}?engine=cpu${query}`);
+  await modelReady(page);
+  await dataReady(page);
+  return { page, errors };
+}
+
+/** Starts a fresh run of `preset` with the form's recipe, `batch` and `epochs` overridden. */
+async function startRun(page, preset, { batch, epochs } = {}) {
+  await page.selectOption("select[name=preset]", preset);
+  if (batch) await page.fill("input[name=batch]", String(batch));
+  if (epochs) await page.fill("input[name=epochs]", String(epochs));
+  await page.click("#train-start");
+}
+
+/** SHA-256 of the page's model file once its run has paused (and the page took the weights). */
+async function weightsAtPause(page) {
+  await page.waitForFunction(() => document.body.dataset.training === "paused" && /paused/.test(document.getElementById("model-origin").textContent), null, { timeout: 240_000 });
+  return page.evaluate(async () => {
+    const bytes = await window.appSession.model_bytes();
+    return Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+  });
+}
+
+test("two tabs: a closed tab's run outlives the other tab's finished run, is offered to exactly one new page, and continues to the weights of a run never interrupted", { timeout: 600_000 }, async () => {
+  const context = await env.browser.newContext(LAPTOP);
+  // Tab A: a run that pauses at step STOP (checkpoints every second).
+  const a = await tab(context, `&checkpointEvery=1&stopAfter=${STOP}`);
+  await startRun(a.page, "lenet", { batch: 50 });
+  await a.page.waitForFunction(() => document.body.dataset.training === "paused", null, { timeout: 240_000 });
+  const runA = await a.page.evaluate(() => document.body.dataset.runId);
+  // Tab B: a short run that finishes (which used to delete the one checkpoint of the origin).
+  const b = await tab(context, "");
+  await startRun(b.page, "lenet", { batch: 500, epochs: 1 });
+  await b.page.waitForFunction(() => document.body.dataset.training === "finished", null, { timeout: 240_000 });
+  assert.notEqual(await b.page.evaluate(() => document.body.dataset.runId), runA);
+  // Tab A is closed, as a crash or a discarded tab closes it.
+  await a.page.close();
+  // Two new pages open at once: exactly one of them is offered A's run.
+  const [c1, c2] = await Promise.all([tab(context, `&stopAfter=${STOP}`), tab(context, `&stopAfter=${STOP}`)]);
+  const offered = async (t) => {
+    await t.page.waitForFunction(() => document.body.dataset.runsOffered !== undefined, null, { timeout: 60_000 });
+    return Number(await t.page.evaluate(() => document.body.dataset.runsOffered));
+  };
+  const counts = [await offered(c1), await offered(c2)];
+  console.log(`runs offered to the two new pages: ${counts.join(" and ")}`);
+  assert.deepEqual([...counts].sort(), [0, 1], "exactly one page is offered the interrupted run");
+  const c = counts[0] === 1 ? c1 : c2;
+  const button = c.page.locator(`.train-continue[data-run="${runA}"]`);
+  const offer = await c.page.locator(".banner", { has: button }).innerText();
+  assert.match(offer, /A training run of lenet was interrupted/);
+  await button.click();
+  const continued = await weightsAtPause(c.page);
+  assert.equal(await c.page.evaluate(() => document.body.dataset.runId), runA, "the continued run keeps its id");
+  // The same run never interrupted, in a profile of its own.
+  const fresh = await env.browser.newContext(LAPTOP);
+  const u = await tab(fresh, `&stopAfter=${STOP}`);
+  await startRun(u.page, "lenet", { batch: 50 });
+  const straight = await weightsAtPause(u.page);
+  assert.equal(continued, straight, "the continued run ends with the uninterrupted run's weights");
+  for (const t of [b, c1, c2, u]) assert.deepEqual(t.errors, []);
+  await context.close();
+  await fresh.close();
+});
