@@ -9,6 +9,7 @@ import { Predictor } from "./js/predictor.js";
 import { Models } from "./js/models.js";
 import { Training } from "./js/training.js";
 import { Analysis } from "./js/analysis.js";
+import { Compare } from "./js/compare.js";
 import { PersonalSet } from "./js/personal.js";
 import { setUpSelfTest } from "./js/selftest.js";
 import * as store from "./js/store.js";
@@ -191,6 +192,7 @@ async function main() {
   app.models = new Models(app);
   app.training = new Training(app);
   new Analysis(app);
+  new Compare(app);
   new PersonalSet(app, predictor);
   setUpSelfTest(app);
   setUpEnginePicker(app, init);

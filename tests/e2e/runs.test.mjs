@@ -80,3 +80,60 @@ test("two tabs: a closed tab's run outlives the other tab's finished run, is off
   await context.close();
   await fresh.close();
 });
+
+test("the runs table: three runs overlaid and one exported as CSV with its windows, a native log imported, a bad CSV and a damaged record refused by name", { timeout: 300_000 }, async () => {
+  const context = await env.browser.newContext(LAPTOP);
+  const t = await tab(context, "&stopAfter=40");
+  for (const lr of ["0.01", "0.003", "0.001"]) {
+    await t.page.fill("input[name=lr]", lr);
+    await startRun(t.page, "lenet", { batch: 50 });
+    await t.page.waitForFunction(() => document.body.dataset.training === "paused", null, { timeout: 120_000 });
+  }
+  await t.page.waitForFunction(() => document.body.dataset.runsListed === "3", null, { timeout: 30_000 });
+  for (const box of await t.page.locator("#runs-table tbody input[type=checkbox]").all()) await box.check();
+  assert.equal(await t.page.evaluate(() => document.body.dataset.runsShown), "3");
+  assert.equal(await t.page.locator("#compare-legend .key").count(), 3);
+  // A run's metric windows as CSV: the rows are the run's record, window for window.
+  const row = t.page.locator("#runs-table tbody tr").first();
+  const id = await row.getAttribute("data-run");
+  const [download] = await Promise.all([t.page.waitForEvent("download"), row.locator("button", { hasText: "CSV" }).click()]);
+  const csv = (await (await download.createReadStream()).toArray()).join("");
+  const windows = await t.page.evaluate(async (id) => {
+    const { default: _, ...store } = await import("./js/store.js");
+    return (await store.get(`run:${id}`)).windows;
+  }, id);
+  const lines = csv.trim().split("\n");
+  assert.equal(lines[0], "kind,epoch,step,steps_per_epoch,seconds,examples,loss,accuracy,images_per_s");
+  assert.ok(windows.length >= 1, "a paused run has its windows");
+  assert.equal(lines.length - 1, windows.length);
+  lines.slice(1).forEach((line, i) => {
+    const [kind, epoch, step, , , examples, loss, accuracy] = line.split(",");
+    const w = windows[i];
+    assert.deepEqual([kind, Number(epoch), Number(step), Number(examples)], [w.kind, w.epoch, w.step, w.examples]);
+    assert.ok(Math.abs(Number(loss) - w.loss) < 1e-6 && Math.abs(Number(accuracy) - w.accuracy) < 1e-6, line);
+  });
+  // A native `train --log` file, imported as a run of its own and overlaid.
+  const native = "kind,epoch,step,steps_per_epoch,seconds,examples,loss,accuracy,images_per_s\ntrain,1,40,1200,0.120,2000,1.500000,0.500000,16666.7\ntest,1,1200,1200,2.500,10000,0.050000,0.985000,\n";
+  await t.page.setInputFiles("#runs-import", { name: "native.csv", mimeType: "text/csv", buffer: Buffer.from(native) });
+  await t.page.waitForFunction(() => document.body.dataset.runsListed === "4" && document.body.dataset.runsShown === "4", null, { timeout: 30_000 });
+  assert.match(await t.page.locator("#runs-table tbody").innerText(), /native[\s\S]*98\.50%/);
+  // Files that are not metrics logs: refused with the line and the column at fault.
+  for (const [text, words] of [["hello,world\n", /bad\.csv: line 1/], [native.replace("1.500000", "oops"), /bad\.csv: line 2: column 7 \(loss\)/]]) {
+    await t.page.setInputFiles("#runs-import", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from(text) });
+    await t.page.locator(".banner", { hasText: "Could not import bad.csv" }).waitFor({ timeout: 10_000 });
+    assert.match(await t.page.locator(".banner", { hasText: "Could not import bad.csv" }).innerText(), words);
+    await t.page.evaluate(() => document.querySelectorAll(".banner").forEach((b) => b.remove()));
+  }
+  assert.equal(await t.page.evaluate(() => document.body.dataset.runsListed), "4");
+  // A damaged record (another version) is skipped with its name; the rest of the list loads.
+  await t.page.evaluate(async () => {
+    const store = await import("./js/store.js");
+    await store.put("run:broken", { id: "broken", version: 99 });
+  });
+  await t.page.reload();
+  await modelReady(t.page);
+  await t.page.locator(".banner", { hasText: "(broken) was skipped" }).waitFor({ timeout: 30_000 });
+  assert.equal(await t.page.evaluate(() => document.body.dataset.runsListed), "4");
+  assert.deepEqual(t.errors, []);
+  await context.close();
+});

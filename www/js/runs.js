@@ -18,6 +18,113 @@ const VERSION = 1;
 /** A fresh run id: time and chance, unique across tabs. */
 export const newRunId = () => `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
+/** The columns of a run's metric windows, as `train --log FILE.csv` writes them
+ * (src/train/log.rs): a run exported here and one logged natively compare on one chart. */
+export const HEADER = "kind,epoch,step,steps_per_epoch,seconds,examples,loss,accuracy,images_per_s";
+const COLUMNS = HEADER.split(",");
+
+/** A run's windows as CSV, formatted as `train --log` formats them. */
+export function windowsCsv(windows) {
+  const row = (w) =>
+    [w.kind, w.epoch, w.step, w.steps_per_epoch, w.seconds.toFixed(3), w.examples, w.loss.toFixed(6), w.accuracy.toFixed(6), w.images_per_s == null ? "" : w.images_per_s.toFixed(1)].join(",");
+  return [HEADER, ...windows.map(row)].join("\n") + "\n";
+}
+
+/** Reads a metrics CSV (`HEADER`, then rows) into windows; anything else is an Error
+ * that names the line and the column at fault. */
+export function parseCsv(name, text) {
+  const lines = text.split(/\r?\n/);
+  const fail = (line, what) => {
+    throw new Error(`${name}: line ${line}: ${what}`);
+  };
+  if (!lines[0]) fail(1, "the file is empty");
+  if (lines[0].trim() !== HEADER) fail(1, `the header is not a metrics log's (${HEADER})`);
+  const windows = [];
+  lines.slice(1).forEach((text, i) => {
+    const line = i + 2;
+    if (!text.trim()) return;
+    const cells = text.split(",").map((c) => c.trim());
+    if (cells.length !== COLUMNS.length) fail(line, `${cells.length} columns, a metrics log has ${COLUMNS.length}`);
+    const number = (k, whole) => {
+      const v = Number(cells[k]);
+      if (cells[k] === "" || !Number.isFinite(v) || (whole && !Number.isInteger(v))) fail(line, `column ${k + 1} (${COLUMNS[k]}): '${cells[k]}' is not ${whole ? "a whole" : "a finite"} number`);
+      return v;
+    };
+    if (!["train", "validation", "test"].includes(cells[0])) fail(line, `column 1 (kind): '${cells[0]}' is not train, validation or test`);
+    windows.push({
+      kind: cells[0],
+      epoch: number(1, true),
+      step: number(2, true),
+      steps_per_epoch: number(3, true),
+      seconds: number(4),
+      examples: number(5, true),
+      loss: number(6),
+      accuracy: number(7),
+      images_per_s: cells[8] === "" ? null : number(8),
+    });
+  });
+  return windows;
+}
+
+/** The test accuracy's best and last, and the seconds to 98% and 99%, from windows. */
+export function summary(windows) {
+  const tests = windows.filter((w) => w.kind === "test");
+  const reached = (t) => tests.find((w) => w.accuracy >= t)?.seconds ?? null;
+  return {
+    best: tests.length ? Math.max(...tests.map((w) => w.accuracy)) : null,
+    last: tests.at(-1)?.accuracy ?? null,
+    seconds: windows.at(-1)?.seconds ?? 0,
+    to98: reached(0.98),
+    to99: reached(0.99),
+  };
+}
+
+/** A metrics CSV (a native `train --log`, or another browser's export) kept as a run. */
+export async function importRun(fileName, text) {
+  const windows = parseCsv(fileName, text);
+  const id = newRunId();
+  await saveRecord(id, { name: fileName.replace(/\.csv$/i, ""), imported: true, state: "imported", startedAt: Date.now(), windows, seconds: windows.at(-1)?.seconds ?? 0 });
+  return id;
+}
+
+/** Every run's record, newest first; `skipped`: records that could not be read, with why. */
+export async function listRecords() {
+  const ids = (await store.keys(RECORD).catch(() => [])).map((k) => k.slice(RECORD.length));
+  const records = [];
+  const skipped = [];
+  for (const id of ids) {
+    const r = await store.get(RECORD + id).catch(() => undefined);
+    if (!r || typeof r !== "object") skipped.push({ id, why: "its record cannot be read" });
+    else if (r.version !== VERSION) skipped.push({ id, why: `its record is of version ${r.version}` });
+    else if (r.windows !== undefined && !Array.isArray(r.windows)) skipped.push({ id, why: "its metrics are damaged" });
+    else records.push(r);
+  }
+  records.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
+  return { records, skipped };
+}
+
+/** A continued run's history: the windows up to its checkpoint (later ones are redone). */
+export function historyUpTo(record, saved) {
+  if (!record?.windows) return {};
+  const at = (w) => (w.epoch - 1) * w.steps_per_epoch + w.step;
+  const limit = (saved.epoch - 1) * saved.stepsPerEpoch + saved.step;
+  const windows = record.windows.filter((w) => at(w) <= limit);
+  const reached = {};
+  for (const w of windows) for (const t of [98, 99]) if (w.kind === "test" && reached[t] == null && w.accuracy >= t / 100) reached[t] = w.seconds;
+  return { windows, seconds: windows.at(-1)?.seconds ?? 0, reached };
+}
+
+/** Deletes a run: its record and its checkpoint (no other run's). */
+export async function deleteRun(id) {
+  await store.remove(RECORD + id).catch(() => {});
+  await forgetCheckpoint(id);
+}
+
+/** Tells the app's other tabs that the runs changed (a run started, ended, was imported). */
+const channel = typeof BroadcastChannel === "function" ? new BroadcastChannel("wgpu-mnist-runs") : null;
+export const announce = () => channel?.postMessage("changed");
+export const onChange = (f) => channel?.addEventListener("message", f);
+
 /** Writes a run's record (merged into what it had). */
 export async function saveRecord(id, fields) {
   const old = (await store.get(RECORD + id).catch(() => undefined)) ?? {};

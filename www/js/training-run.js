@@ -10,6 +10,9 @@ import { hooks, expose } from "./test-hooks.js";
 const MAX_CHUNK_STEPS = 500;
 /** How often the page takes a worker's weights for its live predictions. */
 const SYNC_MS = 1000;
+/** A metric window (a row of the run's record, and of `train --log`'s CSV) closes after
+ * this many training images. */
+const WINDOW_IMAGES = 2000;
 /** Images/s is measured over this much recent training time. */
 const RATE_WINDOW_MS = 4000;
 /** A checkpoint of the run (weights, optimizer state, position) goes to IndexedDB this
@@ -36,9 +39,16 @@ export class TrainingRun {
   #lastCheckpoint = null;
 
   /** `id`: the run's (js/runs.js; a continued run keeps its id); `info`: what the
-   * backend's start or resume resolved to. */
-  constructor(app, id, backend, info, view) {
+   * backend's start or resume resolved to; `history`: a continued run's record
+   * ({windows, seconds, reached}). */
+  constructor(app, id, backend, info, view, history = {}) {
     Object.assign(this, { app, id, backend, view });
+    /** The run's metric windows (js/runs.js `HEADER`'s columns), training seconds, and the
+     * seconds at which the test accuracy first reached 98% and 99%. */
+    this.windows = [...(history.windows ?? [])];
+    this.seconds = history.seconds ?? 0;
+    this.reached = { ...(history.reached ?? {}) };
+    this.pending = { examples: 0, loss: 0, correct: 0, ms: 0 };
     this.batch = info.batch;
     this.stepsPerEpoch = info.steps_per_epoch;
     this.epochs = info.epochs;
@@ -52,14 +62,15 @@ export class TrainingRun {
 
   #setState(state) {
     this.state = state;
+    if (state !== "running") this.#closeWindow();
     this.view.state(this, state);
     this.#record({ state: state === "idle" ? "stopped" : state });
   }
 
   /** Updates the run's record in IndexedDB (a storage failure is said by the checkpoints). */
-  #record(fields) {
-    const all = { position: this.position, workers: this.workers, ...fields };
-    this.#writes = this.#writes.then(() => runs.saveRecord(this.id, all)).catch(() => {});
+  #record(fields = {}) {
+    const all = { position: this.position, workers: this.workers, windows: this.windows, seconds: this.seconds, reached: this.reached, ...fields };
+    this.#writes = this.#writes.then(() => runs.saveRecord(this.id, all)).then(runs.announce, () => {});
   }
 
   pause() {
@@ -136,6 +147,11 @@ export class TrainingRun {
     const s = this.stats;
     s.chunks += 1;
     s.stepsDone += c.steps;
+    this.seconds += c.ms / 1000;
+    const w = this.pending;
+    Object.assign(w, { examples: w.examples + c.examples, loss: w.loss + c.loss * c.examples, correct: w.correct + c.accuracy * c.examples, ms: w.ms + c.ms });
+    w.at = { epoch: c.epoch, step: c.step, steps_per_epoch: c.steps_per_epoch };
+    if (w.examples >= WINDOW_IMAGES) this.#closeWindow();
     this.at = (c.epoch - 1) * c.steps_per_epoch + c.step;
     s.lastSteps = Math.max(1, c.steps);
     s.activeMs += c.ms;
@@ -151,6 +167,15 @@ export class TrainingRun {
     if (this.backend.live) this.app.emit("weights-changed", { live: true });
   }
 
+  /** The training window so far becomes a row of the run's metrics. */
+  #closeWindow() {
+    const w = this.pending;
+    if (!w.examples) return;
+    const row = { kind: "train", ...w.at, seconds: this.seconds, examples: w.examples, loss: w.loss / w.examples, accuracy: w.correct / w.examples };
+    this.windows.push({ ...row, images_per_s: w.ms > 0 ? (1000 * w.examples) / w.ms : null });
+    this.pending = { examples: 0, loss: 0, correct: 0, ms: 0 };
+  }
+
   /** A worker's run: the page's model takes its latest weights. */
   async #pullWeights() {
     this.#lastSync = performance.now();
@@ -160,7 +185,12 @@ export class TrainingRun {
   async #epochEnd(c) {
     this.view.status(`Epoch ${c.epoch} done: measuring test accuracy on 10,000 images…`);
     try {
-      this.view.testAccuracy(this, c.epoch, await this.backend.evaluate());
+      const t = await this.backend.evaluate();
+      this.#closeWindow();
+      this.windows.push({ kind: "test", epoch: c.epoch, step: c.step, steps_per_epoch: c.steps_per_epoch, seconds: this.seconds, examples: t.examples, loss: t.loss, accuracy: t.accuracy, images_per_s: null });
+      for (const target of [98, 99]) if (this.reached[target] == null && t.accuracy >= target / 100) this.reached[target] = this.seconds;
+      this.#record();
+      this.view.testAccuracy(this, c.epoch, t);
     } catch (e) {
       this.view.testFailed(this, e);
     }

@@ -108,14 +108,14 @@ export class Training {
       const when = new Date(saved.savedAt).toLocaleString();
       const what = record.preset ? `A training run of ${record.preset}` : "A training run";
       const banner = notify("info", `${what} was interrupted at epoch ${saved.epoch} of ${saved.epochs}, step ${saved.step} of ${saved.stepsPerEpoch} (checkpoint kept ${when}).`, `checkpoint-${record.id}`);
-      this.#offerContinue(banner, { id: record.id, saved, release });
+      this.#offerContinue(banner, { id: record.id, saved, release, history: record });
     }
     expose({ runsOffered: claimed.length });
   }
 
   /** Continues an interrupted run from its checkpoint: weights, optimizer state, position.
    * `release`: the lock on the run this tab holds (claimed with the offer). */
-  async continueFrom({ id, saved, release }) {
+  async continueFrom({ id, saved, release, history }) {
     this.stop();
     dismiss(`checkpoint-${id}`);
     this.#setBusy(true);
@@ -126,7 +126,7 @@ export class Training {
       // On WebGPU the kernels the run started with come back (the cache knows them: nothing is timed again).
       const info = await backend.resume(saved);
       if (info.tuned) this.#tuned(info.tuned, info.kernelCache);
-      this.#begin(backend, info, id, release);
+      this.#begin(backend, info, id, release, runs.historyUpTo(history, saved));
       expose({ resumedAt: `${info.epoch}:${info.step}` });
       this.#progress(info.step, info.steps_per_epoch, info.epoch, info.epochs);
       this.run.loop();
@@ -187,14 +187,14 @@ export class Training {
   /** A new run from the backend's answer (start or resume), holding the run's lock. The
    * run it replaces in this tab lets its lock go (and, unless it was finished, its
    * checkpoint: a tab's newest run replaces its last, as it always did). */
-  #begin(backend, info, id, release) {
+  #begin(backend, info, id, release, history) {
     const old = this.run;
     if (old && old.id !== id) {
       if (old.state !== "finished") runs.forgetCheckpoint(old.id);
       this.#releaseRun?.();
     }
     this.#releaseRun = release;
-    this.run = new TrainingRun(this.app, id, backend, info, this.#view());
+    this.run = new TrainingRun(this.app, id, backend, info, this.#view(), history);
     this.#clearStats();
     this.#progress(0, info.steps_per_epoch, 1, info.epochs);
     return this.run;
@@ -296,7 +296,8 @@ export class Training {
     }
     const { saved, at, redone } = lost;
     const text = `The GPU device was lost while training (epoch ${at.epoch}, step ${at.step}). The run can go on from its newest checkpoint (epoch ${saved.epoch}, step ${saved.step}) on a new device; ${redone} step${redone === 1 ? "" : "s"} will be redone.`;
-    this.#offerContinue(notify("error", text, `checkpoint-${this.run.id}`, errorText(e)), { id: this.run.id, saved, release: this.#releaseRun });
+    const { id, windows, seconds, reached } = this.run;
+    this.#offerContinue(notify("error", text, `checkpoint-${id}`, errorText(e)), { id, saved, release: this.#releaseRun, history: { windows, seconds, reached } });
     expose({ stepsToRedo: redone });
   }
 
