@@ -137,3 +137,56 @@ test("the runs table: three runs overlaid and one exported as CSV with its windo
   assert.deepEqual(t.errors, []);
   await context.close();
 });
+
+test("each tab keeps its own model: two tabs save two models, a reload keeps the tab's own, and the library uses, renames and deletes them", { timeout: 300_000 }, async () => {
+  const context = await env.browser.newContext(LAPTOP);
+  const a = await tab(context, "&stopAfter=40");
+  await startRun(a.page, "lenet", { batch: 50 });
+  await a.page.waitForFunction(() => document.body.dataset.training === "paused" && document.body.dataset.modelsSaved === "1", null, { timeout: 120_000 });
+  const b = await tab(context, "&stopAfter=20");
+  await startRun(b.page, "mindspore", { batch: 50 });
+  await b.page.waitForFunction(() => document.body.dataset.training === "paused" && document.body.dataset.modelsSaved === "2", null, { timeout: 120_000 });
+  // The other tab's list follows (BroadcastChannel); its own model is untouched by B's save.
+  await a.page.waitForFunction(() => document.body.dataset.modelsSaved === "2", null, { timeout: 30_000 });
+  await a.page.reload();
+  await modelReady(a.page);
+  assert.equal(await a.page.textContent("#model-name"), "lenet", "a reload keeps the tab's own model, not the last one saved");
+  assert.match(await a.page.textContent("#model-origin"), /saved in this browser/);
+  // Use B's model in A, rename it, then delete A's own.
+  const entry = (page, preset) => page.locator("#model-library li", { hasText: preset });
+  await entry(a.page, "mindspore").locator("button", { hasText: "use" }).click();
+  await a.page.waitForFunction(() => document.getElementById("model-name").textContent === "mindspore", null, { timeout: 30_000 });
+  a.page.once("dialog", (d) => d.accept("my mindspore"));
+  await entry(a.page, "mindspore").locator("button", { hasText: "rename" }).click();
+  await entry(a.page, "my mindspore").waitFor({ timeout: 10_000 });
+  await entry(a.page, "lenet").locator("button", { hasText: "delete" }).click();
+  await a.page.waitForFunction(() => document.body.dataset.modelsSaved === "1", null, { timeout: 10_000 });
+  await b.page.waitForFunction(() => document.body.dataset.modelsSaved === "1", null, { timeout: 30_000 });
+  for (const t of [a, b]) assert.deepEqual(t.errors, []);
+  await context.close();
+});
+
+test("storage is finite: a new run prunes all but the newest 3 checkpoints of runs no tab uses, spares pinned runs, says what it pruned, and keeps their records", { timeout: 120_000 }, async () => {
+  const context = await env.browser.newContext(LAPTOP);
+  const t = await tab(context, "&stopAfter=20");
+  // Five runs that tabs left behind (the oldest pinned), made after this page claimed none.
+  await t.page.evaluate(async () => {
+    const store = await import("./js/store.js");
+    for (let i = 0; i < 5; i++) {
+      const id = `old${i}`;
+      await store.put(`run:${id}`, { id, version: 1, preset: "lenet", state: "paused", startedAt: 1000 * i, pinned: i === 0 });
+      await store.put(`checkpoint:${id}`, { fileName: "lenet.safetensors", bytes: new Uint8Array(16), savedAt: 1000 * (i + 1), epoch: 1, step: i, stepsPerEpoch: 100, epochs: 1, batch: 50 });
+    }
+  });
+  await startRun(t.page, "lenet", { batch: 50 });
+  await t.page.waitForFunction(() => document.body.dataset.runsPruned !== undefined, null, { timeout: 60_000 });
+  assert.equal(await t.page.evaluate(() => document.body.dataset.runsPruned), "old1", "the oldest unpinned one goes; the 3 newest and the pinned one stay");
+  assert.match(await t.page.locator(".banner", { hasText: "checkpoints of 1 older run" }).innerText(), /lenet \(old1\)/);
+  const kept = await t.page.evaluate(async () => {
+    const store = await import("./js/store.js");
+    return { checkpoints: (await store.keys("checkpoint:")).filter((k) => k.startsWith("checkpoint:old")).sort(), records: (await store.keys("run:old")).length };
+  });
+  assert.deepEqual(kept, { checkpoints: ["checkpoint:old0", "checkpoint:old2", "checkpoint:old3", "checkpoint:old4"], records: 5 });
+  assert.deepEqual(t.errors, []);
+  await context.close();
+});

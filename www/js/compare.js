@@ -76,7 +76,7 @@ export class Compare {
       const arrow = this.#sort.column === i ? (this.#sort.descending ? " ▼" : " ▲") : "";
       const button = h("button", { type: "button", className: "link", onclick: () => this.#sortBy(i) }, name + arrow);
       return h("th", { scope: "col", ariaSort: this.#sort.column === i ? (this.#sort.descending ? "descending" : "ascending") : "none" }, button);
-    }), h("th", { scope: "col" }, "metrics"), h("th", { scope: "col" }, ""));
+    }), h("th", { scope: "col" }, "metrics"), h("th", { scope: "col" }, "checkpoint"), h("th", { scope: "col" }, ""));
     const rows = this.#sorted().map((r) => {
       const tick = h("input", { type: "checkbox", checked: this.#ticked.has(r.id), ariaLabel: `show ${COLUMNS[0][1](r)} on the chart` });
       tick.onchange = () => {
@@ -91,7 +91,9 @@ export class Compare {
       });
       const csv = h("button", { type: "button", className: "link", onclick: () => download(`${r.name ?? r.preset ?? "run"}-${r.id}.csv`, runs.windowsCsv(r.windows ?? [])) }, "CSV");
       const remove = h("button", { type: "button", className: "link", title: "delete this run and its checkpoint", onclick: () => this.#delete(r) }, "delete");
-      const tr = h("tr", {}, h("td", {}, tick), ...cells, h("td", {}, csv), h("td", {}, remove));
+      const pin = h("input", { type: "checkbox", checked: !!r.pinned, ariaLabel: "pin: never prune this run's checkpoint", title: "pin: never prune this run's checkpoint" });
+      pin.onchange = () => runs.pin(r.id, pin.checked).then(runs.announce);
+      const tr = h("tr", {}, h("td", {}, tick), ...cells, h("td", {}, csv), h("td", {}, h("label", {}, pin, " pin")), h("td", {}, remove));
       tr.dataset.run = r.id;
       return tr;
     });

@@ -114,6 +114,40 @@ export function historyUpTo(record, saved) {
   return { windows, seconds: windows.at(-1)?.seconds ?? 0, reached };
 }
 
+/** Checkpoints kept of runs no tab uses, besides pinned ones (a keras-bn checkpoint is 23 MB). */
+export const KEEP_CHECKPOINTS = 3;
+
+/**
+ * Storage is finite: forgets the checkpoints of all but the newest `KEEP_CHECKPOINTS`
+ * runs that no tab trains or offers, sparing pinned runs and `spare` (the current run);
+ * their records and curves stay. Resolves to the records of the runs pruned.
+ */
+export async function pruneCheckpoints(spare) {
+  const ids = (await store.keys(CHECKPOINT).catch(() => [])).map((k) => k.slice(CHECKPOINT.length)).filter((id) => id !== spare);
+  const candidates = [];
+  for (const id of ids) {
+    const record = await store.get(RECORD + id).catch(() => undefined);
+    if (record?.pinned) continue;
+    const release = await holdLock(id, { ifAvailable: true });
+    if (!release) continue; // in use by a tab
+    const saved = await checkpointOf(id);
+    candidates.push({ id, record, savedAt: saved?.savedAt ?? 0, release });
+  }
+  candidates.sort((a, b) => b.savedAt - a.savedAt);
+  const pruned = [];
+  for (const [i, c] of candidates.entries()) {
+    if (i >= KEEP_CHECKPOINTS) {
+      await forgetCheckpoint(c.id);
+      pruned.push(c.record ?? { id: c.id });
+    }
+    c.release();
+  }
+  return pruned;
+}
+
+/** Pins a run (its checkpoint is never pruned) or unpins it. */
+export const pin = (id, pinned) => saveRecord(id, { pinned });
+
 /** Deletes a run: its record and its checkpoint (no other run's). */
 export async function deleteRun(id) {
   await store.remove(RECORD + id).catch(() => {});

@@ -195,7 +195,7 @@ export class TrainingRun {
       this.view.testFailed(this, e);
     }
     await this.app.models.trained("trained in this browser");
-    this.app.emit("epoch-end", { epoch: c.epoch });
+    this.app.emit("epoch-end", { epoch: c.epoch, accuracy: this.windows.findLast((w) => w.kind === "test" && w.epoch === c.epoch)?.accuracy });
     this.view.state(this, this.state); // restore the status line
   }
 

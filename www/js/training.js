@@ -89,6 +89,12 @@ export class Training {
       const id = runs.newRunId();
       await runs.saveRecord(id, { preset: this.fields.preset.value, recipe: config, engine: backend.engine, startedAt: Date.now(), state: "running" }).catch(() => {});
       const run = this.#begin(backend, info, id, await runs.holdLock(id));
+      const pruned = await runs.pruneCheckpoints(id);
+      if (pruned.length) {
+        const names = pruned.map((r) => `${r.preset ?? r.name ?? "a run"} (${r.id})`).join(", ");
+        notify("info", `To keep this browser's storage in bounds, the checkpoints of ${pruned.length} older run${pruned.length > 1 ? "s" : ""} no tab uses were removed: ${names}. Their curves stay in the runs table; pin a run there to keep its checkpoint.`, "runs-pruned");
+        expose({ runsPruned: pruned.map((r) => r.id).join(" ") });
+      }
       // A first checkpoint at once: a run that diverges early still has finite weights to go back to.
       await run.checkpoint({ epoch: 1, step: 0, steps_per_epoch: info.steps_per_epoch, epochs: info.epochs }, "start");
       run.loop();
