@@ -99,6 +99,10 @@ export async function listRecords() {
     else if (r.windows !== undefined && !Array.isArray(r.windows)) skipped.push({ id, why: "its metrics are damaged" });
     else records.push(r);
   }
+  // A run left "running" or "paused" whose lock no tab holds was interrupted (its tab
+  // closed or crashed): its result says so.
+  const held = new Set(((await navigator.locks?.query().catch(() => null))?.held ?? []).map((l) => l.name));
+  for (const r of records) if (["running", "paused"].includes(r.state) && navigator.locks && !held.has(LOCK + r.id)) r.state = "interrupted";
   records.sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
   return { records, skipped };
 }
