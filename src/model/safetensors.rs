@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use safetensors::tensor::{Metadata, SafeTensorError, TensorInfo};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{plan, Spec, Tensor};
@@ -52,6 +54,17 @@ pub fn write(metadata: &[(&str, String)], tensors: &[(String, Vec<usize>, &[f32]
 /// overflow) and byte range, and that the ranges tile the data exactly (no gaps, no
 /// overlaps, nothing past the end). Nothing is allocated beyond the file's own size.
 pub fn read(file: &str, bytes: &[u8]) -> Result<Raw, Error> {
+    // Each tensor entry is decoded as the `safetensors` crate's `TensorInfo`, and the set is
+    // validated by its `Metadata` (ranges tiling the data from byte 0 with no gap or
+    // overlap, each as long as its dtype and shape say, overflow-checked): the code that
+    // Python's `safetensors.torch.load_file` runs, so what loads here loads in PyTorch. Ours
+    // still, where the crate's checks are weaker or its errors vaguer: the length prefix
+    // against the file and our 10 MB limit (its is 100 MB) before anything is parsed, F32
+    // only, the `__metadata__` strings, each tensor's size against its range (so the error
+    // names it), overlap or gap said apart, and the last range's end against the file's.
+    // `SafeTensors::read_metadata` is not called: it adds the ranges' end, 8 and the header
+    // length unchecked, and an 862-byte header of eight 2^61-byte tensors panicked there
+    // ("attempt to add with overflow") in a debug build.
     let bad = |what: String| Error::BadFile(format!("{file}: {what}"));
     if bytes.len() < 8 {
         return Err(bad("too short to be a safetensors file".into()));
@@ -60,13 +73,11 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Raw, Error> {
     if header_len > (bytes.len() - 8) as u64 || header_len > MAX_HEADER {
         return Err(bad(format!("its header claims {header_len} bytes, more than the file has: not a safetensors file, or truncated")));
     }
-    let header: BTreeMap<String, Value> =
-        serde_json::from_slice(&bytes[8..8 + header_len as usize]).map_err(|e| bad(format!("the header is not valid JSON ({e})")))?;
-    let data = &bytes[8 + header_len as usize..];
+    let (header, data) = bytes[8..].split_at(header_len as usize);
+    let header: BTreeMap<String, Value> = serde_json::from_slice(header).map_err(|e| bad(format!("the header is not valid JSON ({e})")))?;
     let mut metadata = BTreeMap::new();
-    let mut ranges = Vec::new();
-    let mut tensors = BTreeMap::new();
-    for (name, entry) in &header {
+    let mut infos = Vec::new();
+    for (name, entry) in header {
         if name == "__metadata__" {
             let map = entry.as_object().ok_or_else(|| bad("its metadata is not a JSON object".into()))?;
             for (k, v) in map {
@@ -75,39 +86,46 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<Raw, Error> {
             }
             continue;
         }
-        if entry.get("dtype").and_then(|d| d.as_str()) != Some("F32") {
+        if entry.get("dtype").and_then(Value::as_str) != Some("F32") {
             return Err(bad(format!("tensor '{name}' is not F32")));
         }
-        let shape: Vec<usize> = entry
-            .get("shape")
-            .and_then(|s| serde_json::from_value(s.clone()).ok())
-            .ok_or_else(|| bad(format!("tensor '{name}' has no valid shape")))?;
-        let bytes_needed = shape
+        let info = TensorInfo::deserialize(&entry).map_err(|e| bad(format!("tensor '{name}' has no valid shape or data offsets ({e})")))?;
+        let bytes_needed = info
+            .shape
             .iter()
             .try_fold(4usize, |n, &d| n.checked_mul(d))
-            .ok_or_else(|| bad(format!("tensor '{name}' has shape {shape:?}, too large to address")))?;
-        let offsets: [usize; 2] = entry
-            .get("data_offsets")
-            .and_then(|o| serde_json::from_value(o.clone()).ok())
-            .ok_or_else(|| bad(format!("tensor '{name}' has no valid data offsets")))?;
-        if offsets[1] < offsets[0] || offsets[1] - offsets[0] != bytes_needed || offsets[1] > data.len() {
-            return Err(bad(format!("tensor '{name}' has data offsets {offsets:?} that do not fit its shape or the file (truncated?)")));
+            .ok_or_else(|| bad(format!("tensor '{name}' has shape {:?}, too large to address", info.shape)))?;
+        let (start, end) = info.data_offsets;
+        if end < start || end - start != bytes_needed {
+            return Err(bad(format!("tensor '{name}' has data offsets [{start}, {end}] that do not fit its shape {:?}", info.shape)));
         }
-        ranges.push((offsets[0], offsets[1], name.clone()));
-        let values = data[offsets[0]..offsets[1]].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-        tensors.insert(name.clone(), (shape, values));
+        infos.push((name, info));
     }
-    ranges.sort();
-    let mut next = 0;
-    for (start, end, name) in &ranges {
-        if *start != next {
-            let how = if *start < next { "overlaps the tensor before it" } else { "leaves a gap before it" };
-            return Err(bad(format!("tensor '{name}' starts at byte {start}, which {how}: the file is corrupt")));
+    // `Metadata::new` wants the entries in the order of their offsets.
+    infos.sort_by_key(|(_, info)| info.data_offsets);
+    let laid_out = Metadata::new(None, infos.clone()).map_err(|e| match e {
+        SafeTensorError::InvalidOffset(name) => {
+            let at = infos.iter().position(|(n, _)| *n == name).unwrap_or(0);
+            let start = infos.get(at).map_or(0, |(_, info)| info.data_offsets.0);
+            let next = if at == 0 { 0 } else { infos[at - 1].1.data_offsets.1 };
+            let how = if start < next { "overlaps the tensor before it" } else { "leaves a gap before it" };
+            bad(format!("tensor '{name}' starts at byte {start}, which {how}: the file is corrupt"))
         }
-        next = *end;
+        e => bad(format!("its tensors do not lay out in the data ({e}): the file is corrupt")),
+    })?;
+    let end = laid_out.data_len();
+    if end > data.len() {
+        return Err(bad(format!("its tensors need {end} bytes of data, it has {}: truncated", data.len())));
     }
-    if next != data.len() {
-        return Err(bad(format!("{} bytes after the last tensor belong to none: the file is corrupt", data.len() - next)));
+    if end < data.len() {
+        return Err(bad(format!("{} bytes after the last tensor belong to none: the file is corrupt", data.len() - end)));
+    }
+    let mut tensors = BTreeMap::new();
+    for (name, info) in infos {
+        let (start, end) = info.data_offsets;
+        let range = data.get(start..end).ok_or_else(|| bad(format!("tensor '{name}' lies outside the file: truncated")))?;
+        let values = range.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        tensors.insert(name, (info.shape, values));
     }
     Ok(Raw { metadata, tensors })
 }
