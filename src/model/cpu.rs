@@ -160,6 +160,16 @@ impl CpuGraph {
         (&mut self.acts[0], &mut self.labels)
     }
 
+    /// Every layer's output of the last forward pass, in the plan's order.
+    pub fn activations(&self) -> &[Vec<f32>] {
+        &self.acts[1..]
+    }
+
+    /// Fills every layer's output with NaN (the suite: any element a pass fails to write shows).
+    pub fn poison(&mut self) {
+        self.acts[1..].iter_mut().for_each(|a| a.fill(f32::NAN));
+    }
+
     /// The logits of the last forward pass.
     pub fn logits(&self) -> &[f32] {
         self.acts.last().expect("a network has layers")

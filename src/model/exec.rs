@@ -242,6 +242,68 @@ impl Predictor {
     }
 }
 
+/// Every layer's output of a forward pass, in the plan's order (`Planned::kind` names
+/// them `layer{i}.{kind}`), and the class probabilities.
+#[derive(Clone, Debug, Default)]
+pub struct Activations {
+    pub layers: Vec<Vec<f32>>,
+    pub probs: Vec<f32>,
+}
+
+impl Predictor {
+    /// Every layer's output for `images` (exactly the predictor's batch), and the
+    /// probabilities: the views of what each layer sees. The future borrows nothing.
+    pub fn submit_activations(&mut self, net: &mut Net, images: &[f32]) -> impl Future<Output = Result<Activations, Error>> + 'static {
+        let ready = match (&mut self.0, net) {
+            #[cfg(feature = "gpu")]
+            (PredictorInner::Gpu(graph), Net::Gpu(m)) => {
+                let (gpu, views) = (m.gpu.clone(), graph.activations.clone());
+                let queued = graph.predict(&m.gpu, images);
+                return ActivationsFuture::Gpu(Box::pin(async move {
+                    let probs = queued.await?;
+                    let mut layers = Vec::with_capacity(views.len());
+                    for v in &views {
+                        layers.push(v.read::<f32>(&gpu).await?);
+                    }
+                    Ok(Activations { layers, probs })
+                }));
+            }
+            (PredictorInner::Cpu(graph), Net::Cpu(m)) if images.len() == graph.batch * 784 => {
+                graph.input_mut().0.copy_from_slice(images);
+                let probs = graph.predict(m).to_vec();
+                Ok(Activations { layers: graph.activations().to_vec(), probs })
+            }
+            (PredictorInner::Cpu(graph), Net::Cpu(_)) => {
+                Err(Error::Shape(format!("activations of {} values: this predictor takes {} images", images.len(), graph.batch)))
+            }
+            #[cfg(feature = "gpu")]
+            _ => Err(Error::Shape("a predictor runs on the engine it was made for".into())),
+        };
+        ActivationsFuture::Ready(Some(ready))
+    }
+}
+
+/// The future `Predictor::submit_activations` gives.
+enum ActivationsFuture {
+    #[cfg(feature = "gpu")]
+    Gpu(std::pin::Pin<Box<dyn Future<Output = Result<Activations, Error>>>>),
+    Ready(Option<Result<Activations, Error>>),
+}
+
+impl Future for ActivationsFuture {
+    type Output = Result<Activations, Error>;
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            #[cfg(feature = "gpu")]
+            ActivationsFuture::Gpu(f) => f.as_mut().poll(cx),
+            ActivationsFuture::Ready(r) => {
+                let _ = cx;
+                std::task::Poll::Ready(r.take().expect("activations are taken once"))
+            }
+        }
+    }
+}
+
 /// The future `Predictor::submit` gives.
 enum PredictionFuture {
     #[cfg(feature = "gpu")]

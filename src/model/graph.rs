@@ -34,6 +34,8 @@ pub struct Graph {
     pub probs: View,
     /// Running sums [loss, correct, examples] since the last reset.
     pub metrics: View,
+    /// Every layer's output, in the plan's order (a dropout's in eval graphs is its input).
+    pub activations: Vec<View>,
     forward: Vec<Dispatch>,
     loss: Vec<Dispatch>,
     backward: Vec<Dispatch>,
@@ -110,6 +112,7 @@ impl Graph {
             saved.push(Saved { x: x.clone(), y: y.clone(), extra });
             x = y;
         }
+        let activations: Vec<View> = saved.iter().map(|s| s.y.clone()).collect();
         let logits = x;
         let dlogits = View::new(gpu, "logit gradient", b * CLASSES)?;
         let (row_loss, row_correct, metrics) =
@@ -135,7 +138,7 @@ impl Graph {
                 &View::from_slice(gpu, "learning rates", rates)?,
             )?;
         }
-        Ok(Graph { batch, training, input, labels, logits, probs, metrics, forward, loss, backward, update, predict })
+        Ok(Graph { batch, training, input, labels, logits, probs, metrics, activations, forward, loss, backward, update, predict })
     }
 
     /// One training step: forward, loss (metrics accumulate), backward, update.

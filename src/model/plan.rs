@@ -114,6 +114,20 @@ impl Planned {
     }
 
     /// One line for the summary: kind and settings.
+    /// The layer's kind in one word ("conv", "maxpool", "dense", ...): the `{type}` of
+    /// the name `layer{i}.{type}` its output goes by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Planned::Conv { .. } => "conv",
+            Planned::Normalize { .. } => "normalize",
+            Planned::Relu { .. } => "relu",
+            Planned::MaxPool { .. } => "maxpool",
+            Planned::Dropout { .. } => "dropout",
+            Planned::BatchNorm { .. } => "batchnorm",
+            Planned::Dense { .. } => "dense",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Planned::Conv { name, out_c, kernel, pad, relu, .. } => {

@@ -9,10 +9,16 @@ use crate::desc::maxpool::PoolShape;
 /// Logits [batch, 10] of `x` [batch, 784] in eval mode (dropout off, batch norm on its
 /// running statistics). `tensors` in state-dict order, as `Net::read_tensors` gives.
 pub fn forward(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch: usize, x: &[f32]) -> Vec<f32> {
+    forward_all(layers, tensors, batch, x).pop().unwrap_or_else(|| x.to_vec())
+}
+
+/// Every layer's output of `forward`, in the plan's order (the last is the logits).
+pub fn forward_all(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch: usize, x: &[f32]) -> Vec<Vec<f32>> {
     let get = |name: &str| tensors.iter().find(|(t, _)| t.name == name).map(|(_, v)| v.as_slice()).expect("tensor present");
-    let mut x = x.to_vec();
+    let mut outputs: Vec<Vec<f32>> = Vec::with_capacity(layers.len());
     for layer in layers {
-        x = match layer {
+        let x = outputs.last().map_or(x, Vec::as_slice).to_vec();
+        let y = match layer {
             Planned::Conv { name, input: (c, h, w), out_c, kernel, pad, relu } => {
                 let s = Conv2dShape {
                     batch,
@@ -53,6 +59,7 @@ pub fn forward(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch: usize,
                 crate::reference::dense::dense_forward(&s, &x, get(&format!("{name}.weight")), get(&format!("{name}.bias")), *relu)
             }
         };
+        outputs.push(y);
     }
-    x
+    outputs
 }

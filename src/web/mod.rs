@@ -346,6 +346,42 @@ impl Session {
         })
     }
 
+    /// What each layer of the current model sees of one 28x28 image (values 0..1): {layers:
+    /// [{name: "layer{i}.{kind}", kind, shape: [c, h, w], values: Float32Array}], probs}, on
+    /// the model's engine (the batch-1 predictor the guesses use). The engine call the
+    /// page's views of the network are drawn from.
+    pub async fn activations(&self, image: Vec<f32>) -> Result<JsValue, JsValue> {
+        let (pending, layers) = self.with(|s| {
+            let (net, predictor) = s.net_and_predictor().ok_or_else(|| state("no model loaded"))?;
+            let layers = net.layers().to_vec();
+            Ok::<_, JsValue>((predictor.submit_activations(net, &image), layers))
+        })?;
+        let a = pending.await.map_err(js)?;
+        #[derive(Serialize)]
+        struct Layer {
+            name: String,
+            kind: &'static str,
+            shape: [usize; 3],
+            #[serde(with = "training::float32_array")]
+            values: Vec<f32>,
+        }
+        #[derive(Serialize)]
+        struct Seen {
+            layers: Vec<Layer>,
+            probs: Vec<f32>,
+        }
+        let layers = layers
+            .iter()
+            .zip(a.layers)
+            .enumerate()
+            .map(|(i, (l, values))| {
+                let (c, h, w) = l.output();
+                Layer { name: format!("layer{i}.{}", l.kind()), kind: l.kind(), shape: [c, h, w], values }
+            })
+            .collect();
+        typed(&Seen { layers, probs: a.probs })
+    }
+
     /// The first convolution's filters: {out, k, values} (values [out, k, k], in_c = 1).
     pub async fn first_filters(&self) -> Result<JsValue, JsValue> {
         self.refresh_copy().await?;

@@ -91,15 +91,15 @@ impl From<Metrics> for Evaluation {
 /// One worker's share of a data-parallel step.
 #[derive(Serialize)]
 struct ShardGradients {
-    #[serde(with = "serde_bytes_f32")]
+    #[serde(with = "float32_array")]
     grads: Vec<f32>,
     loss: f64,
     correct: f64,
     count: u32,
 }
 
-/// Gradients travel as a Float32Array (the worker transfers its buffer), not an array.
-mod serde_bytes_f32 {
+/// Floats travel as a Float32Array (a worker transfers its buffer; a view reads it), not an array.
+pub(super) mod float32_array {
     pub fn serialize<S: serde::Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
         serde_wasm_bindgen::preserve::serialize(&js_sys::Float32Array::from(v), s)
     }
