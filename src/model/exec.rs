@@ -232,13 +232,13 @@ impl Predictor {
             #[cfg(feature = "gpu")]
             (PredictorInner::Gpu(graph), Net::Gpu(m)) => {
                 let read = graph.predict(&m.gpu, images);
-                return PredictionFuture::Gpu(Box::pin(read));
+                return Deferred::Gpu(Box::pin(read));
             }
             (PredictorInner::Cpu(graph), Net::Cpu(m)) => graph.predict_all(m, images),
             #[cfg(feature = "gpu")]
             _ => Err(Error::Shape("a predictor runs on the engine it was made for".into())),
         };
-        PredictionFuture::Ready(Some(result))
+        Deferred::Ready(Some(result))
     }
 }
 
@@ -259,7 +259,7 @@ impl Predictor {
             (PredictorInner::Gpu(graph), Net::Gpu(m)) => {
                 let (gpu, views) = (m.gpu.clone(), graph.activations.clone());
                 let queued = graph.predict(&m.gpu, images);
-                return ActivationsFuture::Gpu(Box::pin(async move {
+                return Deferred::Gpu(Box::pin(async move {
                     let probs = queued.await?;
                     let mut layers = Vec::with_capacity(views.len());
                     for v in &views {
@@ -279,51 +279,35 @@ impl Predictor {
             #[cfg(feature = "gpu")]
             _ => Err(Error::Shape("a predictor runs on the engine it was made for".into())),
         };
-        ActivationsFuture::Ready(Some(ready))
+        Deferred::Ready(Some(ready))
     }
 }
 
-/// The future `Predictor::submit_activations` gives.
-enum ActivationsFuture {
+/// What `Predictor::submit` and `submit_activations` give: on the GPU a readback still
+/// to come, on the CPU engine a result at hand.
+enum Deferred<T> {
     #[cfg(feature = "gpu")]
-    Gpu(std::pin::Pin<Box<dyn Future<Output = Result<Activations, Error>>>>),
-    Ready(Option<Result<Activations, Error>>),
+    Gpu(std::pin::Pin<Box<dyn Future<Output = Result<T, Error>>>>),
+    Ready(Option<Result<T, Error>>),
 }
 
-impl Future for ActivationsFuture {
-    type Output = Result<Activations, Error>;
+impl<T> Future for Deferred<T> {
+    type Output = Result<T, Error>;
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
         match self.get_mut() {
             #[cfg(feature = "gpu")]
-            ActivationsFuture::Gpu(f) => f.as_mut().poll(cx),
-            ActivationsFuture::Ready(r) => {
+            Deferred::Gpu(f) => f.as_mut().poll(cx),
+            Deferred::Ready(r) => {
                 let _ = cx;
-                std::task::Poll::Ready(r.take().expect("activations are taken once"))
+                std::task::Poll::Ready(r.take().expect("a deferred result is taken once"))
             }
         }
     }
 }
 
-/// The future `Predictor::submit` gives.
-enum PredictionFuture {
-    #[cfg(feature = "gpu")]
-    Gpu(std::pin::Pin<Box<dyn Future<Output = Result<Vec<f32>, Error>>>>),
-    Ready(Option<Result<Vec<f32>, Error>>),
-}
-
-impl Future for PredictionFuture {
-    type Output = Result<Vec<f32>, Error>;
-    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        match self.get_mut() {
-            #[cfg(feature = "gpu")]
-            PredictionFuture::Gpu(f) => f.as_mut().poll(cx),
-            PredictionFuture::Ready(r) => {
-                let _ = cx;
-                std::task::Poll::Ready(r.take().expect("a prediction is taken once"))
-            }
-        }
-    }
-}
+// Nothing in it relies on its address: the future is pinned in its box, and a ready
+// result is moved out by value.
+impl<T> Unpin for Deferred<T> {}
 
 /// Training steps on batches the caller makes, at one learning rate (fine-tuning on a
 /// person's own digits): a graph of `batch` on the network's engine.

@@ -48,23 +48,36 @@ impl Op for GpuEngine {
     }
 }
 
+/// A preset's network with every tensor random (running statistics included), and images.
+struct Random {
+    layers: Vec<crate::model::Planned>,
+    values: Vec<Vec<f32>>,
+    named: Vec<(crate::model::Tensor, Vec<f32>)>,
+    images: Vec<f32>,
+}
+
+fn random_network(spec: &Spec, batch: usize, rng: &mut Rng) -> Result<Random, String> {
+    let layers = crate::model::plan(spec).map_err(|e| e.to_string())?;
+    let (tensors, _, _) = crate::model::layout(&layers, 1);
+    let values: Vec<Vec<f32>> = tensors
+        .iter()
+        .map(|t| match t.name.rsplit('.').next() {
+            Some("running_var") => (0..t.len).map(|_| 0.5 + rng.uniform()).collect(),
+            _ => rng.vec(t.len).iter().map(|v| v * 0.3).collect(),
+        })
+        .collect();
+    let named = tensors.into_iter().zip(values.iter().cloned()).collect();
+    let images = (0..batch * 784).map(|_| rng.uniform()).collect();
+    Ok(Random { layers, values, named, images })
+}
+
 pub async fn every_preset_network_matches_reference<E: OpEngine>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
     let mut rep = Report::new("every preset's network");
     let batch = 2;
     for (e, _) in engine.variants(Widen::Alignments, 0) {
         for name in PRESETS {
             let spec = Spec::preset(name).ok_or("no preset")?;
-            let layers = crate::model::plan(&spec).map_err(|e| e.to_string())?;
-            let (tensors, _, _) = crate::model::layout(&layers, 1);
-            let values: Vec<Vec<f32>> = tensors
-                .iter()
-                .map(|t| match t.name.rsplit('.').next() {
-                    Some("running_var") => (0..t.len).map(|_| 0.5 + rng.uniform()).collect(),
-                    _ => rng.vec(t.len).iter().map(|v| v * 0.3).collect(),
-                })
-                .collect();
-            let named: Vec<_> = tensors.iter().cloned().zip(values.iter().cloned()).collect();
-            let images: Vec<f32> = (0..batch * 784).map(|_| rng.uniform()).collect();
+            let Random { layers, values, named, images } = random_network(&spec, batch, rng)?;
             let (logits, layout) = e.network_logits(&spec, &values, &images).await?;
             let reference = crate::model::reference::forward(&layers, &named, batch, &images);
             rep.compare_within(&format!("{name}, {layout}"), &logits, &reference, NETWORK_TOLERANCE)?;
@@ -82,17 +95,7 @@ pub async fn every_preset_networks_activations_match_reference<E: OpEngine + Op>
     let batch = 2;
     for name in PRESETS {
         let spec = Spec::preset(name).ok_or("no preset")?;
-        let layers = crate::model::plan(&spec).map_err(|e| e.to_string())?;
-        let (tensors, _, _) = crate::model::layout(&layers, 1);
-        let values: Vec<Vec<f32>> = tensors
-            .iter()
-            .map(|t| match t.name.rsplit('.').next() {
-                Some("running_var") => (0..t.len).map(|_| 0.5 + rng.uniform()).collect(),
-                _ => rng.vec(t.len).iter().map(|v| v * 0.3).collect(),
-            })
-            .collect();
-        let named: Vec<_> = tensors.iter().cloned().zip(values.iter().cloned()).collect();
-        let images: Vec<f32> = (0..batch * 784).map(|_| rng.uniform()).collect();
+        let Random { layers, values, named, images } = random_network(&spec, batch, rng)?;
         let got = engine.network_activations(&spec, &values, &images).await?;
         let want = crate::model::reference::forward_all(&layers, &named, batch, &images);
         if got.len() != want.len() {
