@@ -111,11 +111,16 @@ struct Recipe {
     epochs: usize,
 }
 
-/// The first convolution's filters: values [out, k, k] (in_c = 1).
+/// A convolution's filters: values [out, in_c, k, k], and the layer whose output they make.
 #[derive(Serialize)]
 struct Filters {
+    /// `layer{i}.conv`, as `activations` names the layer's output.
+    layer: String,
+    name: String,
     out: usize,
+    in_c: usize,
     k: usize,
+    #[serde(with = "training::float32_array")]
     values: Vec<f32>,
 }
 
@@ -382,16 +387,33 @@ impl Session {
         typed(&Seen { layers, probs: a.probs })
     }
 
-    /// The first convolution's filters: {out, k, values} (values [out, k, k], in_c = 1).
-    pub async fn first_filters(&self) -> Result<JsValue, JsValue> {
+    /// Every convolution's filters, in the network's order: [{layer: "layer{i}.conv", name,
+    /// out, in_c, k, values: Float32Array [out, in_c, k, k]}], each beside the activation
+    /// it makes.
+    pub async fn filters(&self) -> Result<JsValue, JsValue> {
         self.refresh_copy().await?;
         let filters = self.with(|s| {
             let copy = s.copy.as_ref().ok_or_else(|| state("no model loaded"))?;
-            let Some(Planned::Conv { name, out_c, kernel, .. }) = copy.layers.iter().find(|l| matches!(l, Planned::Conv { .. })) else {
-                return Err(state("the network has no convolution"));
+            let weight = |name: &str| {
+                copy.tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default()
             };
-            let values = copy.tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default();
-            Ok(Filters { out: *out_c, k: *kernel, values })
+            Ok::<_, JsValue>(
+                copy.layers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, l)| match l {
+                        Planned::Conv { name, input, out_c, kernel, .. } => Some(Filters {
+                            layer: format!("layer{i}.conv"),
+                            name: name.clone(),
+                            out: *out_c,
+                            in_c: input.0,
+                            k: *kernel,
+                            values: weight(name),
+                        }),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
         })?;
         typed(&filters)
     }

@@ -1,6 +1,7 @@
-// The engine call the network views are drawn from, on the page's own model and engine:
-// every layer's output for one drawing, with its name, kind and shape, on the CPU engine
-// and on WebGPU. (The views themselves are the next step: issue "See inside".)
+// The engine calls the network views are drawn from, on the page's own model and engine:
+// every layer's output for one drawing, with its name, kind and shape, and every
+// convolution's filters, on the CPU engine and on WebGPU. (The views themselves are the
+// next step: issue "See inside".)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { servedApp } from "./harness.mjs";
@@ -36,6 +37,12 @@ for (const engine of ["cpu", "gpu"]) {
       assert.ok(l.finite && l.typed, l.name);
     }
     assert.ok(Math.abs(seen.probs.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+    // Every convolution's filters, each named after the activation it makes.
+    const filters = await page.evaluate(async () => (await window.appSession.filters()).map((f) => [f.layer, f.out, f.in_c, f.k, f.values.length]));
+    assert.deepEqual(filters, [
+      ["layer0.conv", 16, 1, 5, 16 * 25],
+      ["layer2.conv", 32, 16, 5, 32 * 16 * 25],
+    ]);
     assert.equal(seen.probs.indexOf(Math.max(...seen.probs)), 1, "the drawn 1 is a 1");
     await context.close();
   });

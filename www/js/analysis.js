@@ -42,7 +42,9 @@ export class Analysis {
       $("summary").textContent = errorText(e);
     }
     try {
-      this.#filters(await this.session.first_filters());
+      const [first] = await this.session.filters();
+      if (!first) throw new Error("the network has no convolution");
+      this.#filters(first);
     } catch (e) {
       $("filters").replaceChildren(h("p", { className: "muted", textContent: errorText(e) }));
     }
