@@ -52,6 +52,13 @@ test("two tabs: a closed tab's run outlives the other tab's finished run, is off
   await startRun(b.page, "lenet", { batch: 500, epochs: 1 });
   await b.page.waitForFunction(() => document.body.dataset.training === "finished", null, { timeout: 240_000 });
   assert.notEqual(await b.page.evaluate(() => document.body.dataset.runId), runA);
+  // A run whose checkpoint was cut short (a crash mid-write): skipped by name, never offered.
+  await b.page.evaluate(async () => {
+    const store = await import("./js/store.js");
+    const good = await store.get((await store.keys("checkpoint:"))[0]);
+    await store.put("run:cut", { id: "cut", version: 1, preset: "lenet", state: "running", startedAt: 0 });
+    await store.put("checkpoint:cut", { ...good, bytes: good.bytes.slice(0, good.bytes.length - 100) });
+  });
   // Tab A is closed, as a crash or a discarded tab closes it.
   await a.page.close();
   // Two new pages open at once: exactly one of them is offered A's run.
@@ -64,6 +71,9 @@ test("two tabs: a closed tab's run outlives the other tab's finished run, is off
   console.log(`runs offered to the two new pages: ${counts.join(" and ")}`);
   assert.deepEqual([...counts].sort(), [0, 1], "exactly one page is offered the interrupted run");
   const c = counts[0] === 1 ? c1 : c2;
+  const cut = (t) => t.page.locator(".banner", { hasText: "(cut) was skipped: its checkpoint is damaged" }).count();
+  assert.ok((await cut(c1)) + (await cut(c2)) >= 1, "the cut checkpoint is named as skipped");
+  assert.equal(await c1.page.locator('.train-continue[data-run="cut"]').count() + (await c2.page.locator('.train-continue[data-run="cut"]').count()), 0);
   const button = c.page.locator(`.train-continue[data-run="${runA}"]`);
   const offer = await c.page.locator(".banner", { has: button }).innerText();
   assert.match(offer, /A training run of lenet was interrupted/);

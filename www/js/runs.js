@@ -223,7 +223,24 @@ export async function claimInterrupted() {
   return { claimed, skipped };
 }
 
-const isCheckpoint = (c) => c && c.bytes instanceof Uint8Array && c.bytes.length > 8 && Number.isFinite(c.epoch) && Number.isFinite(c.step);
+const isCheckpoint = (c) => c && c.bytes instanceof Uint8Array && Number.isFinite(c.epoch) && Number.isFinite(c.step) && tilesItsFile(c.bytes);
+
+/** Whether safetensors `bytes` are whole: the header's length within the file, its JSON
+ * readable, and the last tensor ending where the file ends (a truncated checkpoint is
+ * skipped when the runs are listed, not offered and then refused). The wasm reader checks
+ * everything else when the run is continued. */
+function tilesItsFile(bytes) {
+  if (bytes.length < 8) return false;
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > bytes.length - 8) return false;
+  try {
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    const end = Math.max(0, ...Object.entries(header).filter(([k]) => k !== "__metadata__").map(([, t]) => t.data_offsets?.[1] ?? Infinity));
+    return end === bytes.length - 8 - headerLength;
+  } catch {
+    return false;
+  }
+}
 
 /** The page's single checkpoint from before runs had ids becomes a run of its own. */
 async function adoptLegacyCheckpoint() {
