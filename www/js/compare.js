@@ -10,6 +10,9 @@ import { expose } from "./test-hooks.js";
 
 const PALETTE = ["#3b5bdb", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#1098ad", "#5c940d", "#d6336c"];
 const seconds = (s) => (s == null ? "–" : `${s.toFixed(1)} s`);
+/** A run as the legend names it: two runs of one preset told apart by recipe and start. */
+const label = (r) =>
+  r.imported ? r.name : [r.preset ?? "?", r.recipe && `${r.recipe.optimizer} ${r.recipe.lr}`, r.startedAt && new Date(r.startedAt).toLocaleTimeString()].filter(Boolean).join(" · ");
 const COLUMNS = [
   ["run", (r) => r.name ?? r.preset ?? "?"],
   ["optimizer", (r) => r.recipe?.optimizer ?? ""],
@@ -130,7 +133,7 @@ export class Compare {
   #draw() {
     const shown = this.#records.filter((r) => this.#ticked.has(r.id));
     const legend = $("compare-legend");
-    legend.replaceChildren(...shown.map((r, i) => h("span", { className: "key", style: `--key: ${PALETTE[i % PALETTE.length]}` }, COLUMNS[0][1](r))));
+    legend.replaceChildren(...shown.map((r, i) => h("span", { className: "key", style: `--key: ${PALETTE[i % PALETTE.length]}` }, label(r))));
     expose({ runsShown: shown.length });
     const canvas = this.canvas;
     const dpr = devicePixelRatio || 1;
@@ -141,7 +144,7 @@ export class Compare {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, hgt);
     const x = (win) => win.epoch - 1 + win.step / win.steps_per_epoch;
-    const xMax = Math.max(1, ...shown.flatMap((r) => (r.windows ?? []).map(x)));
+    const xMax = 1.05 * Math.max(0.01, ...shown.flatMap((r) => (r.windows ?? []).map(x)));
     const pad = { l: 40, r: 10, t: 10, b: 24 };
     const X = (v) => pad.l + (v / xMax) * (w - pad.l - pad.r);
     const Y = (a) => hgt - pad.b - a * (hgt - pad.t - pad.b);
@@ -152,16 +155,18 @@ export class Compare {
     shown.forEach((r, i) => {
       ctx.strokeStyle = ctx.fillStyle = PALETTE[i % PALETTE.length];
       ctx.lineWidth = 2;
+      const train = (r.windows ?? []).filter((v) => v.kind === "train");
       ctx.beginPath();
-      (r.windows ?? []).filter((v) => v.kind === "train").forEach((v, j) => (j ? ctx.lineTo(X(x(v)), Y(v.accuracy)) : ctx.moveTo(X(x(v)), Y(v.accuracy))));
+      train.forEach((v, j) => (j ? ctx.lineTo(X(x(v)), Y(v.accuracy)) : ctx.moveTo(X(x(v)), Y(v.accuracy))));
       ctx.stroke();
-      for (const v of (r.windows ?? []).filter((v) => v.kind === "test")) {
+      // Each window a small dot too, so a run of one window still shows; test accuracy a big one.
+      for (const v of r.windows ?? []) {
         ctx.beginPath();
-        ctx.arc(X(x(v)), Y(v.accuracy), 4, 0, 2 * Math.PI);
+        ctx.arc(X(x(v)), Y(v.accuracy), v.kind === "test" ? 4 : 2, 0, 2 * Math.PI);
         ctx.fill();
       }
     });
-    canvas.ariaLabel = shown.length ? `training accuracy of ${shown.length} runs: ${shown.map((r) => `${COLUMNS[0][1](r)} final test ${r.summary.last == null ? "none" : pct(r.summary.last, 2)}`).join("; ")}` : "no run ticked";
+    canvas.ariaLabel = shown.length ? `training accuracy of ${shown.length} runs: ${shown.map((r) => `${label(r)} final test ${r.summary.last == null ? "none" : pct(r.summary.last, 2)}`).join("; ")}` : "no run ticked";
   }
 }
 
