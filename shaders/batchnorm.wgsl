@@ -97,3 +97,14 @@ fn batchnorm_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_w
     let xhat = (x[i] - stats_in[c]) * invstd;
     dx[i] = gamma[c] * invstd / m * (m * dy[i] - dbeta_in[c] - xhat * dgamma_in[c]);
 }
+
+// Eval mode, the input gradient alone (saliency): batch norm on its running statistics is
+// a per-channel affine map, so dx = dy * gamma * invstd.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn batchnorm_backward_eval(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+                           @builtin(local_invocation_index) local: u32) {
+    let i = thread_index(wg, groups, local);
+    if (i >= p.n * p.channels * p.inner) { return; }
+    let c = (i / p.inner) % p.channels;
+    dx[i] = dy[i] * gamma[c] * inverseSqrt(running_in[p.channels + c] + p.eps);
+}

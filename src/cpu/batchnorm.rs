@@ -80,3 +80,13 @@ pub fn batchnorm_backward(
         }
     }
 }
+
+/// dx in eval mode, from the running statistics [mean.., var..]: dy scaled per channel.
+pub fn batchnorm_backward_eval(s: &BatchNormShape, dy: &[f32], gamma: &[f32], running: &[f32], dx: &mut [f32]) {
+    let ch = s.channels;
+    for (i, (dxs, ds)) in dx.chunks_mut(s.inner).zip(dy.chunks(s.inner)).enumerate() {
+        let c = i % ch;
+        let k = gamma[c] / (running[ch + c] + s.eps).sqrt();
+        dxs.iter_mut().zip(ds).for_each(|(dx, &d)| *dx = k * d);
+    }
+}

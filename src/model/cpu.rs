@@ -2,7 +2,7 @@
 //! masks and optimizer formulas as the GPU `Model` and `Graph`, with its parameters in
 //! flat host vectors and each layer run by `crate::cpu`.
 
-use super::plan::input_gradient_needed;
+use super::plan::{input_gradient_needed, Backward};
 use super::{dropout_seed, initial_values, layout, named_values, plan, Planned, Spec, Tensor, CLASSES, INPUT};
 use crate::clock::{median, now_ms};
 use crate::cpu;
@@ -165,9 +165,10 @@ impl CpuGraph {
         &self.acts[1..]
     }
 
-    /// Fills every layer's output with NaN (the suite: any element a pass fails to write shows).
+    /// Fills every layer's output and gradient with NaN (the suite: any element a pass fails to write shows).
     pub fn poison(&mut self) {
         self.acts[1..].iter_mut().for_each(|a| a.fill(f32::NAN));
+        self.grads.iter_mut().for_each(|g| g.fill(f32::NAN));
     }
 
     /// The logits of the last forward pass.
@@ -284,12 +285,37 @@ impl CpuGraph {
     /// Gradients of every parameter, last layer first; input gradients below the first
     /// layer with parameters are never needed, so not computed.
     fn backward(&mut self, model: &mut CpuModel) {
-        let b = self.batch;
         let last = model.layers.len();
         self.grads[last].copy_from_slice(&self.dlogits);
+        self.backward_from_logits(model, Backward::Train);
+    }
+
+    /// Saliency: the gradient of logit `classes[r]` of each image r with respect to its
+    /// input [batch, 784], in eval mode (dropout off, batch norm on running statistics),
+    /// and the logits. No parameter gradient is touched.
+    pub fn input_gradients(&mut self, model: &mut CpuModel, classes: &[u32]) -> Result<(&[f32], &[f32]), Error> {
+        if self.training || classes.len() != self.batch || classes.iter().any(|&c| c as usize >= CLASSES) {
+            return Err(Error::Shape(format!("input gradients take an eval graph and one class (0..9) per image, {} of them", self.batch)));
+        }
+        if self.grads.is_empty() {
+            self.grads = self.acts.iter().map(|a| vec![0f32; a.len()]).collect();
+            self.masked = vec![0f32; self.acts[1..].iter().map(Vec::len).max().unwrap_or(0)];
+        }
+        self.forward(model);
+        let seed = &mut self.grads[model.layers.len()];
+        seed.fill(0.0);
+        classes.iter().enumerate().for_each(|(r, &c)| seed[r * CLASSES + c as usize] = 1.0);
+        self.backward_from_logits(model, Backward::InputOnly);
+        Ok((&self.grads[0], self.logits()))
+    }
+
+    /// The backward pass from the logit gradient in `grads[last]`, last layer first.
+    fn backward_from_logits(&mut self, model: &mut CpuModel, mode: Backward) {
+        let b = self.batch;
+        let input_only = mode == Backward::InputOnly;
         for (i, layer) in model.layers.iter().enumerate().rev() {
             let started = self.timings.is_some().then(now_ms);
-            let need_dx = input_gradient_needed(&model.layers, i);
+            let need_dx = input_only || input_gradient_needed(&model.layers, i);
             let (before, after) = self.grads.split_at_mut(i + 1);
             let (dx, dy) = (&mut before[i], &after[0][..]);
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
@@ -307,8 +333,10 @@ impl CpuGraph {
                 Planned::Conv { name, .. } => {
                     let s = layer.conv_shape(b);
                     let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
-                    cpu::conv2d::conv2d_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
-                    cpu::conv2d::conv2d_backward_bias(&s, g, &mut model.grads[br]);
+                    if !input_only {
+                        cpu::conv2d::conv2d_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
+                        cpu::conv2d::conv2d_backward_bias(&s, g, &mut model.grads[br]);
+                    }
                     if need_dx {
                         cpu::conv2d::conv2d_backward_input(&s, g, &model.params[wr], dx);
                     }
@@ -316,8 +344,10 @@ impl CpuGraph {
                 Planned::Dense { name, in_f, out_f, .. } => {
                     let s = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
                     let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
-                    cpu::dense::dense_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
-                    cpu::dense::dense_backward_bias(&s, g, &mut model.grads[br]);
+                    if !input_only {
+                        cpu::dense::dense_backward_weights(&s, x, g, &mut model.grads[wr.clone()]);
+                        cpu::dense::dense_backward_bias(&s, g, &mut model.grads[br]);
+                    }
                     if need_dx {
                         cpu::dense::dense_backward_input(&s, g, &model.params[wr], dx);
                     }
@@ -328,8 +358,14 @@ impl CpuGraph {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
                     cpu::maxpool::maxpool_backward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, dy, arg, dx);
                 }
+                Planned::Dropout { .. } if input_only => dx.copy_from_slice(dy),
                 Planned::Dropout { .. } if need_dx => {
                     cpu::dropout::dropout_backward(&layer.dropout_config(model.seed, i), model.step, dy, dx)
+                }
+                Planned::BatchNorm { name, .. } if input_only => {
+                    let (gr, mean) = (grad_range(name, "weight"), model.range(&format!("{name}.running_mean")));
+                    let running = &model.state[mean.start..mean.start + 2 * mean.len()];
+                    cpu::batchnorm::batchnorm_backward_eval(&layer.batchnorm_shape(b), dy, &model.params[gr], running, dx);
                 }
                 Planned::BatchNorm { name, .. } => {
                     let Saved::Stats(stats) = &self.saved[i] else { unreachable!() };

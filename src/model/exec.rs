@@ -285,7 +285,7 @@ impl Predictor {
 
 /// What `Predictor::submit` and `submit_activations` give: on the GPU a readback still
 /// to come, on the CPU engine a result at hand.
-enum Deferred<T> {
+pub(super) enum Deferred<T> {
     #[cfg(feature = "gpu")]
     Gpu(std::pin::Pin<Box<dyn Future<Output = Result<T, Error>>>>),
     Ready(Option<Result<T, Error>>),

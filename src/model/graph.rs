@@ -1,14 +1,14 @@
 //! The dispatches of one network at one batch size, prepared once: forward, loss,
 //! backward and update, recorded into a compute pass every step with nothing created.
 
-use super::plan::input_gradient_needed;
+use super::plan::{input_gradient_needed, Backward};
 use super::{GpuModel, Planned, CLASSES, INPUT};
 use crate::desc::dense::DenseShape;
 use crate::desc::maxpool::PoolShape;
 use crate::desc::optim::Optimizer;
 use crate::error::Error;
 use crate::gpu::Gpu;
-use crate::ops::batchnorm::{batchnorm_backward, batchnorm_forward};
+use crate::ops::batchnorm::{batchnorm_backward, batchnorm_backward_eval, batchnorm_forward};
 use crate::ops::choice::Pass;
 use crate::ops::conv2d::{conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weights, conv2d_forward};
 use crate::ops::dense::{dense_backward_bias, dense_backward_input, dense_backward_weights, dense_forward};
@@ -41,6 +41,9 @@ pub struct Graph {
     backward: Vec<Dispatch>,
     update: Vec<Dispatch>,
     predict: Vec<Dispatch>,
+    /// Saliency graphs (`Graph::explainer`): the logit gradient to seed (one-hot rows,
+    /// written by the caller) and the input gradient the backward pass ends in.
+    pub saliency: Option<(View, View)>,
 }
 
 /// What the backward pass needs of a layer's forward pass.
@@ -55,6 +58,16 @@ impl Graph {
     /// step (`Schedule::rates`; one rate for a constant schedule). Each convolution and
     /// dense pass runs the kernel `model.kernels` chooses for its shape.
     pub fn new(model: &GpuModel, batch: usize, optimizer: Option<(&Optimizer, &[f32])>) -> Result<Graph, Error> {
+        Graph::build(model, batch, optimizer, false)
+    }
+
+    /// An eval graph whose backward pass runs from a seeded logit gradient down to the
+    /// input, touching no parameter gradient: saliency (`record_saliency`).
+    pub fn explainer(model: &GpuModel, batch: usize) -> Result<Graph, Error> {
+        Graph::build(model, batch, None, true)
+    }
+
+    fn build(model: &GpuModel, batch: usize, optimizer: Option<(&Optimizer, &[f32])>, explain: bool) -> Result<Graph, Error> {
         let gpu = &model.gpu;
         let training = optimizer.is_some();
         let b = batch;
@@ -123,9 +136,15 @@ impl Graph {
             accumulate_metrics(gpu, b, &row_loss, &row_correct, &metrics)?,
         ];
         let predict = vec![softmax(gpu, b, CLASSES, &logits, &probs)?];
-        let (mut backward, mut update) = (Vec::new(), Vec::new());
+        let (mut backward, mut update, mut saliency) = (Vec::new(), Vec::new(), None);
+        if explain {
+            let seed = View::new(gpu, "logit gradient seed", b * CLASSES)?;
+            let (dispatches, dinput) = backward_pass(model, b, &saved, seed.clone(), Backward::InputOnly)?;
+            backward = dispatches;
+            saliency = Some((seed, dinput));
+        }
         if let Some((opt, rates)) = optimizer {
-            backward = backward_pass(model, b, &saved, dlogits)?;
+            backward = backward_pass(model, b, &saved, dlogits, Backward::Train)?.0;
             let all = |buf: &wgpu::Buffer| View::range(buf, 0, model.param_words);
             update = optimizer_step(
                 gpu,
@@ -138,7 +157,7 @@ impl Graph {
                 &View::from_slice(gpu, "learning rates", rates)?,
             )?;
         }
-        Ok(Graph { batch, training, input, labels, logits, probs, metrics, activations, forward, loss, backward, update, predict })
+        Ok(Graph { batch, training, input, labels, logits, probs, metrics, activations, forward, loss, backward, update, predict, saliency })
     }
 
     /// One training step: forward, loss (metrics accumulate), backward, update.
@@ -176,6 +195,13 @@ impl Graph {
         }
     }
 
+    /// Forward, probabilities, and the input-gradient pass of an explainer graph.
+    pub fn record_saliency(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in self.forward.iter().chain(&self.predict).chain(&self.backward) {
+            d.record(pass);
+        }
+    }
+
     /// Every dispatch of a prediction, in order (for per-kernel timing).
     pub fn predict_dispatches(&self) -> Vec<&Dispatch> {
         self.forward.iter().chain(&self.predict).collect()
@@ -187,13 +213,15 @@ impl Graph {
     }
 }
 
-/// The backward dispatches, last layer first. `dy` starts as the logit gradient; input
-/// gradients below the first layer with parameters are never needed, so not computed.
-fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> Result<Vec<Dispatch>, Error> {
+/// The backward dispatches, last layer first, and the input gradient they end in. `dy`
+/// starts as the logit gradient; in training, input gradients below the first layer with
+/// parameters are never needed, so not computed.
+fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View, mode: Backward) -> Result<(Vec<Dispatch>, View), Error> {
     let gpu = &model.gpu;
+    let input_only = mode == Backward::InputOnly;
     let mut out = Vec::new();
     for (i, (layer, s)) in model.layers.iter().zip(saved).enumerate().rev() {
-        let need_dx = input_gradient_needed(&model.layers, i);
+        let need_dx = input_only || input_gradient_needed(&model.layers, i);
         let dx = View::new(gpu, "gradient", s.x.len)?;
         // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0.
         let masked = |relu: bool, out: &mut Vec<Dispatch>| -> Result<View, Error> {
@@ -208,9 +236,11 @@ fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> R
             Planned::Conv { name, relu, .. } => {
                 let shape = layer.conv_shape(b);
                 let g = masked(*relu, &mut out)?;
-                let kernel = model.kernels.conv(Pass::ConvBackwardWeights, &shape);
-                out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
-                out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
+                if !input_only {
+                    let kernel = model.kernels.conv(Pass::ConvBackwardWeights, &shape);
+                    out.extend(conv2d_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
+                    out.push(conv2d_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
+                }
                 if need_dx {
                     let kernel = model.kernels.conv(Pass::ConvBackwardInput, &shape);
                     out.extend(conv2d_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
@@ -219,9 +249,11 @@ fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> R
             Planned::Dense { name, in_f, out_f, relu } => {
                 let shape = DenseShape { batch: b, in_f: *in_f, out_f: *out_f };
                 let g = masked(*relu, &mut out)?;
-                let kernel = model.kernels.dense(Pass::DenseBackwardWeights, &shape);
-                out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
-                out.push(dense_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
+                if !input_only {
+                    let kernel = model.kernels.dense(Pass::DenseBackwardWeights, &shape);
+                    out.push(dense_backward_weights(gpu, &shape, &s.x, &g, &model.param_grad(name, "weight"), kernel)?);
+                    out.push(dense_backward_bias(gpu, &shape, &g, &model.param_grad(name, "bias"))?);
+                }
                 if need_dx {
                     let kernel = model.kernels.dense(Pass::DenseBackwardInput, &shape);
                     out.push(dense_backward_input(gpu, &shape, &g, &model.param(name, "weight"), &dx, kernel)?);
@@ -233,8 +265,15 @@ fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> R
                 let argmax = s.extra.as_ref().expect("maxpool keeps its argmax");
                 out.push(maxpool_backward(gpu, &PoolShape { planes: b * c, in_h: *h, in_w: *w }, &dy, argmax, &dx)?);
             }
+            // Eval-mode dropout is the identity: its gradient passes through unchanged.
+            Planned::Dropout { .. } if input_only => continue,
             Planned::Dropout { .. } if need_dx => {
                 out.push(dropout_backward(gpu, &layer.dropout_config(model.seed, i), dx.len, &dy, &model.step, &dx)?)
+            }
+            Planned::BatchNorm { name, .. } if input_only => {
+                let s = layer.batchnorm_shape(b);
+                let running = View::range(&model.state, model.param(name, "running_mean").offset, 2 * s.channels);
+                out.push(batchnorm_backward_eval(gpu, &s, &dy, &model.param(name, "weight"), &running, &dx)?);
             }
             Planned::BatchNorm { name, .. } => {
                 let stats = s.extra.as_ref().expect("batchnorm keeps its statistics");
@@ -246,5 +285,5 @@ fn backward_pass(model: &GpuModel, b: usize, saved: &[Saved], mut dy: View) -> R
         }
         dy = dx;
     }
-    Ok(out)
+    Ok((out, dy))
 }

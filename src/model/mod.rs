@@ -4,6 +4,7 @@
 
 pub mod cpu;
 pub mod exec;
+pub mod explain;
 mod exec_cpu;
 #[cfg(feature = "gpu")]
 mod exec_gpu;

@@ -143,8 +143,16 @@ impl Planned {
     }
 }
 
-/// Whether layer `i`'s input gradient is needed: only when a layer before it has
-/// parameters (a Normalize or the first convolution gets none).
+/// A training step's backward pass (every parameter's gradient, in batch mode), or
+/// saliency's (the input gradient alone, in eval mode).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Backward {
+    Train,
+    InputOnly,
+}
+
+/// Whether layer `i`'s input gradient is needed in training: only when a layer before it
+/// has parameters (a Normalize or the first convolution gets none).
 pub fn input_gradient_needed(layers: &[Planned], i: usize) -> bool {
     layers[..i].iter().any(|l| l.tensors().iter().any(|t| t.2))
 }

@@ -117,3 +117,17 @@ pub fn batchnorm_backward(
         )?,
     ])
 }
+
+/// The input gradient in eval mode (running statistics): what saliency needs below a batch
+/// norm layer of a trained network. No parameter gradients.
+pub fn batchnorm_backward_eval(gpu: &Gpu, s: &BatchNormShape, dy: &View, gamma: &View, running: &View, dx: &View) -> Result<Dispatch, Error> {
+    let params = s.params(false)?;
+    let c = s.channels;
+    s.check(&[
+        ("batchnorm output gradient", dy, s.len()),
+        ("gamma", gamma, c),
+        ("running stats", running, 2 * c),
+        ("batchnorm input gradient", dx, s.len()),
+    ])?;
+    Dispatch::new(gpu, SHADER, "batchnorm_backward_eval", &params, &[(7, dy), (2, gamma), (14, running), (10, dx)], groups_for(s.len()))
+}

@@ -70,3 +70,14 @@ pub fn batchnorm_backward(s: &BatchNormShape, x: &[f32], dy: &[f32], gamma: &[f3
         .collect();
     (dx, dgamma.into_iter().map(|v| v as f32).collect(), dbeta.into_iter().map(|v| v as f32).collect())
 }
+
+/// dx in eval mode: batch norm on `running` [mean.., var..] is y = gamma * (x - mean) /
+/// sqrt(var + eps) + beta per channel, so dx = dy * gamma / sqrt(var + eps).
+pub fn batchnorm_backward_eval(s: &BatchNormShape, dy: &[f32], gamma: &[f32], running: &[f32]) -> Vec<f32> {
+    (0..s.len())
+        .map(|i| {
+            let c = (i / s.inner) % s.channels;
+            (dy[i] as f64 * gamma[c] as f64 / (running[s.channels + c] as f64 + s.eps as f64).sqrt()) as f32
+        })
+        .collect()
+}

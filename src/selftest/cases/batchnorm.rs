@@ -27,6 +27,9 @@ pub trait Op {
         running: &[f32],
         dy: &[f32],
     ) -> Result<BatchNormOut, String>;
+
+    /// The eval-mode input gradient on `running` (saliency's path).
+    async fn batchnorm_eval_backward(&self, s: &BatchNormShape, dy: &[f32], gamma: &[f32], running: &[f32]) -> Result<Vec<f32>, String>;
 }
 
 impl Op for CpuEngine {
@@ -46,6 +49,12 @@ impl Op for CpuEngine {
         crate::cpu::batchnorm::batchnorm_forward(s, true, x, gamma, beta, &mut stats, &mut running, &mut y);
         crate::cpu::batchnorm::batchnorm_backward(s, x, dy, gamma, &stats, &mut dgamma, &mut dbeta, &mut dx);
         Ok((y_eval, y, stats, running, dx, dgamma, dbeta))
+    }
+
+    async fn batchnorm_eval_backward(&self, s: &BatchNormShape, dy: &[f32], gamma: &[f32], running: &[f32]) -> Result<Vec<f32>, String> {
+        let mut dx = nan(s.len());
+        crate::cpu::batchnorm::batchnorm_backward_eval(s, dy, gamma, running, &mut dx);
+        Ok(dx)
     }
 }
 
@@ -70,6 +79,13 @@ impl Op for GpuEngine {
         let mut o = run_and_read(g, &ds.iter().collect::<Vec<_>>(), &[&y_eval, &y, &stats, &runv, &dx, &dgamma, &dbeta]).await?.into_iter();
         let mut next = || o.next().expect("seven outputs");
         Ok((next(), next(), next(), next(), next(), next(), next()))
+    }
+
+    async fn batchnorm_eval_backward(&self, s: &BatchNormShape, dy: &[f32], gamma: &[f32], running: &[f32]) -> Result<Vec<f32>, String> {
+        let g = &self.gpu;
+        let (dyv, gv, runv, dx) = (upload(g, dy)?, upload(g, gamma)?, upload(g, running)?, poisoned(g, s.len())?);
+        let d = ops::batchnorm::batchnorm_backward_eval(g, s, &dyv, &gv, &runv, &dx).map_err(err)?;
+        Ok(run_and_read(g, &[&d], &[&dx]).await?.remove(0))
     }
 }
 
@@ -115,5 +131,26 @@ pub async fn batchnorm_backward_matches_finite_differences<E: OpEngine + Op>(eng
         rep.check_fd("dbeta", &beta, grads[2], 3e-3, rng, 4, |_| false, |v| f(&x, &gamma, v))?;
     }
     rep.shapes.push("[3, 4, 5]".into());
+    Ok(rep)
+}
+
+pub async fn batchnorm_eval_backward_matches_reference<E: OpEngine + Op>(engine: &E, rng: &mut Rng) -> Result<Report, String> {
+    let mut rep = Report::new("batchnorm eval backward");
+    for (row, &(n, channels, inner)) in [(1, 5, 9), (3, 7, 1), (2, 32, 121), (5, 3, 13)].iter().enumerate() {
+        for (e, _) in engine.variants(Widen::Grid, row) {
+            let s = BatchNormShape { n, channels, inner, eps: 1e-3, momentum: 0.1 };
+            let (gamma, beta, dy) = (rng.vec(channels), rng.vec(channels), rng.vec(s.len()));
+            let running: Vec<f32> = rng.vec(channels).into_iter().chain((0..channels).map(|_| 0.1 + rng.uniform())).collect();
+            let dx = e.batchnorm_eval_backward(&s, &dy, &gamma, &running).await?;
+            let what = format!("[{n}, {channels}, {inner}]");
+            rep.compare(&format!("eval input gradient {what}"), &dx, &cpu::batchnorm::batchnorm_backward_eval(&s, &dy, &gamma, &running))?;
+            if row == 0 {
+                let x = rng.vec(s.len());
+                let f = |v: &[f32]| project(&cpu::batchnorm::batchnorm_forward(&s, false, v, &gamma, &beta, &mut running.clone()).0, &dy);
+                rep.check_fd("eval dx", &x, &dx, 3e-3, rng, 30, |_| false, f)?;
+            }
+            rep.shapes.push(what);
+        }
+    }
     Ok(rep)
 }
