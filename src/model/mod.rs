@@ -3,6 +3,7 @@
 //! trainer, the command line and the page hold it by (`net`, `exec`).
 
 pub mod cpu;
+pub mod digit_map;
 pub mod exec;
 pub mod explain;
 mod exec_cpu;

@@ -10,6 +10,7 @@
 mod bench;
 mod error;
 mod training;
+mod views;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -39,6 +40,9 @@ struct State {
     /// The autotuner's choices (`kernel_cache` / `set_kernel_cache`: the page keeps them
     /// in IndexedDB, so a second visit times nothing).
     kernel_cache: KernelCache,
+    /// The views of the network's reasoning (saliency, the map of the digits): made for
+    /// the current model, dropped with it.
+    views: views::Views,
 }
 
 /// A model's values held in memory: what files are saved from, what moves to another
@@ -77,6 +81,15 @@ impl State {
         Some((net, self.predictor.as_mut()?))
     }
 
+    /// The current network and the views made for it.
+    fn net_and_views(&mut self) -> Result<(&mut Net, &mut views::Views), JsValue> {
+        let net = match self.trainer.as_mut() {
+            Some(t) => &mut t.model,
+            None => self.model.as_mut().ok_or_else(|| state("no model loaded"))?,
+        };
+        Ok((net, &mut self.views))
+    }
+
     fn data(&self) -> Result<&Mnist, JsValue> {
         self.data.as_ref().ok_or_else(|| state("the data set is not loaded yet"))
     }
@@ -109,19 +122,6 @@ struct Recipe {
     lr: f32,
     batch: usize,
     epochs: usize,
-}
-
-/// A convolution's filters: values [out, in_c, k, k], and the layer whose output they make.
-#[derive(Serialize)]
-struct Filters {
-    /// `layer{i}.conv`, as `activations` names the layer's output.
-    layer: String,
-    name: String,
-    out: usize,
-    in_c: usize,
-    k: usize,
-    #[serde(with = "training::float32_array")]
-    values: Vec<f32>,
 }
 
 /// One page's (or worker's) models, data, training run and kernel choices.
@@ -157,6 +157,7 @@ impl Session {
             s.trainer = None;
             s.model = Some(net);
             s.predictor = Some(predictor);
+            s.views = views::Views::default();
             s.copy = Some(ModelCopy { spec, layers, tensors });
         });
         Ok(name)
@@ -192,6 +193,7 @@ impl Session {
             predictor: None,
             copy: None,
             kernel_cache: KernelCache::default(),
+            views: views::Views::default(),
         };
         Session { state: Rc::new(RefCell::new(state)) }
     }
@@ -349,73 +351,6 @@ impl Session {
             let logits = crate::model::reference::forward(&copy.layers, &copy.tensors, 1, &image);
             Ok(crate::reference::softmax_xent::softmax(1, 10, &logits))
         })
-    }
-
-    /// What each layer of the current model sees of one 28x28 image (values 0..1): {layers:
-    /// [{name: "layer{i}.{kind}", kind, shape: [c, h, w], values: Float32Array}], probs}, on
-    /// the model's engine (the batch-1 predictor the guesses use). The engine call the
-    /// page's views of the network are drawn from.
-    pub async fn activations(&self, image: Vec<f32>) -> Result<JsValue, JsValue> {
-        let (pending, layers) = self.with(|s| {
-            let (net, predictor) = s.net_and_predictor().ok_or_else(|| state("no model loaded"))?;
-            let layers = net.layers().to_vec();
-            Ok::<_, JsValue>((predictor.submit_activations(net, &image), layers))
-        })?;
-        let a = pending.await.map_err(js)?;
-        #[derive(Serialize)]
-        struct Layer {
-            name: String,
-            kind: &'static str,
-            shape: [usize; 3],
-            #[serde(with = "training::float32_array")]
-            values: Vec<f32>,
-        }
-        #[derive(Serialize)]
-        struct Seen {
-            layers: Vec<Layer>,
-            probs: Vec<f32>,
-        }
-        let layers = layers
-            .iter()
-            .zip(a.layers)
-            .enumerate()
-            .map(|(i, (l, values))| {
-                let (c, h, w) = l.output();
-                Layer { name: format!("layer{i}.{}", l.kind()), kind: l.kind(), shape: [c, h, w], values }
-            })
-            .collect();
-        typed(&Seen { layers, probs: a.probs })
-    }
-
-    /// Every convolution's filters, in the network's order: [{layer: "layer{i}.conv", name,
-    /// out, in_c, k, values: Float32Array [out, in_c, k, k]}], each beside the activation
-    /// it makes.
-    pub async fn filters(&self) -> Result<JsValue, JsValue> {
-        self.refresh_copy().await?;
-        let filters = self.with(|s| {
-            let copy = s.copy.as_ref().ok_or_else(|| state("no model loaded"))?;
-            let weight = |name: &str| {
-                copy.tensors.iter().find(|(t, _)| t.name == format!("{name}.weight")).map(|(_, v)| v.clone()).unwrap_or_default()
-            };
-            Ok::<_, JsValue>(
-                copy.layers
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, l)| match l {
-                        Planned::Conv { name, input, out_c, kernel, .. } => Some(Filters {
-                            layer: format!("layer{i}.conv"),
-                            name: name.clone(),
-                            out: *out_c,
-                            in_c: input.0,
-                            k: *kernel,
-                            values: weight(name),
-                        }),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        })?;
-        typed(&filters)
     }
 
     /// The presets, for the picker.
