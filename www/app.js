@@ -9,6 +9,7 @@ import { Predictor } from "./js/predictor.js";
 import { Models } from "./js/models.js";
 import { Training } from "./js/training.js";
 import { Analysis } from "./js/analysis.js";
+import { Views } from "./js/views.js";
 import { Compare } from "./js/compare.js";
 import { PersonalSet } from "./js/personal.js";
 import { setUpSelfTest } from "./js/selftest.js";
@@ -192,6 +193,7 @@ async function main() {
   app.models = new Models(app);
   app.training = new Training(app);
   new Analysis(app);
+  new Views(app, predictor, pad);
   new Compare(app);
   new PersonalSet(app, predictor);
   setUpSelfTest(app);

@@ -9,6 +9,8 @@ import { expose, unexpose } from "./test-hooks.js";
 export class Predictor extends EventTarget {
   /** The 28x28 input of the current drawing (784 floats in 0..1), or null. */
   input = null;
+  /** Its probabilities as last shown, or null. */
+  probs = null;
   #ready = false;
   /** Bumped by each change the guess must reflect (drawing, model); #shown is the one shown. */
   #wanted = 0;
@@ -93,6 +95,7 @@ export class Predictor extends EventTarget {
       this.#showMessage("The model outputs NaN: reset or load another model.");
       return;
     }
+    this.probs = probs;
     const top = probs.indexOf(Math.max(...probs));
     this.rows.forEach(({ row, fill, value }, d) => {
       fill.style.width = pct(probs[d]);
@@ -117,6 +120,7 @@ export class Predictor extends EventTarget {
   }
 
   #clearBars() {
+    this.probs = null;
     for (const { row, fill, value } of this.rows) {
       fill.style.width = "0";
       value.textContent = "";

@@ -164,7 +164,8 @@ export class TrainingRun {
     const rate = s.recent.length ? (1000 * sum(s.recent, "examples")) / sum(s.recent, "ms") : NaN;
     const stepsLeft = (c.epochs - c.epoch) * c.steps_per_epoch + (c.steps_per_epoch - c.step);
     this.view.chunk(this, c, { rate, elapsedS: s.activeMs / 1000, etaS: (stepsLeft * this.batch) / rate });
-    if (this.backend.live) this.app.emit("weights-changed", { live: true });
+    this.stepsPerEpoch = c.steps_per_epoch;
+    if (this.backend.live) this.app.emit("weights-changed", { live: true, epochs: this.at / c.steps_per_epoch });
   }
 
   /** The training window so far becomes a row of the run's metrics. */
@@ -179,7 +180,7 @@ export class TrainingRun {
   /** A worker's run: the page's model takes its latest weights. */
   async #pullWeights() {
     this.#lastSync = performance.now();
-    if (await this.backend.pullWeights(() => this.state !== "idle")) this.app.emit("weights-changed", { live: true });
+    if (await this.backend.pullWeights(() => this.state !== "idle")) this.app.emit("weights-changed", { live: true, epochs: this.at / (this.stepsPerEpoch ?? NaN) });
   }
 
   async #epochEnd(c) {

@@ -1,0 +1,172 @@
+// The map of the digits: 2,000 test digits placed by the network's penultimate layer
+// (PCA to 2-D, computed in the engine's session with axes kept steady between updates),
+// coloured by their true digit; the person's drawing is the ringed point. Re-projected
+// as training runs, at most a twentieth of the time (its cost is measured each update),
+// and only while on screen. Clicking a point shows that test digit and the guess.
+
+import { $, h, errorText, pct } from "./util.js";
+import { digitFigure } from "./digits.js";
+import { expose } from "./test-hooks.js";
+
+export const CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+/** Test images on the map: enough to see ten clusters, few enough to re-project often. */
+const MAP_IMAGES = 2000;
+/** An update may take this share of the time at most (the views cost budget is 10%). */
+const DUTY = 0.05;
+const MIN_GAP_MS = 1000;
+
+export class DigitMapView {
+  #busy = false;
+  #wanted = false;
+  #timer = null;
+  #nextAt = 0;
+  #version = 0;
+  #extent = null;
+
+  constructor(app, isVisible) {
+    this.app = app;
+    this.session = app.session;
+    this.isVisible = isVisible;
+    this.canvas = $("digit-map");
+    this.frame = null;
+    this.marker = null;
+    this.canvas.onclick = (e) => this.#pick(e);
+    new ResizeObserver(() => this.draw()).observe(this.canvas);
+    $("map-legend").replaceChildren(...CLASS_COLORS.map((c, d) => {
+      const s = h("span", { textContent: d });
+      s.style.setProperty("--c", c);
+      return s;
+    }));
+  }
+
+  /** Another network: the old map is gone at once. */
+  reset() {
+    this.#version++;
+    this.frame = null;
+    this.marker = null;
+    this.#extent = null;
+    this.#nextAt = 0;
+    $("map-pick").replaceChildren();
+    this.draw();
+    this.schedule();
+  }
+
+  /** The card came on screen: a wanted update runs now. */
+  wake() {
+    if (this.#wanted || !this.frame) this.schedule();
+  }
+
+  /** Asks for a re-projection, as soon as the duty budget allows. */
+  schedule() {
+    this.#wanted = true;
+    if (this.#busy || this.#timer || !this.isVisible() || !this.app.dataReady) return;
+    const wait = Math.max(0, this.#nextAt - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#update();
+    }, wait);
+  }
+
+  async #update() {
+    if (!this.isVisible()) return;
+    this.#wanted = false;
+    this.#busy = true;
+    const version = this.#version;
+    const t0 = performance.now();
+    try {
+      const frame = await this.session.map_update(MAP_IMAGES);
+      if (version !== this.#version) return;
+      const ms = performance.now() - t0;
+      this.frame = frame;
+      this.draw();
+      $("map-note").textContent = `${frame.labels.length.toLocaleString()} test digits placed by ${frame.layer} (${frame.width} values each), PCA to 2-D (${pct(frame.explained[0], 0)} and ${pct(frame.explained[1], 0)} of the variance). A nearest-centre rule on this map alone is right for ${pct(frame.centroid_accuracy, 1)}. Click a point to see it.`;
+      this.canvas.ariaLabel = `the map of the digits: ${frame.labels.length} test digits; nearest-centre accuracy ${pct(frame.centroid_accuracy, 1)}`;
+      expose({ mapAccuracy: frame.centroid_accuracy.toFixed(4), mapMs: ms.toFixed(0) });
+      this.#nextAt = performance.now() + Math.max(MIN_GAP_MS, ms / DUTY);
+    } catch (e) {
+      if (version === this.#version) $("map-note").textContent = `The map could not be drawn: ${errorText(e)}`;
+      this.#nextAt = performance.now() + 5000;
+    } finally {
+      this.#busy = false;
+      if (this.#wanted) this.schedule();
+    }
+  }
+
+  /** The drawing's penultimate features (null: no drawing): its point on the map. */
+  mark(features) {
+    this.marker = features ? this.session.map_project(Float32Array.from(features)) ?? null : null;
+    this.draw();
+  }
+
+  /** Canvas coordinates of map point (x, y). */
+  #toCanvas(x, y, w, hgt) {
+    const e = this.#extent;
+    return [w / 2 + (x / e[0]) * (w / 2 - 10), hgt / 2 - (y / e[1]) * (hgt / 2 - 10)];
+  }
+
+  draw() {
+    const r = this.canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.width = Math.max(1, Math.round(r.width * dpr));
+    this.canvas.height = Math.max(1, Math.round(r.height * dpr));
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const [w, hgt] = [r.width, r.height];
+    ctx.clearRect(0, 0, w, hgt);
+    const f = this.frame;
+    if (!f) {
+      ctx.fillStyle = "#5b6578";
+      ctx.font = "12px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(this.app.dataReady ? "Placing the test digits…" : "Waiting for the data set…", w / 2, hgt / 2);
+      return;
+    }
+    // Axes scaled to hold most points, eased so the picture does not jump between updates.
+    const wanted = [0, 1].map((a) => quantile(f.points.filter((_, i) => i % 2 === a).map(Math.abs), 0.98) || 1);
+    this.#extent = this.#extent ? this.#extent.map((e, a) => (wanted[a] > e ? wanted[a] : 0.7 * e + 0.3 * wanted[a])) : wanted;
+    for (let i = 0; i < f.labels.length; i++) {
+      const [x, y] = this.#toCanvas(f.points[2 * i], f.points[2 * i + 1], w, hgt);
+      ctx.fillStyle = CLASS_COLORS[f.labels[i]];
+      ctx.globalAlpha = 0.55;
+      ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+    }
+    ctx.globalAlpha = 1;
+    if (this.marker) {
+      const [x, y] = this.#toCanvas(this.marker[0], this.marker[1], w, hgt);
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = "#fff";
+      ctx.beginPath();
+      ctx.arc(x, y, 8, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = "#111827";
+      ctx.stroke();
+    }
+  }
+
+  /** The test digit nearest the click, with its label and the network's guess. */
+  async #pick(e) {
+    const f = this.frame;
+    if (!f) return;
+    const r = this.canvas.getBoundingClientRect();
+    const [cx, cy] = [e.clientX - r.left, e.clientY - r.top];
+    let best = -1;
+    let bestD = 100; // within 10 px
+    for (let i = 0; i < f.labels.length; i++) {
+      const [x, y] = this.#toCanvas(f.points[2 * i], f.points[2 * i + 1], r.width, r.height);
+      const d = (x - cx) ** 2 + (y - cy) ** 2;
+      if (d < bestD) [best, bestD] = [i, d];
+    }
+    if (best < 0) return;
+    const pixels = this.app.testSet.image(best);
+    const probs = await this.session.predict(Float32Array.from(pixels, (p) => p / 255));
+    const guess = probs.indexOf(Math.max(...probs));
+    const label = f.labels[best];
+    $("map-pick").replaceChildren(digitFigure(pixels, null), h("span", { textContent: `Test digit #${best}: a ${label}; the network says ${guess} (${pct(probs[guess], 0)}).` }));
+  }
+}
+
+function quantile(values, q) {
+  const s = values.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
