@@ -1,9 +1,12 @@
-//! The native command line: train a preset, evaluate a saved model, print a summary,
-//! benchmark. Thin over the library (one file per command); clap refuses unknown flags,
-//! missing values and values out of range with a usage line, before any work starts.
+//! The native command line: train a preset, evaluate a saved model, explain one of its
+//! answers, print a summary, benchmark. Thin over the library (one file per command);
+//! clap refuses unknown flags, missing values and values out of range with a usage line,
+//! before any work starts.
 
 mod bench;
 mod eval;
+mod explain;
+mod png_maps;
 mod summary;
 mod train;
 mod tune;
@@ -30,6 +33,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Measure a saved model's accuracy on the test set.
     Eval(eval::EvalArgs),
+    /// Explain a saved model's answer for one test image: saliency and every layer's maps
+    /// as PNG files (and the raw values as safetensors).
+    Explain(explain::ExplainArgs),
     /// Print a preset's layers and parameter counts.
     Summary(summary::SummaryArgs),
     /// Benchmark training and inference speed, per engine and preset.
@@ -75,6 +81,7 @@ pub fn main() {
     let result = match cli.command {
         Command::Train(a) => pollster::block_on(train::run(a)),
         Command::Eval(a) => pollster::block_on(eval::run(a)),
+        Command::Explain(a) => pollster::block_on(explain::run(a)),
         Command::Summary(a) => summary::run(a),
         Command::Bench(a) => pollster::block_on(bench::run(a)),
     };
@@ -132,6 +139,35 @@ pub fn load_model(engine: &Engine, path: &str) -> Result<Net, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::BadFile(format!("{path}: cannot read it ({e})")))?;
     let (spec, values) = safetensors::from_bytes(path, &bytes)?;
     Net::with_values(engine, &spec, &values)
+}
+
+/// Writes `bytes` to `path` whole: beside it first, then renamed, so a crash mid-write
+/// never leaves half a file.
+pub fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
+    // Test-only: writes to this path fail, as a full disk or a removed directory would
+    // (tests/train.rs: a save that fails after training began).
+    if std::env::var("WGPU_MNIST_TEST_FAIL_WRITES_TO").is_ok_and(|p| p == path) {
+        return Err(Error::CannotWrite(format!("{path}: the test hook WGPU_MNIST_TEST_FAIL_WRITES_TO refused it")));
+    }
+    let partial = format!("{path}.partial");
+    std::fs::write(&partial, bytes).and_then(|_| std::fs::rename(&partial, path)).map_err(|e| Error::CannotWrite(format!("{path} ({e})")))
+}
+
+/// Fails now, naming the flag, if `path` cannot be written (a missing directory, a
+/// directory in its place); creates nothing that was not there. Commands check every
+/// output this way before their work, so a bad path fails at once, not after it.
+pub fn check_writable(flag: &str, path: &str) -> Result<(), Error> {
+    let probe = format!("{path}.partial");
+    let existed = std::path::Path::new(&probe).exists();
+    let result = std::fs::OpenOptions::new().append(true).create(true).open(&probe);
+    if !existed {
+        let _ = std::fs::remove_file(&probe);
+    }
+    match result {
+        Ok(_) if std::path::Path::new(path).is_dir() => Err(Error::CannotWrite(format!("{flag} {path}: it is a directory"))),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::CannotWrite(format!("{flag} {path}: {e}"))),
+    }
 }
 
 /// A learning rate: a finite positive number.

@@ -72,7 +72,7 @@ pub async fn run(args: TrainArgs) -> Result<(), Error> {
     // not after an epoch of training.
     for (flag, path) in [("--save", &args.save), ("--checkpoint", &args.checkpoint), ("--resume", &args.resume), ("--log", &args.log)] {
         if let Some(path) = path {
-            check_writable(flag, path)?;
+            super::check_writable(flag, path).map_err(|e| e.map_message(|m| format!("{m}; nothing was trained")))?;
         }
     }
     let engine = super::engine(&args.engine).await?;
@@ -150,7 +150,7 @@ impl Keeper {
     async fn take(&mut self, trainer: &Trainer) -> Result<(), Error> {
         let bytes = checkpoint::to_bytes(trainer).await?;
         if let Some(path) = &self.path {
-            write_file(path, &bytes)?;
+            super::write_file(path, &bytes)?;
         }
         self.last = Some((bytes, trainer.epoch, trainer.step_in_epoch));
         self.taken = Instant::now();
@@ -315,45 +315,16 @@ impl MetricsLog {
     }
 }
 
-fn write_file(path: &str, bytes: &[u8]) -> Result<(), Error> {
-    // Test-only: writes to this path fail, as a full disk or a removed directory would
-    // (tests/train.rs: a save that fails after training began).
-    if std::env::var("WGPU_MNIST_TEST_FAIL_WRITES_TO").is_ok_and(|p| p == path) {
-        return Err(Error::CannotWrite(format!("{path}: the test hook WGPU_MNIST_TEST_FAIL_WRITES_TO refused it")));
-    }
-    // Written beside and renamed, so a crash mid-write never leaves half a file.
-    let partial = format!("{path}.partial");
-    std::fs::write(&partial, bytes).and_then(|_| std::fs::rename(&partial, path)).map_err(|e| Error::CannotWrite(format!("{path} ({e})")))
-}
-
-/// Fails now, naming the flag, if `path` cannot be written (a missing directory, a
-/// directory in its place); creates nothing that was not there.
-fn check_writable(flag: &str, path: &str) -> Result<(), Error> {
-    let probe = format!("{path}.partial");
-    let existed = std::path::Path::new(&probe).exists();
-    let result = std::fs::OpenOptions::new().append(true).create(true).open(&probe);
-    if !existed {
-        let _ = std::fs::remove_file(&probe);
-    }
-    match result {
-        Ok(_) if std::path::Path::new(path).is_dir() => {
-            Err(Error::CannotWrite(format!("{flag} {path}: it is a directory; nothing was trained")))
-        }
-        Ok(_) => Ok(()),
-        Err(e) => Err(Error::CannotWrite(format!("{flag} {path}: {e}; nothing was trained"))),
-    }
-}
-
 /// Writes `bytes` to `path`, or where that fails (or there is no path) to `rescue` in
 /// the working directory; gives the file written.
 fn write_or_rescue(path: Option<&str>, rescue: &str, bytes: &[u8]) -> Result<String, Error> {
     if let Some(path) = path {
-        match write_file(path, bytes) {
+        match super::write_file(path, bytes) {
             Ok(()) => return Ok(path.to_string()),
             Err(e) => eprintln!("warning: {e}; writing {rescue} instead"),
         }
     }
-    write_file(rescue, bytes).map(|_| rescue.to_string())
+    super::write_file(rescue, bytes).map(|_| rescue.to_string())
 }
 
 async fn save(path: &str, spec: &Spec, trainer: &Trainer) -> Result<String, Error> {
