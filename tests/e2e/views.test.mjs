@@ -14,7 +14,7 @@ const env = servedApp();
 
 /** Nearest-centroid accuracy on the 2-D map after one epoch of `fast` must beat this
  * (measured: see docs/benchmarks.md, "See inside"). */
-const MAP_ACCURACY_AFTER_AN_EPOCH = 0.5;
+const MAP_ACCURACY_AFTER_AN_EPOCH = 0.65;
 
 for (const engine of ["cpu", "gpu"]) {
   test(`activations on the ${engine} engine: every layer of the default model for one image, finite, with the probabilities`, { timeout: 120_000 }, async () => {
@@ -122,6 +122,8 @@ test("a new network never shows the old one's maps; one epoch of fast separates 
   assert.deepEqual(fresh.rows.filter(([, n]) => n > 0).map(([name, n]) => `${name}:${n}`), [
     "layer0.normalize:1", "layer1.conv:24", "layer2.maxpool:24", "layer3.relu:24", "layer4.conv:32", "layer5.maxpool:32", "layer6.relu:32",
   ]);
+  await page.waitForFunction(() => document.body.dataset.mapAccuracy, null, { timeout: 120_000 });
+  const untrained = Number(await page.evaluate(() => document.body.dataset.mapAccuracy));
   await page.locator("#train-start").scrollIntoViewIfNeeded();
   await page.click("#train-start");
   await page.waitForFunction(() => document.body.dataset.training === "running", null, { timeout: 60_000 });
@@ -129,13 +131,13 @@ test("a new network never shows the old one's maps; one epoch of fast separates 
   await page.waitForFunction(() => document.body.dataset.training === "finished" || document.body.dataset.training === "idle", null, { timeout: 300_000 });
   const test = await page.textContent("#test-acc");
   // The map is re-projected after the last chunk; wait for one made after the epoch.
-  const stamp = await page.evaluate(() => document.body.dataset.mapMs);
+  const stamp = await page.evaluate(() => document.body.dataset.mapUpdates);
   await page.evaluate(() => window.appViews.map.schedule());
-  await page.waitForFunction((s) => document.body.dataset.mapMs && document.body.dataset.mapMs !== s, stamp, { timeout: 60_000 }).catch(() => {});
+  await page.waitForFunction((s) => document.body.dataset.mapUpdates !== s, stamp, { timeout: 90_000 });
   const after = Number(await page.evaluate(() => document.body.dataset.mapAccuracy));
   const history = await page.getAttribute("#history", "aria-label");
-  console.log(`map of the digits, nearest-centroid accuracy: default model ${before}, fast after one epoch ${after} (test accuracy ${test}); history: ${history}`);
-  assert.ok(after > MAP_ACCURACY_AFTER_AN_EPOCH, `nearest-centroid accuracy on the map after an epoch of fast: ${after}`);
+  console.log(`map of the digits, nearest-centroid accuracy: default model ${before}, untrained fast ${untrained}, fast after one epoch ${after} (test accuracy ${test}); history: ${history}`);
+  assert.ok(after > MAP_ACCURACY_AFTER_AN_EPOCH && after > untrained + 0.1, `nearest-centroid accuracy on the map after an epoch of fast: ${after} (untrained: ${untrained})`);
   assert.match(history, /over [1-9][0-9]* training updates/);
   await page.screenshot({ path: join(ARTIFACTS, "views-map-after-epoch.png"), fullPage: false });
   assert.deepEqual(errors, []);

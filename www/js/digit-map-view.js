@@ -6,13 +6,15 @@
 
 import { $, h, errorText, pct } from "./util.js";
 import { digitFigure } from "./digits.js";
-import { expose } from "./test-hooks.js";
+import { expose, unexpose } from "./test-hooks.js";
 
 export const CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 /** Test images on the map: enough to see ten clusters, few enough to re-project often. */
 const MAP_IMAGES = 2000;
+/** Test images per engine call: each is a few tens of ms, so strokes are never kept waiting. */
+const CHUNK = 250;
 /** An update may take this share of the time at most (the views cost budget is 10%). */
-const DUTY = 0.05;
+const DUTY = 0.03;
 const MIN_GAP_MS = 1000;
 
 export class DigitMapView {
@@ -22,9 +24,14 @@ export class DigitMapView {
   #nextAt = 0;
   #version = 0;
   #extent = null;
+  #layer = null;
+  #layerKey = "";
+  /** Updates drawn so far (the tests wait for the next one). */
+  updates = 0;
 
-  constructor(app, isVisible) {
+  constructor(app, isVisible, isDrawing) {
     this.app = app;
+    this.isDrawing = isDrawing;
     this.session = app.session;
     this.isVisible = isVisible;
     this.canvas = $("digit-map");
@@ -46,6 +53,7 @@ export class DigitMapView {
     this.marker = null;
     this.#extent = null;
     this.#nextAt = 0;
+    unexpose("mapAccuracy");
     $("map-pick").replaceChildren();
     this.draw();
     this.schedule();
@@ -72,16 +80,31 @@ export class DigitMapView {
     this.#wanted = false;
     this.#busy = true;
     const version = this.#version;
-    const t0 = performance.now();
+    let busyMs = 0;
     try {
-      const frame = await this.session.map_update(MAP_IMAGES);
-      if (version !== this.#version) return;
-      const ms = performance.now() - t0;
+      // In chunks, yielding between them (to a stroke on the pad above all): the cost
+      // counted is the time spent computing, not the waits.
+      const n = Math.min(MAP_IMAGES, this.app.testSet.size);
+      const parts = [];
+      for (let from = 0; from < n; from += CHUNK) {
+        while (this.isDrawing()) await new Promise((r) => setTimeout(r, 100));
+        const c0 = performance.now();
+        parts.push(await this.session.map_features(from, Math.min(CHUNK, n - from)));
+        busyMs += performance.now() - c0;
+        await new Promise((r) => setTimeout(r, 0));
+        if (version !== this.#version) return;
+      }
+      const features = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+      parts.reduce((at, p) => (features.set(p, at), at + p.length), 0);
+      const f0 = performance.now();
+      const frame = this.session.map_fit(features, n);
+      const ms = busyMs + performance.now() - f0;
       this.frame = frame;
+      this.updates++;
       this.draw();
       $("map-note").textContent = `${frame.labels.length.toLocaleString()} test digits placed by ${frame.layer} (${frame.width} values each), PCA to 2-D (${pct(frame.explained[0], 0)} and ${pct(frame.explained[1], 0)} of the variance). A nearest-centre rule on this map alone is right for ${pct(frame.centroid_accuracy, 1)}. Click a point to see it.`;
       this.canvas.ariaLabel = `the map of the digits: ${frame.labels.length} test digits; nearest-centre accuracy ${pct(frame.centroid_accuracy, 1)}`;
-      expose({ mapAccuracy: frame.centroid_accuracy.toFixed(4), mapMs: ms.toFixed(0) });
+      expose({ mapAccuracy: frame.centroid_accuracy.toFixed(4), mapMs: ms.toFixed(0), mapUpdates: String(this.updates) });
       this.#nextAt = performance.now() + Math.max(MIN_GAP_MS, ms / DUTY);
     } catch (e) {
       if (version === this.#version) $("map-note").textContent = `The map could not be drawn: ${errorText(e)}`;
@@ -104,21 +127,23 @@ export class DigitMapView {
     return [w / 2 + (x / e[0]) * (w / 2 - 10), hgt / 2 - (y / e[1]) * (hgt / 2 - 10)];
   }
 
-  draw() {
+  /** The points, drawn once per picture (and size) into a layer of their own; `draw` adds the drawing's ring on top. */
+  #paintPoints() {
     const r = this.canvas.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.max(1, Math.round(r.width * dpr));
-    this.canvas.height = Math.max(1, Math.round(r.height * dpr));
-    const ctx = this.canvas.getContext("2d");
+    const layer = (this.#layer ??= document.createElement("canvas"));
+    layer.width = Math.max(1, Math.round(r.width * dpr));
+    layer.height = Math.max(1, Math.round(r.height * dpr));
+    const ctx = layer.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const [w, hgt] = [r.width, r.height];
-    ctx.clearRect(0, 0, w, hgt);
     const f = this.frame;
     if (!f) {
       ctx.fillStyle = "#5b6578";
       ctx.font = "12px system-ui, sans-serif";
       ctx.textAlign = "center";
       ctx.fillText(this.app.dataReady ? "Placing the test digits…" : "Waiting for the data set…", w / 2, hgt / 2);
+      this.#layerKey = this.#key();
       return;
     }
     // Axes scaled to hold most points, eased so the picture does not jump between updates.
@@ -131,8 +156,27 @@ export class DigitMapView {
       ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
     }
     ctx.globalAlpha = 1;
-    if (this.marker) {
-      const [x, y] = this.#toCanvas(this.marker[0], this.marker[1], w, hgt);
+    this.#layerKey = this.#key();
+  }
+
+  #key() {
+    const r = this.canvas.getBoundingClientRect();
+    return `${r.width}x${r.height}@${window.devicePixelRatio}:${this.updates}:${this.frame ? 1 : 0}:${this.app.dataReady}`;
+  }
+
+  draw() {
+    if (this.#layerKey !== this.#key()) this.#paintPoints();
+    const layer = this.#layer;
+    if (this.canvas.width !== layer.width || this.canvas.height !== layer.height) [this.canvas.width, this.canvas.height] = [layer.width, layer.height];
+    const ctx = this.canvas.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, layer.width, layer.height);
+    ctx.drawImage(layer, 0, 0);
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const r = this.canvas.getBoundingClientRect();
+    if (this.frame && this.marker) {
+      const [x, y] = this.#toCanvas(this.marker[0], this.marker[1], r.width, r.height);
       ctx.lineWidth = 3;
       ctx.strokeStyle = "#fff";
       ctx.beginPath();

@@ -1,7 +1,7 @@
 // Drawing what a layer holds: channels as small heat maps, filters as weight mosaics, flat
 // layers as bars. Shared colour scales so a layer's maps compare with each other.
 
-import { h } from "./util.js";
+import { h, trackCanvasSize } from "./util.js";
 
 /** 0..1 to a dark-to-bright ramp (dark blue, purple, orange, pale yellow): strong is bright. */
 const RAMP = [[17, 24, 39], [94, 38, 140], [232, 89, 12], [255, 236, 153]];
@@ -27,8 +27,7 @@ export function largest(values) {
 
 /** Channel `c` of a [channels, hgt, w] tensor as a heat map scaled by `scale`; negative values (before a ReLU) in blue. */
 export function paintChannel(canvas, values, c, hgt, w, scale) {
-  canvas.width = w;
-  canvas.height = hgt;
+  if (canvas.width !== w || canvas.height !== hgt) [canvas.width, canvas.height] = [w, hgt];
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(w, hgt);
   const base = c * hgt * w;
@@ -58,34 +57,43 @@ export function paintFilter(canvas, { in_c, k, values }, f, gap = 1) {
   ctx.putImageData(img, 0, 0);
 }
 
-/** A flat layer (a dense layer's units, or the probabilities) as bars: up for positive, down (blue) for negative. */
-export function barsCanvas(values, { labels = null, max = null } = {}) {
-  const canvas = h("canvas", { className: "layer-bars" });
-  requestAnimationFrame(() => drawBars(canvas, values, labels, max));
-  return canvas;
-}
+/** A flat layer (a dense layer's units, or the probabilities) as bars, up for positive, down (blue) for negative; redrawn in place. */
+export class Bars {
+  constructor({ labels = null, max = null } = {}) {
+    Object.assign(this, { labels, max, values: null });
+    this.canvas = h("canvas", { className: "layer-bars" });
+    trackCanvasSize(this.canvas, (w, hgt, dpr) => {
+      this.size = { w, hgt, dpr };
+      this.draw();
+    });
+  }
 
-function drawBars(canvas, values, labels, max) {
-  const r = canvas.getBoundingClientRect();
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.max(1, Math.round(r.width * dpr));
-  canvas.height = Math.max(1, Math.round(r.height * dpr));
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  const [w, hgt] = [r.width, r.height - (labels ? 14 : 0)];
-  const scale = max ?? largest(values);
-  const hasNegative = values.some((v) => v < 0);
-  const zero = hasNegative ? hgt / 2 : hgt;
-  const bw = w / values.length;
-  values.forEach((v, i) => {
-    const len = (Math.abs(v) / scale) * (hasNegative ? hgt / 2 : hgt);
-    ctx.fillStyle = v < 0 ? "#2166ac" : "#e8590c";
-    ctx.fillRect(i * bw + (bw > 3 ? 0.5 : 0), v < 0 ? zero : zero - len, Math.max(0.5, bw - (bw > 3 ? 1 : 0)), len);
-  });
-  if (labels) {
-    ctx.fillStyle = "#5b6578";
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.textAlign = "center";
-    labels.forEach((l, i) => ctx.fillText(l, (i + 0.5) * bw, hgt + 12));
+  show(values) {
+    this.values = values;
+    this.draw();
+  }
+
+  draw() {
+    const { canvas, values, labels, size } = this;
+    if (!size || !values) return;
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(size.dpr, 0, 0, size.dpr, 0, 0);
+    ctx.clearRect(0, 0, size.w, size.hgt);
+    const [w, hgt] = [size.w, size.hgt - (labels ? 14 : 0)];
+    const scale = this.max ?? largest(values);
+    const hasNegative = values.some((v) => v < 0);
+    const zero = hasNegative ? hgt / 2 : hgt;
+    const bw = w / values.length;
+    values.forEach((v, i) => {
+      const len = (Math.abs(v) / scale) * (hasNegative ? hgt / 2 : hgt);
+      ctx.fillStyle = v < 0 ? "#2166ac" : "#e8590c";
+      ctx.fillRect(i * bw + (bw > 3 ? 0.5 : 0), v < 0 ? zero : zero - len, Math.max(0.5, bw - (bw > 3 ? 1 : 0)), len);
+    });
+    if (labels) {
+      ctx.fillStyle = "#5b6578";
+      ctx.font = "11px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      labels.forEach((l, i) => ctx.fillText(l, (i + 0.5) * bw, hgt + 12));
+    }
   }
 }

@@ -25,6 +25,11 @@ export class DrawingPad extends EventTarget {
     for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) canvas.addEventListener(type, (e) => this.#up(e));
   }
 
+  /** Whether a finger, pen or mouse is drawing now. */
+  get drawing() {
+    return this.#active.size > 0;
+  }
+
   get isEmpty() {
     return this.#strokes.length === 0;
   }

@@ -7,13 +7,18 @@
 // screen: off screen the views cost nothing.
 
 import { $, h, errorText, pct } from "./util.js";
-import { paintChannel, paintFilter, barsCanvas, largest, diverging } from "./layer-maps.js";
+import { paintChannel, paintFilter, Bars, largest, diverging } from "./layer-maps.js";
 import { DigitMapView } from "./digit-map-view.js";
 import { HistoryChart } from "./history-chart.js";
 import { expose } from "./test-hooks.js";
 
 /** Re-reads every filter at most this often while training changes them (a GPU readback). */
 const FILTERS_EVERY_MS = 2000;
+/** The share of the time the views may take when only the weights changed (a training
+ * chunk), and while the person draws: training's workers share the cores with the page,
+ * so every millisecond here is one they lose (budget: 10% of training's speed). */
+const TRAINING_DUTY = 0.03;
+const DRAWING_DUTY = 0.25;
 
 export class Views {
   #visible = false;
@@ -28,10 +33,22 @@ export class Views {
   #filters = null;
   #filtersAt = -Infinity;
   #filtersStale = true;
-  /** When the drawing last changed, until the views show it (the stroke-to-views latency). */
+  /** When the drawing last changed (a pad event), and whether the views show that change. */
   #changedAt = null;
-  /** Stroke-to-views latencies (ms), for the benchmark. */
+  #changeShown = true;
+  #lastEnd = -Infinity;
+  #lastCost = 0;
+  #timer = null;
+  #urgent = false;
+  /** The layer rows drawn (reused while the network's shape stays), and what their filters show. */
+  #rows = [];
+  #rowsKey = "";
+  #kernelsOf = null;
+  #probs = new Bars({ labels: [..."0123456789"], max: 1 });
+  /** Stroke-to-views latencies (ms: from a stroke's end to its views drawn), for the benchmark. */
   latencies = [];
+  /** Each refresh's time in engine calls and in drawing (ms), for the benchmark. */
+  costs = [];
   /** The last saliency and activations shown (the end-to-end tests read them). */
   shown = null;
 
@@ -39,18 +56,20 @@ export class Views {
     this.app = app;
     this.session = app.session;
     this.predictor = predictor;
-    this.map = new DigitMapView(app, () => this.#visible);
+    this.pad = pad;
+    this.map = new DigitMapView(app, () => this.#visible, () => pad.drawing);
     this.history = new HistoryChart($("history"));
     this.#classButtons();
     $("why-integrated").onclick = () => this.#setMethod("integrated");
     $("why-gradient").onclick = () => this.#setMethod("gradient");
     new IntersectionObserver((entries) => {
       this.#visible = entries.some((e) => e.isIntersecting);
-      if (this.#visible && this.#dirty) this.schedule();
+      if (this.#visible && this.#dirty) this.schedule(true);
       if (this.#visible) this.map.wake();
     }).observe($("inside-card"));
     pad.addEventListener("change", () => {
-      this.#changedAt ??= performance.now();
+      this.#changedAt = performance.now();
+      this.#changeShown = false;
       this.history.reset();
     });
     predictor.addEventListener("input", () => {
@@ -63,6 +82,7 @@ export class Views {
       this.history.reset();
       this.map.reset();
       this.#showEmpty("Loading the new network…");
+      this.#dirty = true;
     });
     app.on("weights-changed", ({ live, epochs }) => {
       this.#filtersStale = true;
@@ -75,23 +95,41 @@ export class Views {
     this.#showEmpty();
   }
 
-  /** Redraws the views for the current drawing and model at the next frame (or when the card comes on screen). */
-  schedule() {
+  /** Redraws the views for the current drawing and model: at the next frame after a
+   * stroke or a click (`urgent`), later after a training chunk (within the duty budgets),
+   * and only on screen. */
+  schedule(urgent = false) {
     this.#dirty = true;
+    this.#urgent ||= urgent;
     this.#publish();
-    if (!this.#visible || this.#busy || this.#frameQueued) return;
-    this.#frameQueued = true;
-    requestAnimationFrame(() => {
-      this.#frameQueued = false;
-      this.#refresh();
-    });
+    // A finished stroke is shown at once; while the pen moves, and after a training chunk,
+    // the views keep to their share of the time.
+    const now = this.#urgent || (!this.#changeShown && !this.pad.drawing);
+    if (now && this.#timer) [this.#timer] = [clearTimeout(this.#timer)];
+    if (!this.#visible || this.#busy || this.#frameQueued || this.#timer) return;
+    const duty = this.#changeShown ? TRAINING_DUTY : DRAWING_DUTY;
+    const wait = now ? 0 : this.#lastEnd + this.#lastCost / duty - this.#lastCost - performance.now();
+    const go = () => {
+      this.#frameQueued = true;
+      requestAnimationFrame(() => {
+        this.#frameQueued = false;
+        this.#refresh();
+      });
+    };
+    if (wait <= 0) return go();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      go();
+    }, wait);
   }
 
   async #refresh() {
     this.#dirty = false;
+    this.#urgent = false;
     this.#busy = true;
-    const [model, input, changedAt] = [this.#model, this.predictor.input, this.#changedAt];
-    this.#changedAt = null;
+    // The stroke-to-views latency is timed from a stroke's end (the pen lifted) to its views drawn.
+    const [model, input, changedAt, started] = [this.#model, this.predictor.input, this.#changeShown || this.pad.drawing ? null : this.#changedAt, performance.now()];
+    this.#changeShown = true;
     try {
       if (!input) return this.#showEmpty();
       const seen = await this.session.activations(input);
@@ -106,17 +144,21 @@ export class Views {
       const why = await this.session.saliency(input, cls);
       if (model !== this.#model) return;
       if (![...why.gradient, ...why.integrated].every(Number.isFinite)) return this.#showEmpty("The saliency holds NaN: the network has diverged.");
+      const drawStart = performance.now();
       this.#drawLayers(seen);
       this.#drawSaliency(input, why, guess);
       const n = seen.layers.length;
       this.map.mark(n >= 2 ? seen.layers[n - 2].values : input);
       this.shown = { input, layers: seen.layers.map(({ name, shape }) => ({ name, shape })), probs: Array.from(seen.probs), saliency: why };
       if (changedAt != null) this.latencies.push(performance.now() - changedAt);
+      this.costs.push({ calls: drawStart - started, draw: performance.now() - drawStart });
+      this.#lastCost = performance.now() - started;
       $("inside-status").textContent = `Reading your ${guess} (${pct(seen.probs[guess], 0)} sure).`;
     } catch (e) {
       this.#showEmpty(`Could not look inside: ${errorText(e)}`);
     } finally {
       this.#busy = false;
+      this.#lastEnd = performance.now();
       if (this.#dirty) this.schedule();
       this.#publish();
     }
@@ -139,6 +181,7 @@ export class Views {
     this.shown = null;
     $("inside-status").textContent = message;
     $("layers").replaceChildren();
+    [this.#rows, this.#rowsKey, this.#kernelsOf] = [[], "", null];
     const ctx = $("saliency").getContext("2d");
     ctx.clearRect(0, 0, 28, 28);
     $("saliency").ariaLabel = "which pixels made the answer: no drawing";
@@ -146,47 +189,61 @@ export class Views {
     this.map.mark(null);
   }
 
-  /** One row per layer: each channel's map (with its filter under it for a convolution), or bars for a flat layer. */
+  /** One row per layer: each channel's map (with its filter under it for a convolution),
+   * or bars for a flat layer; the rows are built once per network shape and repainted. */
   #drawLayers(seen) {
-    const rows = seen.layers.map((layer) => {
-      const [c, hgt, w] = layer.shape;
-      const flat = hgt * w === 1;
-      const filters = this.#filters?.get(layer.name);
-      const title = `${layer.name} · ${flat ? `${c} units` : `${c} maps of ${hgt}×${w}`}`;
-      const row = h("div", { className: "layer-row" }, h("h4", { textContent: title }));
-      row.dataset.layer = layer.name;
-      row.dataset.maps = flat ? 0 : c;
-      if (flat) {
-        row.append(barsCanvas(layer.values));
-      } else {
-        const scale = largest(layer.values);
-        const maps = h("div", { className: "layer-maps" });
-        for (let ch = 0; ch < c; ch++) maps.append(this.#mapFigure(layer, ch, scale, filters));
-        row.append(maps);
-      }
-      return row;
+    const filters = this.#filters;
+    const key = seen.layers.map((l) => `${l.name}:${l.shape}:${filters?.has(l.name) ? "f" : ""}`).join("|");
+    if (key !== this.#rowsKey) this.#buildRows(seen, filters, key);
+    seen.layers.forEach((layer, i) => {
+      const row = this.#rows[i];
+      if (row.bars) return row.bars.show(layer.values);
+      const [, hgt, w] = layer.shape;
+      const scale = largest(layer.values);
+      row.maps.forEach((canvas, ch) => paintChannel(canvas, layer.values, ch, hgt, w, scale));
+      if (row.kernels.length && this.#kernelsOf !== filters) row.kernels.forEach((canvas, ch) => paintFilter(canvas, filters.get(layer.name), ch, 0));
     });
-    const probs = h("div", { className: "layer-row" }, h("h4", { textContent: "softmax · the probabilities" }), barsCanvas(seen.probs, { labels: [..."0123456789"], max: 1 }));
-    probs.dataset.layer = "softmax";
-    $("layers").replaceChildren(...rows, probs);
+    this.#kernelsOf = filters;
+    this.#probs.show(seen.probs);
   }
 
-  #mapFigure(layer, ch, scale, filters) {
-    const [, hgt, w] = layer.shape;
-    const map = h("canvas", { className: "map" });
-    paintChannel(map, layer.values, ch, hgt, w, scale);
-    const fig = h("figure", { tabIndex: 0 }, map);
-    fig.ariaLabel = `${layer.name} map ${ch + 1}${filters ? ", made by the filter drawn under it" : ""}`;
-    if (filters) {
-      const kernel = h("canvas", { className: "kernel" });
-      paintFilter(kernel, filters, ch, 0);
-      fig.append(kernel);
-      const show = () => this.#zoom(fig, filters, ch);
-      fig.onmouseenter = show;
-      fig.onfocus = show;
-      fig.onmouseleave = fig.onblur = () => ($("filter-zoom").hidden = true);
-    }
-    return fig;
+  #buildRows(seen, filters, key) {
+    this.#rows = seen.layers.map((layer) => {
+      const [c, hgt, w] = layer.shape;
+      const flat = hgt * w === 1;
+      const f = filters?.get(layer.name);
+      const row = { el: h("div", { className: "layer-row" }, h("h4", { textContent: `${layer.name} · ${flat ? `${c} units` : `${c} maps of ${hgt}×${w}`}` })), maps: [], kernels: [] };
+      row.el.dataset.layer = layer.name;
+      row.el.dataset.maps = flat ? 0 : c;
+      if (flat) {
+        row.bars = new Bars();
+        row.el.append(row.bars.canvas);
+        return row;
+      }
+      const maps = h("div", { className: "layer-maps" });
+      for (let ch = 0; ch < c; ch++) {
+        const map = h("canvas", { className: "map" });
+        const fig = h("figure", { tabIndex: 0 }, map);
+        fig.ariaLabel = `${layer.name} map ${ch + 1}${f ? ", made by the filter drawn under it" : ""}`;
+        row.maps.push(map);
+        if (f) {
+          const kernel = h("canvas", { className: "kernel" });
+          fig.append(kernel);
+          row.kernels.push(kernel);
+          const show = () => this.#zoom(fig, this.#filters?.get(layer.name) ?? f, ch);
+          fig.onmouseenter = show;
+          fig.onfocus = show;
+          fig.onmouseleave = fig.onblur = () => ($("filter-zoom").hidden = true);
+        }
+        maps.append(fig);
+      }
+      row.el.append(maps);
+      return row;
+    });
+    const probs = h("div", { className: "layer-row" }, h("h4", { textContent: "softmax · the probabilities" }), this.#probs.canvas);
+    probs.dataset.layer = "softmax";
+    $("layers").replaceChildren(...this.#rows.map((r) => r.el), probs);
+    [this.#rowsKey, this.#kernelsOf] = [key, null];
   }
 
   /** The filter that made map `ch`, large, beside the map under the pointer. */
@@ -238,7 +295,7 @@ export class Views {
       b.setAttribute("aria-pressed", "false");
       b.onclick = () => {
         this.#picked = this.#picked === Number(d) ? null : Number(d);
-        this.schedule();
+        this.schedule(true);
       };
       return b;
     });
@@ -249,6 +306,6 @@ export class Views {
     this.#method = method;
     $("why-integrated").setAttribute("aria-pressed", String(method === "integrated"));
     $("why-gradient").setAttribute("aria-pressed", String(method === "gradient"));
-    this.schedule();
+    this.schedule(true);
   }
 }
