@@ -139,7 +139,9 @@ test("a new network never shows the old one's maps; one epoch of fast separates 
   console.log(`map of the digits, nearest-centroid accuracy: default model ${before}, untrained fast ${untrained}, fast after one epoch ${after} (test accuracy ${test}); history: ${history}`);
   assert.ok(after > MAP_ACCURACY_AFTER_AN_EPOCH && after > untrained + 0.1, `nearest-centroid accuracy on the map after an epoch of fast: ${after} (untrained: ${untrained})`);
   assert.match(history, /over [1-9][0-9]* training updates/);
-  await page.screenshot({ path: join(ARTIFACTS, "views-map-after-epoch.png"), fullPage: false });
+  // The views after an epoch, for docs/screenshots: the whole card, and a map hovered.
+  await page.locator(".layer-row[data-layer='layer4.conv'] figure").nth(3).hover();
+  await page.locator("#inside-card").screenshot({ path: join(ARTIFACTS, "see-inside-after-epoch.png") });
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -51,6 +51,7 @@ export class DigitMapView {
     this.#version++;
     this.frame = null;
     this.marker = null;
+    this.markerFeatures = null;
     this.#extent = null;
     this.#nextAt = 0;
     unexpose("mapAccuracy");
@@ -101,6 +102,7 @@ export class DigitMapView {
       const ms = busyMs + performance.now() - f0;
       this.frame = frame;
       this.updates++;
+      this.#project();
       this.draw();
       $("map-note").textContent = `${frame.labels.length.toLocaleString()} test digits placed by ${frame.layer} (${frame.width} values each), PCA to 2-D (${pct(frame.explained[0], 0)} and ${pct(frame.explained[1], 0)} of the variance). A nearest-centre rule on this map alone is right for ${pct(frame.centroid_accuracy, 1)}. Click a point to see it.`;
       this.canvas.ariaLabel = `the map of the digits: ${frame.labels.length} test digits; nearest-centre accuracy ${pct(frame.centroid_accuracy, 1)}`;
@@ -117,8 +119,14 @@ export class DigitMapView {
 
   /** The drawing's penultimate features (null: no drawing): its point on the map. */
   mark(features) {
-    this.marker = features ? this.session.map_project(Float32Array.from(features)) ?? null : null;
+    this.markerFeatures = features ? Float32Array.from(features) : null;
+    this.#project();
     this.draw();
+  }
+
+  /** The drawing's point on the current picture (again after each re-projection). */
+  #project() {
+    this.marker = this.markerFeatures ? this.session.map_project(this.markerFeatures) ?? null : null;
   }
 
   /** Canvas coordinates of map point (x, y). */

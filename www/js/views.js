@@ -212,7 +212,7 @@ export class Views {
       const [c, hgt, w] = layer.shape;
       const flat = hgt * w === 1;
       const f = filters?.get(layer.name);
-      const row = { el: h("div", { className: "layer-row" }, h("h4", { textContent: `${layer.name} · ${flat ? `${c} units` : `${c} maps of ${hgt}×${w}`}` })), maps: [], kernels: [] };
+      const row = { el: h("div", { className: "layer-row" }, h("h4", { textContent: `${layer.name} · ${flat ? `${c} units` : `${c} map${c > 1 ? "s" : ""} of ${hgt}×${w}`}` })), maps: [], kernels: [] };
       row.el.dataset.layer = layer.name;
       row.el.dataset.maps = flat ? 0 : c;
       if (flat) {
