@@ -53,11 +53,21 @@ export class TrainingChart {
       ctx.arc(X(p.x), Y(p.accuracy), 4, 0, 2 * Math.PI);
       ctx.fill();
     }
+    this.#describe();
     if (!this.points.length) {
       ctx.fillStyle = COLORS.text;
       ctx.textAlign = "center";
       ctx.fillText("Start training to see the curves", (plot.x0 + plot.x1) / 2, (plot.y0 + plot.y1) / 2);
     }
+  }
+
+  /** The chart's text alternative: the latest numbers. */
+  #describe() {
+    const p = this.points.at(-1);
+    const t = this.tests.at(-1);
+    this.canvas.ariaLabel = !p
+      ? "training curves: no training yet"
+      : `training curves at epoch ${trim(p.x)}: loss ${trim(p.loss)}, training accuracy ${(p.accuracy * 100).toFixed(1)}%${t ? `, test accuracy ${(t.accuracy * 100).toFixed(2)}% after epoch ${trim(t.x)}` : ""}`;
   }
 
   #axes(plot, X, Y, xMax, lossMax) {

@@ -3,7 +3,7 @@
 // that is full). The run itself (its loop, checkpoints, going back to one) is
 // js/training-run.js, where its steps execute js/run-backends.js.
 
-import { $, errorText, notify, dismiss, pct, duration } from "./util.js";
+import { $, errorText, notify, dismiss, pct, duration, announce } from "./util.js";
 import { TrainingChart } from "./chart.js";
 import { Backends } from "./run-backends.js";
 import { TrainingRun } from "./training-run.js";
@@ -230,6 +230,7 @@ export class Training {
         if (!mine(run)) return;
         this.chart.addTest({ x: epoch, accuracy: t.accuracy });
         $("test-acc").textContent = `${pct(t.accuracy, 2)} (epoch ${epoch})`;
+        announce(`Epoch ${epoch} done: test accuracy ${pct(t.accuracy, 2)}.`);
         expose({ testAccuracy: t.accuracy.toFixed(4) });
       },
       testFailed: (run, e) => notify("warn", `Could not measure the test accuracy: ${errorText(e)}`, "evaluate"),
@@ -325,6 +326,7 @@ export class Training {
       finished: "Finished: every epoch is done.",
     }[state];
     this.#status(text);
+    if (state === "running" || state === "finished") announce(state === "running" ? "Training started." : "Training finished.");
     this.#updateControls();
     this.app.emit("training-state", { state });
   }

@@ -84,3 +84,12 @@ export function trackCanvasSize(canvas, onResize) {
   new ResizeObserver(fit).observe(canvas);
   fit();
 }
+
+/** Says `text` to screen readers once (the page's polite live region). */
+export function announce(text) {
+  const region = $("announce");
+  if (!region) return;
+  region.textContent = "";
+  // A fresh text node after a tick: screen readers announce a change, not a repeat.
+  setTimeout(() => (region.textContent = text), 50);
+}
