@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -118,6 +119,9 @@ test("WebKit: lenet trains on the CPU engine and its accuracy rises; a reload co
     const before = Number((await data(driver)).trainSteps);
     console.log(`WebKit: lenet, batch 50: training accuracy ${(accuracy * 100).toFixed(1)}% after ${before} steps; ${await driver.executeScript(`return document.getElementById("train-rate").textContent`)}`);
     assert.ok(accuracy > 0.3, `training accuracy ${accuracy} is well above chance (0.1)`);
+    // WebKitGTK reports more cores than this machine has: the page must not start more workers than cores.
+    const workers = Number((await driver.executeScript(`return document.getElementById("train-rate").textContent`)).match(/\((\d+) workers\)/)?.[1] ?? 1);
+    assert.ok(workers <= availableParallelism(), `${workers} workers on ${availableParallelism()} cores`);
     await driver.navigate().refresh();
     await waitFor(driver, `document.body.dataset.modelReadyMs && document.getElementById("train-continue")`, 60_000);
     await click(driver, "train-continue");

@@ -4,6 +4,8 @@
 // methods on either and never asks which it has.
 
 import { errorText } from "./util.js";
+import { hooks, expose } from "./test-hooks.js";
+import { parallelCores, lastParallel } from "./cores.js";
 import { TrainWorker } from "./trainer-client.js";
 import * as store from "./store.js";
 
@@ -91,15 +93,23 @@ class WorkerBackend {
   async start(config) {
     const model = await this.app.lock.run(() => this.app.session.model_bytes());
     await this.#prepare();
-    const args = { name: this.app.models.name ?? "model", model: model.buffer, config };
+    const args = { name: this.app.models.name ?? "model", model: model.buffer, config, workers: await this.#workers() };
     return this.worker.request("start", args, [model.buffer]);
+  }
+
+  /** Workers for a run: ?workers=N, else the cores that truly run at once (js/cores.js). */
+  async #workers() {
+    if (hooks.workers) return hooks.workers;
+    const cores = await parallelCores();
+    expose({ cores: String(cores), coresMeasured: lastParallel?.toFixed(2) ?? "" });
+    return cores;
   }
 
   /** Continues the checkpoint `saved` in the worker. */
   async resume(saved) {
     await this.#prepare();
     const bytes = saved.bytes.slice().buffer;
-    return this.worker.request("resume", { name: saved.fileName, bytes, batch: saved.batch }, [bytes]);
+    return this.worker.request("resume", { name: saved.fileName, bytes, batch: saved.batch, workers: await this.#workers() }, [bytes]);
   }
 
   /** The worker's copy of the data set, and on WebGPU the kernel timings this browser

@@ -14,6 +14,8 @@ export const hooks = Object.freeze({
   stopAfter: number("stopAfter") ?? Infinity,
   /** ?loseDeviceAfter=N: destroy the training worker's GPU device after N steps. */
   loseDeviceAfter: number("loseDeviceAfter") ?? Infinity,
+  /** ?workers=N: train on N workers (at most), not the count the page picks (the benchmark measures 1, 2, 4). */
+  workers: number("workers"),
   /** ?checkpointEvery=SECONDS: how often a running run keeps a checkpoint (default 30). */
   checkpointEverySeconds: number("checkpointEvery") ?? 30,
 });

@@ -5,7 +5,8 @@
 // drawing and live predictions never wait for a training step.
 //
 // On a machine with more than one core this worker (the coordinator) starts helpers, one
-// per further core (up to MAX_WORKERS in all), each with its own copy of the data and the
+// per further core that runs in parallel (measured by the page, js/cores.js; up to
+// MAX_WORKERS in all), each with its own copy of the data and the
 // model: every step, each computes the gradient of its share of the batch, the
 // coordinator combines them and all apply the same update (src/train/parallel.rs), for
 // networks whose step does not depend on how the batch is cut (no batch norm, no dropout).
@@ -49,6 +50,7 @@ async function begin(type, name, file, workers, run, extra, batch) {
   const tuned = workerEngine === "gpu" && batch ? await session.autotune(batch) : undefined;
   const info = run();
   if (tuned) Object.assign(info, { tuned, kernelCache: session.kernel_cache() });
+  // The page says how many (js/cores.js: cores that truly run at once; or ?workers=N).
   const cores = Math.min(workers ?? self.navigator?.hardwareConcurrency ?? 1, MAX_WORKERS);
   helpers = role === "coordinator" && cores > 1 && session.splittable() ? await helpersFor(cores - 1) : [];
   const field = type === "start" ? "model" : "bytes";
