@@ -11,6 +11,8 @@ export class Predictor extends EventTarget {
   input = null;
   /** Its probabilities as last shown, or null. */
   probs = null;
+  /** When `input` was taken from the pad (performance.now()). */
+  inputAt = -Infinity;
   #ready = false;
   /** Bumped by each change the guess must reflect (drawing, model); #shown is the one shown. */
   #wanted = 0;
@@ -56,6 +58,7 @@ export class Predictor extends EventTarget {
   async #run() {
     this.#dirty = false;
     const version = this.#wanted;
+    this.inputAt = performance.now();
     this.input = this.pad.isEmpty ? null : this.session.preprocess(this.pad.ink(), INK_SIDE, INK_SIDE) ?? null;
     this.#showInput();
     if (!this.input) {

@@ -128,8 +128,10 @@ export class Views {
     this.#urgent = false;
     this.#busy = true;
     // The stroke-to-views latency is timed from a stroke's end (the pen lifted) to its views drawn.
-    const [model, input, changedAt, started] = [this.#model, this.predictor.input, this.#changeShown || this.pad.drawing ? null : this.#changedAt, performance.now()];
-    this.#changeShown = true;
+    // A pad change after the predictor took its input is not in this refresh: it stays pending.
+    const covered = this.predictor.inputAt >= this.#changedAt;
+    const [model, input, changedAt, started] = [this.#model, this.predictor.input, this.#changeShown || this.pad.drawing || !covered ? null : this.#changedAt, performance.now()];
+    if (covered) this.#changeShown = true;
     try {
       if (!input) return this.#showEmpty();
       const seen = await this.session.activations(input);
