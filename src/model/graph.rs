@@ -157,7 +157,22 @@ impl Graph {
                 &View::from_slice(gpu, "learning rates", rates)?,
             )?;
         }
-        Ok(Graph { batch, training, input, labels, logits, probs, metrics, activations, forward, loss, backward, update, predict, saliency })
+        Ok(Graph {
+            batch,
+            training,
+            input,
+            labels,
+            logits,
+            probs,
+            metrics,
+            activations,
+            forward,
+            loss,
+            backward,
+            update,
+            predict,
+            saliency,
+        })
     }
 
     /// One training step: forward, loss (metrics accumulate), backward, update.

@@ -5,10 +5,10 @@
 pub mod cpu;
 pub mod digit_map;
 pub mod exec;
-pub mod explain;
 mod exec_cpu;
 #[cfg(feature = "gpu")]
 mod exec_gpu;
+pub mod explain;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 #[cfg(feature = "gpu")]

@@ -77,9 +77,11 @@ pub fn input_gradients(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch
         let y = &outputs[i];
         let relu_masked = |relu: bool, dy: &[f32]| if relu { crate::reference::relu::relu_backward(y, dy) } else { dy.to_vec() };
         dy = match layer {
-            Planned::Conv { name, relu, .. } => {
-                crate::reference::conv2d::conv2d_backward_input(&layer.conv_shape(batch), &relu_masked(*relu, &dy), get(&format!("{name}.weight")))
-            }
+            Planned::Conv { name, relu, .. } => crate::reference::conv2d::conv2d_backward_input(
+                &layer.conv_shape(batch),
+                &relu_masked(*relu, &dy),
+                get(&format!("{name}.weight")),
+            ),
             Planned::Dense { name, in_f, out_f, relu } => crate::reference::dense::dense_backward_input(
                 &DenseShape { batch, in_f: *in_f, out_f: *out_f },
                 &relu_masked(*relu, &dy),
@@ -95,7 +97,12 @@ pub fn input_gradients(layers: &[Planned], tensors: &[(Tensor, Vec<f32>)], batch
             Planned::BatchNorm { name, .. } => {
                 let running: Vec<f32> =
                     get(&format!("{name}.running_mean")).iter().chain(get(&format!("{name}.running_var"))).copied().collect();
-                crate::reference::batchnorm::batchnorm_backward_eval(&layer.batchnorm_shape(batch), &dy, get(&format!("{name}.weight")), &running)
+                crate::reference::batchnorm::batchnorm_backward_eval(
+                    &layer.batchnorm_shape(batch),
+                    &dy,
+                    get(&format!("{name}.weight")),
+                    &running,
+                )
             }
         };
     }

@@ -156,7 +156,13 @@ impl Session {
             Ok::<_, JsValue>(explainer.submit(net, &image, class))
         })?;
         let sal = pending.await.map_err(js)?;
-        typed(&SaliencyView { class: sal.class, gradient: sal.gradient, integrated: sal.integrated, logits: sal.logits, baseline_logit: sal.baseline_logit })
+        typed(&SaliencyView {
+            class: sal.class,
+            gradient: sal.gradient,
+            integrated: sal.integrated,
+            logits: sal.logits,
+            baseline_logit: sal.baseline_logit,
+        })
     }
 
     /// The penultimate layer's features [count, width] of test images `from..from + count`:
@@ -197,7 +203,8 @@ impl Session {
                 return Err(request(&format!("{} feature values: this network's penultimate layer has {width} per image", features.len())));
             }
             if let Some(i) = features.iter().position(|v| !v.is_finite()) {
-                let message = format!("the network's features hold {} (value {i}): it has diverged, and the map cannot be drawn", features[i]);
+                let message =
+                    format!("the network's features hold {} (value {i}): it has diverged, and the map cannot be drawn", features[i]);
                 return Err(super::error::error(super::error::Kind::Diverged, &message));
             }
             let layer = match layers.len().checked_sub(2) {
