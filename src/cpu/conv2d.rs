@@ -13,7 +13,7 @@ use super::conv2d_direct as direct;
 use super::conv2d_winograd as winograd;
 use super::expect_len;
 use super::gemm::{gemm, Mat};
-use super::par::{for_shards_mut, map_shards, sum_into};
+use super::par::{for_shards_mut, sum_over_batch};
 use super::simd::Isa;
 use crate::desc::conv2d::Conv2dShape;
 use crate::error::Error;
@@ -304,7 +304,7 @@ pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[
 /// docs/benchmarks.md).
 fn im2col_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     let (k, p, in_len, g) = (taps(s), s.out_h() * s.out_w(), s.in_c * s.in_h * s.in_w, group_size(s));
-    let partials = map_shards(s.batch, |images| {
+    sum_over_batch(&mut dw[..s.weight_len()], s.batch, |images| {
         let (mut cols, mut planes, mut part_t) = (vec![0f32; k * g * p], vec![0f32; s.out_c * g * p], vec![0f32; k * s.out_c]);
         for group in groups(images, g) {
             let width = group.len() * p;
@@ -323,12 +323,11 @@ fn im2col_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32
         }
         part
     });
-    sum_into(&mut dw[..s.weight_len()], &partials);
 }
 
 pub fn conv2d_backward_bias(s: &Conv2dShape, dy: &[f32], db: &mut [f32]) {
     let p = s.out_h() * s.out_w();
-    let partials = map_shards(s.batch, |images| {
+    sum_over_batch(&mut db[..s.out_c], s.batch, |images| {
         let mut part = vec![0f32; s.out_c];
         for n in images {
             for (c, plane) in dy[n * s.out_c * p..][..s.out_c * p].chunks(p).enumerate() {
@@ -337,5 +336,4 @@ pub fn conv2d_backward_bias(s: &Conv2dShape, dy: &[f32], db: &mut [f32]) {
         }
         part
     });
-    sum_into(&mut db[..s.out_c], &partials);
 }

@@ -18,7 +18,7 @@
 //!   dY laid out on the same padded-width grid (zero past each row's end); a tile of MR
 //!   channels x TR taps keeps vector partial sums, reduced across lanes once per shard.
 
-use super::par::{for_shards_mut, map_shards, sum_into};
+use super::par::{for_shards_mut, sum_over_batch};
 use super::simd::{Isa, Lanes};
 use crate::desc::conv2d::Conv2dShape;
 use std::ops::Range;
@@ -359,6 +359,5 @@ pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut
 /// dW summed over the batch.
 pub fn backward_weights(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     check(isa, s);
-    let partials = map_shards(s.batch, |images| weights_shard(isa, s, x, dy, images));
-    sum_into(&mut dw[..s.weight_len()], &partials);
+    sum_over_batch(&mut dw[..s.weight_len()], s.batch, |images| weights_shard(isa, s, x, dy, images));
 }

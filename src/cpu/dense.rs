@@ -1,10 +1,11 @@
 //! Matrix multiply and dense layers on the CPU engine (shaders/matmul.wgsl; reference:
 //! `reference::dense`): the batch's rows (or the weight gradient's rows) are split into
-//! shards, one GEMM each, so no shard's output overlaps another's.
+//! shards, one GEMM each, so no shard's output overlaps another's; the weight gradient's
+//! sum over the batch runs one GEMM per leaf of `par::sum_over_batch`.
 
 use super::expect_len;
 use super::gemm::{gemm, Mat};
-use super::par::for_shards_mut;
+use super::par::{for_shards_mut, sum_over_batch};
 use crate::desc::dense::{DenseShape, MatmulShape};
 use crate::error::{shape_err, Error};
 
@@ -47,13 +48,25 @@ pub fn dense_backward_input(s: &DenseShape, dy: &[f32], w: &[f32], dx: &mut [f32
     matmul(&MatmulShape { m: s.batch, n: s.in_f, k: s.out_f, trans_a: false, trans_b: false }, dy, w, None, false, dx).expect(CHECKED)
 }
 
+/// dW = dY^T X, one GEMM per leaf of the batch (`par::sum_over_batch`), so its sum over
+/// the batch rounds the same on any number of threads or workers.
 pub fn dense_backward_weights(s: &DenseShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
-    matmul(&MatmulShape { m: s.out_f, n: s.in_f, k: s.batch, trans_a: true, trans_b: false }, dy, x, None, false, dw).expect(CHECKED)
+    let len = s.out_f * s.in_f;
+    sum_over_batch(&mut dw[..len], s.batch, |rows| {
+        let mut part = vec![0f32; len];
+        let shape = MatmulShape { m: s.out_f, n: s.in_f, k: rows.len(), trans_a: true, trans_b: false };
+        matmul(&shape, &dy[rows.start * s.out_f..rows.end * s.out_f], &x[rows.start * s.in_f..rows.end * s.in_f], None, false, &mut part)
+            .expect(CHECKED);
+        part
+    })
 }
 
 pub fn dense_backward_bias(s: &DenseShape, dy: &[f32], db: &mut [f32]) {
-    db.fill(0.0);
-    for row in dy.chunks(s.out_f).take(s.batch) {
-        db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
-    }
+    sum_over_batch(&mut db[..s.out_f], s.batch, |rows| {
+        let mut part = vec![0f32; s.out_f];
+        for row in dy[rows.start * s.out_f..rows.end * s.out_f].chunks(s.out_f) {
+            part.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+        }
+        part
+    })
 }

@@ -1,5 +1,7 @@
 //! Shards of a batch spread over the cores: rayon natively; one after another on wasm32,
-//! where a stable toolchain has no shared-memory threads (see docs/benchmarks.md).
+//! where a stable toolchain has no shared-memory threads (see docs/benchmarks.md). Sums
+//! over the batch (weight gradients) follow a tree fixed by the batch alone, so a step
+//! rounds the same on any number of threads or data-parallel workers.
 
 use std::ops::Range;
 
@@ -19,20 +21,6 @@ pub fn threads() -> usize {
 pub fn shards(n: usize) -> Vec<Range<usize>> {
     let parts = threads().min(n).max(1);
     (0..parts).map(|i| n * i / parts..n * (i + 1) / parts).filter(|r| !r.is_empty()).collect()
-}
-
-/// Runs `f` on each shard of `0..n`, in parallel, and returns the results in order.
-pub fn map_shards<R: Send>(n: usize, f: impl Fn(Range<usize>) -> R + Sync + Send) -> Vec<R> {
-    let ranges = shards(n);
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        ranges.into_par_iter().map(f).collect()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        ranges.into_iter().map(f).collect()
-    }
 }
 
 /// Splits `out` into `n` items of `item` elements each and runs `f(items, out_part)` on
@@ -73,10 +61,46 @@ pub fn for_shards_mut2<A: Send, B: Send>(
     }
 }
 
-/// Adds the shards' partial sums into `out` (overwriting it).
-pub fn sum_into(out: &mut [f32], partials: &[Vec<f32>]) {
-    out.copy_from_slice(&partials[0]);
-    for p in &partials[1..] {
-        out.iter_mut().zip(p).for_each(|(o, v)| *o += v);
+/// The most images one leaf of a batch's sum holds (see `sum_over_batch`).
+pub const LEAF: usize = 32;
+
+/// The leaves of a sum over `range`: halved (the left half `len / 2` long) until no part
+/// holds more than `LEAF`. The tree depends only on the length, never on the threads.
+pub fn leaves(range: Range<usize>) -> Vec<Range<usize>> {
+    if range.len() <= LEAF {
+        return vec![range];
     }
+    let mid = range.start + range.len() / 2;
+    [leaves(range.start..mid), leaves(mid..range.end)].concat()
+}
+
+/// `out` (overwritten) = the sum over the batch `0..n` of `f`'s partial sums over its
+/// leaves, added pairwise up the halving tree of `leaves`. Every weight gradient sums
+/// over the batch this way, so its rounding is the same on any number of threads, and a
+/// batch cut into halves (or quarters) by data-parallel workers gives, through
+/// `train::parallel::combine`, the very sum one worker gives: each half is a node of the
+/// tree, and its mean scaled by 1/2 is exact.
+pub fn sum_over_batch(out: &mut [f32], n: usize, f: impl Fn(Range<usize>) -> Vec<f32> + Sync + Send) {
+    let leaves = leaves(0..n);
+    #[cfg(not(target_arch = "wasm32"))]
+    let mut partials: Vec<Vec<f32>> = {
+        use rayon::prelude::*;
+        leaves.into_par_iter().map(f).collect()
+    };
+    #[cfg(target_arch = "wasm32")]
+    let mut partials: Vec<Vec<f32>> = leaves.into_iter().map(f).collect();
+    add_tree(0..n, &mut partials);
+    out.copy_from_slice(&partials[0][..out.len()]);
+}
+
+/// Adds `parts` (the leaves of `range`, in order) up the halving tree into `parts[0]`.
+fn add_tree(range: Range<usize>, parts: &mut [Vec<f32>]) {
+    if parts.len() == 1 {
+        return;
+    }
+    let mid = range.start + range.len() / 2;
+    let (left, right) = parts.split_at_mut(leaves(range.start..mid).len());
+    add_tree(range.start..mid, left);
+    add_tree(mid..range.end, right);
+    left[0].iter_mut().zip(&right[0]).for_each(|(a, b)| *a += b);
 }

@@ -44,13 +44,26 @@ impl Trainer {
 }
 
 /// The batch's gradient from its shards' mean gradients, each weighted by its share of
-/// the batch's images: `parts` are (gradient, images).
+/// the batch's images: `parts` are (gradient, images), in the batch's order. They are
+/// added pairwise, halves first, as the CPU engine sums a batch (`cpu::par::sum_over_batch`):
+/// for a batch of more than `cpu::par::LEAF` images cut by `next_shards` into 2 equal
+/// shards (or 4, of halves of more than `LEAF`), each shard is a node of that sum, its
+/// mean scales by 1/2 (1/4) exactly, and the result is one worker's gradient to the last
+/// bit (short of underflow to subnormals).
 pub fn combine(parts: &[(&[f32], usize)]) -> Vec<f32> {
-    let total: usize = parts.iter().map(|p| p.1).sum();
-    let mut out = vec![0f32; parts.first().map_or(0, |p| p.0.len())];
-    for (g, n) in parts {
-        let w = *n as f32 / total.max(1) as f32;
-        out.iter_mut().zip(g.iter()).for_each(|(o, g)| *o += w * g);
+    weighted_sum(parts, parts.iter().map(|p| p.1).sum::<usize>().max(1) as f32)
+}
+
+/// Each part's gradient times its images over `total`, the halves' sums added.
+fn weighted_sum(parts: &[(&[f32], usize)], total: f32) -> Vec<f32> {
+    match parts {
+        [] => Vec::new(),
+        [(g, n)] => g.iter().map(|g| *n as f32 / total * g).collect(),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            let mut sum = weighted_sum(left, total);
+            sum.iter_mut().zip(weighted_sum(right, total)).for_each(|(a, b)| *a += b);
+            sum
+        }
     }
-    out
 }
