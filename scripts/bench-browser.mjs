@@ -21,15 +21,27 @@ const batchArg = Number((process.argv.find((a) => a.startsWith("--batch=")) || "
 const chunksArg = Number((process.argv.find((a) => a.startsWith("--chunks=")) || "").slice(9)) || Infinity;
 // (--seed=N: the initial weights and the shuffle of --time-to-accuracy in workers; default 1.)
 const seedArg = Number((process.argv.find((a) => a.startsWith("--seed=")) || "").slice(7)) || 1;
+// (--peak: only the CPU's multiply-add peak in this wasm build, one thread: with --simd=relaxed
+// the relaxed-SIMD build's.)
+// (--simd=128: the training workers load the simd128 build where the relaxed-SIMD one would
+// run; --simd=relaxed: the page's own measurements run on the relaxed-SIMD build.)
+const simdArg = (process.argv.find((a) => a.startsWith("--simd=")) || "").slice(7);
 const server = await serveDist(process.env.DIST || undefined);
 const browser = await launch();
 try {
   const page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", String(e)));
-  await page.goto(server.url + "?bench");
+  await page.goto(server.url + "?bench" + (simdArg ? `&simd=${simdArg}` : ""));
   await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
-  const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env, tta, maxWorkers, batchArg, chunksArg, seedArg }) => {
-    const wasm = new window.wasmBindings.Session();
+  const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg }) => {
+    // --simd=relaxed: the page's own measurements run on the relaxed-SIMD twin (dist/relaxed/).
+    let bindings = window.wasmBindings;
+    if (simdArg === "relaxed") {
+      bindings = await import(new URL("relaxed/wgpu-mnist.js", document.baseURI).href);
+      await bindings.default({ module_or_path: new URL("relaxed/wgpu-mnist_bg.wasm", document.baseURI).href });
+    }
+    if (env.PEAK) return { peak: bindings.cpu_peak() };
+    const wasm = new bindings.Session();
     const init = await wasm.init();
     if (!init.webgpu && engine === "gpu") throw new Error(init.error);
     const fetchGz = async (name) => {
@@ -55,11 +67,12 @@ try {
       for (const preset of presets) {
         const setup = performance.now();
         const worker = TrainWorker.create();
+        const build = await worker.ready;
         await worker.sendData(files);
         const name = await wasm.new_model(preset, seedArg);
         const bytes = await wasm.model_bytes();
         const info = await worker.request("start", { name, model: bytes.buffer, config: { seed: seedArg, batch: batchArg }, workers: maxWorkers }, [bytes.buffer]);
-        const row = { preset, batch: info.batch, workers: info.workers, setup_s: (performance.now() - setup) / 1000, reached: [null, null], trained_s: 0, epochs: 1, last_accuracy: 0, examples: 0 };
+        const row = { preset, build, batch: info.batch, workers: info.workers, setup_s: (performance.now() - setup) / 1000, reached: [null, null], trained_s: 0, epochs: 1, last_accuracy: 0, examples: 0 };
         const steps = Math.ceil(info.steps_per_epoch / 10);
         let chunksLeft = chunksArg;
         for (;;) {
@@ -79,15 +92,17 @@ try {
     }
     const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv, engine };
     return await wasm.benchmark(config);
-  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES } });
+  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES, PEAK: process.argv.includes("--peak") } });
   const ua = await page.evaluate(() => navigator.userAgent);
-  if (result.tta) {
+  if (result.peak) {
+    console.log(`browser: ${ua}\n| wasm build | peak GFLOP/s (1 thread) |\n|---|---|\n| ${result.peak.isa} | ${result.peak.gflops.toFixed(1)} |`);
+  } else if (result.tta) {
     const show = (s) => (s == null ? "not reached" : `${s.toFixed(1)} s`);
     console.log(`browser: ${ua}\nengine ${engine}${result.adapter ? `: ${result.adapter}` : ""}; data parsed in ${(result.loadMs / 1000).toFixed(2)} s`);
     console.log("| engine | preset | batch | to 98% | to 99% | last test accuracy measured (epochs begun) | setup s (not timed) | train img/s |");
     console.log("|---|---|---|---|---|---|---|---|");
     for (const r of result.tta) {
-      console.log(`| ${engine} (browser${r.workers ? `, ${r.workers} worker${r.workers > 1 ? "s" : ""}` : ""}) | ${r.preset} | ${r.batch} | ${show(r.reached[0])} | ${show(r.reached[1])} | ${(100 * r.last_accuracy).toFixed(2)}% (${r.epochs}) | ${r.setup_s.toFixed(2)} | ${r.examples ? (r.examples / r.trained_s).toFixed(0) : ""} |`);
+      console.log(`| ${engine} (browser${r.build ? `, ${r.build}` : ""}${r.workers ? `, ${r.workers} worker${r.workers > 1 ? "s" : ""}` : ""}) | ${r.preset} | ${r.batch} | ${show(r.reached[0])} | ${show(r.reached[1])} | ${(100 * r.last_accuracy).toFixed(2)}% (${r.epochs}) | ${r.setup_s.toFixed(2)} | ${r.examples ? (r.examples / r.trained_s).toFixed(0) : ""} |`);
     }
     console.log(`(training time only, the test set checked 10 times an epoch off the clock; seed ${seedArg})`);
   } else printThroughput(result, ua);

@@ -195,18 +195,27 @@ pub async fn time_to_accuracy(net: Net, data: &Mnist, targets: &[f64], checks_pe
 /// Floating-point operations of one training example (forward, backward, in
 /// multiply-adds x 2), counting convolutions and dense layers, which dominate.
 pub fn train_flops_per_example(layers: &[Planned]) -> f64 {
-    let mut flops = 0.0;
-    for (i, l) in layers.iter().enumerate() {
-        let macs = match l {
-            Planned::Conv { input, kernel, .. } => {
-                let (c, h, w) = l.output();
-                (c * h * w * input.0 * kernel * kernel) as f64
-            }
-            Planned::Dense { in_f, out_f, .. } => (in_f * out_f) as f64,
-            _ => 0.0,
-        };
-        // forward + weight gradient, + the input gradient where one is computed
-        flops += 2.0 * macs * if crate::model::plan::input_gradient_needed(layers, i) { 3.0 } else { 2.0 };
-    }
-    flops
+    pass_flops_per_example(layers).iter().map(|(f, b)| f + b).sum()
+}
+
+/// Each layer's forward and backward FLOPs for one training example (convolutions and
+/// dense layers; the rest count as none): the backward is the weight gradient, plus the
+/// input gradient where one is computed.
+pub fn pass_flops_per_example(layers: &[Planned]) -> Vec<(f64, f64)> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let macs = match l {
+                Planned::Conv { input, kernel, .. } => {
+                    let (c, h, w) = l.output();
+                    (c * h * w * input.0 * kernel * kernel) as f64
+                }
+                Planned::Dense { in_f, out_f, .. } => (in_f * out_f) as f64,
+                _ => 0.0,
+            };
+            let backward = if crate::model::plan::input_gradient_needed(layers, i) { 2.0 } else { 1.0 };
+            (2.0 * macs, 2.0 * macs * backward)
+        })
+        .collect()
 }

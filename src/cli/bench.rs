@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// Also print the time of each kernel (GPU) or layer (CPU) of one step.
     #[arg(long)]
     profile: bool,
+    /// Only measure the CPU's f32 multiply-add peak, per ISA, on one thread and on all.
+    #[arg(long, conflicts_with_all = ["profile", "time_to_accuracy"])]
+    peak: bool,
     /// Also train these presets (comma-separated), each by its own recipe, and report the
     /// training time to 98% and 99% test accuracy.
     #[arg(long, value_name = "PRESETS", value_delimiter = ',', value_parser = super::preset_names())]
@@ -53,6 +56,10 @@ pub struct BenchArgs {
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), Error> {
+    if args.peak {
+        super::set_threads(args.threads)?;
+        return Ok(peak_table());
+    }
     let pick = |engine| super::EngineArgs { engine, threads: args.threads };
     let engines: Vec<Engine> = match args.engine {
         BenchEngine::Both => {
@@ -117,11 +124,25 @@ async fn run_engine(engine: &Engine, args: &BenchArgs, data: &wgpu_mnist::data::
             let tuned = super::autotune(&mut net, batch).await?;
             let (rows, title) = net.step_profile(data, batch, 5).await?;
             let total: f64 = rows.iter().map(|r| r.1).sum();
+            let flops = cpu_row_flops(engine, &net, batch, rows.len());
             println!("\n{} engine: time of one {name} step at batch {batch} {title}:", engine.name());
-            for (label, ms) in &rows {
-                println!("  {label:<40} {ms:8.2}  {:5.1}%", 100.0 * ms / total);
+            if flops.is_some() {
+                println!("  {:<40} {:>8}  {:>6}  {:>8}  {}", "", "ms", "share", "GFLOP/s", "of peak");
             }
-            println!("  {:<40} {total:8.2}", "total");
+            for (i, (label, ms)) in rows.iter().enumerate() {
+                let rate = match (&flops, peak) {
+                    (Some(f), Some(p)) if f[i] > 0.0 => format!("  {:8.1}  {:5.1}%", f[i] / ms / 1e6, 100.0 * f[i] / ms / 1e6 / p),
+                    _ => String::new(),
+                };
+                println!("  {label:<40} {ms:8.2}  {:5.1}%{rate}", 100.0 * ms / total);
+            }
+            let rate = match (&flops, peak) {
+                (Some(f), Some(p)) => {
+                    format!("  {:8.1}  {:5.1}%", f.iter().sum::<f64>() / total / 1e6, 100.0 * f.iter().sum::<f64>() / total / 1e6 / p)
+                }
+                _ => String::new(),
+            };
+            println!("  {:<40} {total:8.2}  {:>6}{rate}", "total", "");
             tuned.print();
         }
     }
@@ -162,5 +183,30 @@ struct CliPrepare;
 impl Prepare for CliPrepare {
     async fn tune(&mut self, net: &mut Net, batch: usize) -> Result<(), Error> {
         super::autotune(net, batch).await.map(|_| ())
+    }
+}
+
+/// The FLOPs of each row of a CPU step profile (every layer's forward, then every layer's
+/// backward from the last, then the update), or None where the rows are not those.
+fn cpu_row_flops(engine: &Engine, net: &Net, batch: usize, rows: usize) -> Option<Vec<f64>> {
+    if !matches!(engine, Engine::Cpu) {
+        return None;
+    }
+    let passes = wgpu_mnist::benchmark::pass_flops_per_example(net.layers());
+    if rows != 2 * passes.len() + 1 {
+        return None;
+    }
+    let b = batch as f64;
+    Some(passes.iter().map(|p| p.0 * b).chain(passes.iter().rev().map(|p| p.1 * b)).chain([0.0]).collect())
+}
+
+/// `bench --peak`: the CPU's f32 multiply-add peak per ISA, one thread and all of them.
+fn peak_table() {
+    let all = wgpu_mnist::cpu::par::threads();
+    let threads: Vec<usize> = if all > 1 { vec![1, all] } else { vec![1] };
+    println!("| ISA | threads | peak GFLOP/s | per thread |");
+    println!("|---|---|---|---|");
+    for p in wgpu_mnist::cpu::peak::table(&threads) {
+        println!("| {} | {} | {:.1} | {:.1} |", p.isa, p.threads, p.gflops, p.gflops / p.threads as f64);
     }
 }

@@ -43,7 +43,8 @@ pub enum Isa {
     Avx512,
     /// 8 lanes with FMA, 16 registers.
     Avx2,
-    /// wasm32's 4 lanes, no FMA (core simd128 has none).
+    /// wasm32's 4 lanes; no FMA in core simd128, relaxed SIMD's fused one in a build
+    /// with `+relaxed-simd` (`cpu::peak::isa_name` tells which).
     Simd128,
 }
 
@@ -188,7 +189,12 @@ mod wasm {
         }
         #[inline(always)]
         unsafe fn madd(a: v128, b: v128, c: v128) -> v128 {
-            f32x4_add(f32x4_mul(a, b), c)
+            // Fused in a relaxed-SIMD build (one instruction, rounded once or twice as the
+            // engine chooses: an FMA on x86 with FMA and on ARM).
+            #[cfg(target_feature = "relaxed-simd")]
+            return f32x4_relaxed_madd(a, b, c);
+            #[cfg(not(target_feature = "relaxed-simd"))]
+            return f32x4_add(f32x4_mul(a, b), c);
         }
         #[inline(always)]
         unsafe fn add(a: v128, b: v128) -> v128 {

@@ -60,13 +60,14 @@ impl Engine {
         }
     }
 
-    /// The adapter's measured f32 peak in GFLOP/s (`ops::profile::peak_gflops`); None on
-    /// the CPU engine.
+    /// The measured f32 peak in GFLOP/s: the adapter's (`ops::profile::peak_gflops`), or
+    /// the CPU's multiply-add peak on the engine's threads with its best ISA
+    /// (`cpu::peak`; None where the engine has no SIMD kernels).
     pub async fn peak_gflops(&self) -> Result<Option<f64>, Error> {
         match self {
             #[cfg(feature = "gpu")]
             Engine::Gpu(gpu) => Ok(Some(crate::ops::profile::peak_gflops(gpu).await?)),
-            Engine::Cpu => Ok(None),
+            Engine::Cpu => Ok(crate::cpu::peak::best(crate::cpu::par::threads()).map(|p| p.gflops)),
         }
     }
 

@@ -57,6 +57,15 @@ impl BenchmarkRequest {
     }
 }
 
+/// The CPU's multiply-add peak in this build (`cpu::peak`: simd128, fused where the build
+/// has relaxed SIMD), one thread: {isa, gflops}, or null without SIMD kernels.
+#[wasm_bindgen]
+pub fn cpu_peak() -> Result<JsValue, JsValue> {
+    let peak =
+        crate::cpu::peak::measure(crate::cpu::simd::Isa::best().ok_or_else(|| state("this build has no SIMD kernels"))?, 1, 15, 40.0);
+    typed(&peak.map(|p| json!({ "isa": p.isa, "gflops": p.gflops })))
+}
+
 #[wasm_bindgen]
 impl Session {
     /// The in-browser benchmark (the same code as `wgpu-mnist bench`). `config` is a
