@@ -5,8 +5,11 @@
 //! One test per case and engine: `gpu::case` and `cpu::case`.
 
 use wgpu_mnist::selftest::{run_case, CPU_ENGINE};
-#[cfg(feature = "gpu")]
+#[cfg(all(feature = "gpu", not(all(target_arch = "wasm32", target_feature = "relaxed-simd"))))]
 use wgpu_mnist::{selftest::GpuEngine, Gpu};
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "gpu"))]
 fn gpu() -> &'static GpuEngine {
@@ -41,10 +44,11 @@ macro_rules! engine_tests {
             )*
         }
 
-        #[cfg(all(target_arch = "wasm32", feature = "gpu"))]
+        // Not in the relaxed-SIMD build (scripts/test's second browser run): relaxed SIMD
+        // changes the CPU engine's wasm kernels only, never the WGSL ones.
+        #[cfg(all(target_arch = "wasm32", feature = "gpu", not(target_feature = "relaxed-simd")))]
         mod web_gpu {
             use wasm_bindgen_test::*;
-            wasm_bindgen_test_configure!(run_in_browser);
             $(
                 #[wasm_bindgen_test]
                 async fn $case() {
@@ -70,3 +74,14 @@ macro_rules! engine_tests {
 }
 
 wgpu_mnist::for_each_case!(engine_tests);
+
+/// The suite's wasm build is the one asked for: scripts/test runs the CPU cases a second
+/// time built with `+relaxed-simd` (EXPECT_RELAXED_SIMD set), where the kernels' multiply-add
+/// is `f32x4.relaxed_madd`; this fails if the flags did not reach the build.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+fn web_cpu_build_has_the_asked_simd() {
+    let relaxed = cfg!(target_feature = "relaxed-simd");
+    assert_eq!(relaxed, option_env!("EXPECT_RELAXED_SIMD").is_some(), "relaxed SIMD built: {relaxed}");
+    web_sys::console::log_1(&wgpu_mnist::cpu::peak::isa_name(wgpu_mnist::cpu::simd::Isa::Simd128).into());
+}

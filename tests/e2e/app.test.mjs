@@ -251,6 +251,8 @@ test("a page reloaded mid-training offers to continue from its newest checkpoint
   await page.click("#train-start");
   await page.waitForFunction(() => Number(document.body.dataset.checkpoints) >= 2, null, { timeout: 120_000 });
   const before = Number(await page.evaluate(() => document.body.dataset.trainSteps));
+  // Chromium runs relaxed SIMD: its training worker loads that build (js/wasm-build.js).
+  assert.equal(await page.evaluate(() => document.body.dataset.wasmBuild), "relaxed SIMD");
   await page.reload(); // as a crashed tab or an accidental reload would
   await modelReady(page);
   await page.locator("#train-continue").waitFor({ timeout: 60_000 });

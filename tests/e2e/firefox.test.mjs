@@ -88,6 +88,8 @@ test("Firefox: lenet trains on the CPU engine and its accuracy rises; a reload c
   const before = Number((await data(page)).trainSteps);
   console.log(`Firefox: lenet, batch 50: training accuracy ${(accuracy * 100).toFixed(1)}% after ${before} steps; ${await page.$eval("#train-rate", (el) => el.textContent)}`);
   assert.ok(accuracy > 0.3, `training accuracy ${accuracy} is well above chance (0.1)`);
+  // Firefox ESR 153 runs relaxed SIMD: its training worker loads that build (js/wasm-build.js).
+  assert.equal((await data(page)).wasmBuild, "relaxed SIMD");
   await page.reload();
   await waitFor(page, () => document.body.dataset.modelReadyMs && document.getElementById("train-continue"), 60_000);
   await page.click("#train-continue");

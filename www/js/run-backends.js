@@ -178,7 +178,8 @@ export class Backends {
       if (this.#worker && (this.#worker.dead || this.#worker.engine !== engine)) this.#worker.end();
       if (!this.#worker || this.#worker.dead) this.#worker = TrainWorker.create(engine);
       try {
-        await this.#worker?.ready;
+        const build = await this.#worker?.ready;
+        if (build) expose({ wasmBuild: build });
       } catch (e) {
         console.warn(`training stays on the page: ${errorText(e)}`);
         this.#worker.end();

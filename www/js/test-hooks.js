@@ -16,6 +16,8 @@ export const hooks = Object.freeze({
   loseDeviceAfter: number("loseDeviceAfter") ?? Infinity,
   /** ?workers=N: train on N workers (at most), not the count the page picks (the benchmark measures 1, 2, 4). */
   workers: number("workers"),
+  /** ?simd=128: training workers load the simd128 build even where relaxed SIMD runs (js/wasm-build.js). */
+  simd: params.get("simd") ?? undefined,
   /** ?checkpointEvery=SECONDS: how often a running run keeps a checkpoint (default 30). */
   checkpointEverySeconds: number("checkpointEvery") ?? 30,
 });

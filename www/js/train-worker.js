@@ -19,7 +19,8 @@ const MAX_WORKERS = 4;
 /** This worker's wasm Session (src/web). */
 let session = null;
 let role = "coordinator";
-let urls = null;
+/** The wasm build this worker loaded ({ name, glue, module }); its helpers load the same. */
+let build = null;
 let files = null;
 /** "gpu" or "cpu": the engine this worker trains on. */
 let workerEngine = "cpu";
@@ -31,7 +32,7 @@ let spare = [];
 /** Helpers for a run: as many as further cores, started once, given the data. */
 async function helpersFor(count) {
   while (spare.length < count && typeof Worker !== "undefined") {
-    const h = new TrainWorker(urls.glue, urls.module, new URL("train-worker.js", import.meta.url), "helper");
+    const h = new TrainWorker([build], new URL("train-worker.js", import.meta.url), "helper");
     await h.ready;
     await h.request("data", { files: files.map((b) => b.slice(0)) });
     spare.push(h);
@@ -78,10 +79,20 @@ async function parallelChunk(steps) {
 }
 
 const handlers = {
-  /** Loads the app's wasm module (its URLs come from the page) on the CPU engine. */
-  async init({ glue, module, role: r, engine }) {
-    const m = await import(glue);
-    await m.default({ module_or_path: module });
+  /** Loads the first of the app's wasm builds that loads here (their URLs come from the
+   * page, js/wasm-build.js), on the CPU engine; resolves to its name. */
+  async init({ builds, role: r, engine }) {
+    let m;
+    for (const [i, b] of builds.entries()) {
+      try {
+        m = await import(b.glue);
+        await m.default({ module_or_path: b.module });
+        build = b;
+        break;
+      } catch (e) {
+        if (i === builds.length - 1) throw e;
+      }
+    }
     // A session starts on the CPU engine; a GPU worker connects to WebGPU first.
     const s = new m.Session();
     if (engine === "gpu") {
@@ -93,8 +104,7 @@ const handlers = {
     session = s;
     workerEngine = engine;
     role = r ?? "coordinator";
-    urls = { glue, module };
-    return true;
+    return build.name;
   },
   data({ files: f }) {
     session.load_data(...f.map((b) => new Uint8Array(b)));

@@ -2,6 +2,8 @@
 // module and turns its messages into promises. The page uses it for its training worker,
 // and that worker for its helpers (data-parallel training).
 
+import { wasmBuilds } from "./wasm-build.js";
+
 export class TrainWorker {
   #worker;
   #next = 0;
@@ -13,13 +15,14 @@ export class TrainWorker {
   /** Null where module workers or the wasm URLs are missing (training then stays on the
    * page). `engine`: "cpu", or "gpu" for a worker with its own WebGPU device. */
   static create(engine = "cpu") {
-    const glue = document.querySelector('link[rel="modulepreload"][href*="wgpu-mnist"]')?.href;
-    const module = document.querySelector('link[rel="preload"][href$=".wasm"]')?.href;
-    if (!glue || !module || typeof Worker === "undefined") return null;
-    return new TrainWorker(glue, module, new URL("js/train-worker.js", document.baseURI), "coordinator", engine);
+    const builds = wasmBuilds(engine);
+    if (!builds.length || typeof Worker === "undefined") return null;
+    return new TrainWorker(builds, new URL("js/train-worker.js", document.baseURI), "coordinator", engine);
   }
 
-  constructor(glue, module, script, role = "coordinator", engine = "cpu") {
+  /** `builds`: the wasm builds to try in turn ([{ name, glue, module }], js/wasm-build.js);
+   * `ready` resolves to the one that loaded. */
+  constructor(builds, script, role = "coordinator", engine = "cpu") {
     this.engine = engine;
     this.#worker = new Worker(script, { type: "module" });
     this.#worker.onmessage = ({ data: { id, result, error } }) => {
@@ -29,7 +32,7 @@ export class TrainWorker {
       else p.resolve(result);
     };
     this.#worker.onerror = (e) => this.end(`the training worker failed: ${e.message || "no reason given"}`);
-    this.ready = this.request("init", { glue, module, role, engine });
+    this.ready = this.request("init", { builds, role, engine });
   }
 
   /** Stops the worker (after a failure its wasm instance cannot be trusted) and rejects what is pending. */
