@@ -47,12 +47,12 @@ function whenWasmReady() {
 }
 
 /** Starts downloading MNIST, reporting progress in the header (every browser trains). */
-function startDataDownload() {
+function startDataDownload(unpackAfter) {
   const mb = (b) => (b / 1e6).toFixed(1);
   return downloadMnist((received, total) => {
     $("data-progress").value = received / total;
     $("data-label").textContent = `Downloading MNIST: ${mb(received)} of ${mb(total)} MB`;
-  });
+  }, unpackAfter);
 }
 
 async function loadData(app, download) {
@@ -65,7 +65,7 @@ async function loadData(app, download) {
     app.dataReady = true;
     $("data-progress").value = 1;
     $("data-label").textContent = `MNIST: 60,000 training and ${app.testSet.size.toLocaleString()} test images`;
-    expose({ dataReady: "1" });
+    expose({ dataReady: "1", dataReadyMs: performance.now().toFixed(0) });
     app.emit("capabilities");
   } catch (e) {
     $("data-label").textContent = "The data set did not load.";
@@ -152,7 +152,9 @@ function setUpPadView() {
 }
 
 async function main() {
-  const download = startDataDownload();
+  // The data downloads at once but unpacks once the first model is in (or failed to load).
+  let modelSettled;
+  const download = startDataDownload(new Promise((resolve) => (modelSettled = resolve)));
   // The pad works before the wasm module is ready; the first prediction catches up.
   const pad = new DrawingPad($("pad"));
   $("clear").onclick = () => pad.clear();
@@ -207,7 +209,7 @@ async function main() {
     app.models.loadInitial().then(() => {
       predictor.ready();
       expose({ modelReadyMs: performance.now().toFixed(0) });
-    }),
+    }).finally(modelSettled),
     download && loadData(app, download),
   ]);
   // Offered once the data and a model are in place, so Continue can act at once.

@@ -7,9 +7,11 @@ const EXPECTED_BYTES = 11_369_320;
 
 /**
  * Resolves to the four decompressed files, in load_data's order. `onProgress(received,
- * total)` reports compressed bytes.
+ * total)` reports compressed bytes. Decompressing waits for `unpackAfter`: inflating 47 MB
+ * runs on the page's thread (DecompressionStream), and on a cold load it held the first
+ * prediction back by 100-400 ms (the model's install waited behind it).
  */
-export async function downloadMnist(onProgress) {
+export async function downloadMnist(onProgress, unpackAfter = Promise.resolve()) {
   const parts = FILES.map(() => ({ received: 0, total: 0 }));
   const report = () => {
     const received = parts.reduce((s, p) => s + p.received, 0);
@@ -21,6 +23,7 @@ export async function downloadMnist(onProgress) {
     parts[i] = { received, total };
     report();
   })));
+  await unpackAfter;
   return Promise.all(files.map(gunzip));
 }
 

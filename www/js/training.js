@@ -346,6 +346,7 @@ export class Training {
     const can = canTrain && dataReady && !this.busy;
     const running = this.state === "running";
     $("train-start").disabled = !can || running;
+    if (can && !document.body.dataset.trainReadyMs) expose({ trainReadyMs: performance.now().toFixed(0) });
     $("train-pause").disabled = !running;
     $("train-resume").disabled = !can || this.state !== "paused";
     $("train-reset").disabled = !canTrain || this.busy;
