@@ -427,9 +427,8 @@ fn train_without_any_gpu_adapter_runs_on_the_cpu_engine_and_says_so() {
 #[test]
 fn data_parallel_steps_equal_single_worker_steps_bitwise() {
     let spec = Spec::preset("fast").unwrap();
-    let data = subset(640, 10);
-    let mut config = TrainConfig::from_spec(&spec, 3);
-    config.batch = 128;
+    let data = subset(1280, 10);
+    let config = TrainConfig::from_spec(&spec, 3);
     let new = || {
         let mut t = Trainer::new(Net::new(&Engine::Cpu, &spec, 3).unwrap(), config, &data).unwrap();
         t.begin_epoch();
@@ -451,7 +450,7 @@ fn data_parallel_steps_equal_single_worker_steps_bitwise() {
                 let parts: Vec<_> = ws.iter_mut().zip(&shards).map(|(w, s)| w.shard_gradients(s).unwrap()).collect();
                 let grads =
                     wgpu_mnist::train::parallel::combine(&parts.iter().zip(&shards).map(|(p, s)| (&p.0[..], s.len())).collect::<Vec<_>>());
-                let metrics = [parts.iter().map(|p| p.1).sum(), parts.iter().map(|p| p.2).sum(), 128.0];
+                let metrics = [parts.iter().map(|p| p.1).sum(), parts.iter().map(|p| p.2).sum(), 256.0];
                 for (i, w) in ws.iter_mut().enumerate() {
                     w.apply_gradients(&grads, if i == 0 { metrics } else { [0.0; 3] }).unwrap();
                 }

@@ -62,7 +62,7 @@ pub fn for_shards_mut2<A: Send, B: Send>(
 }
 
 /// The most images one leaf of a batch's sum holds (see `sum_over_batch`).
-pub const LEAF: usize = 32;
+pub const LEAF: usize = 64;
 
 /// The leaves of a sum over `range`: halved (the left half `len / 2` long) until no part
 /// holds more than `LEAF`. The tree depends only on the length, never on the threads.
