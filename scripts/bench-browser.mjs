@@ -24,7 +24,8 @@ const seedArg = Number((process.argv.find((a) => a.startsWith("--seed=")) || "")
 // (--peak: only the CPU's multiply-add peak in this wasm build, one thread: with --simd=relaxed
 // the relaxed-SIMD build's.)
 // (--simd=128: the training workers load the simd128 build where the relaxed-SIMD one would
-// run; --simd=relaxed: the page's own measurements run on the relaxed-SIMD build.)
+// run; --simd=relaxed: the page's own measurements run on the relaxed-SIMD build, from
+// dist/relaxed/ or RELAXED_DIR.)
 const simdArg = (process.argv.find((a) => a.startsWith("--simd=")) || "").slice(7);
 const server = await serveDist(process.env.DIST || undefined);
 const browser = await launch();
@@ -37,8 +38,8 @@ try {
     // --simd=relaxed: the page's own measurements run on the relaxed-SIMD twin (dist/relaxed/).
     let bindings = window.wasmBindings;
     if (simdArg === "relaxed") {
-      bindings = await import(new URL("relaxed/wgpu-mnist.js", document.baseURI).href);
-      await bindings.default({ module_or_path: new URL("relaxed/wgpu-mnist_bg.wasm", document.baseURI).href });
+      bindings = await import(new URL(`${env.RELAXED_DIR}/wgpu-mnist.js`, document.baseURI).href);
+      await bindings.default({ module_or_path: new URL(`${env.RELAXED_DIR}/wgpu-mnist_bg.wasm`, document.baseURI).href });
     }
     if (env.PEAK) return { peak: bindings.cpu_peak() };
     const wasm = new bindings.Session();
@@ -92,7 +93,7 @@ try {
     }
     const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv, engine };
     return await wasm.benchmark(config);
-  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES, PEAK: process.argv.includes("--peak") } });
+  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES, PEAK: process.argv.includes("--peak"), RELAXED_DIR: process.env.RELAXED_DIR || "relaxed" } });
   const ua = await page.evaluate(() => navigator.userAgent);
   if (result.peak) {
     console.log(`browser: ${ua}\n| wasm build | peak GFLOP/s (1 thread) |\n|---|---|\n| ${result.peak.isa} | ${result.peak.gflops.toFixed(1)} |`);
