@@ -23,6 +23,20 @@ pub fn shards(n: usize) -> Vec<Range<usize>> {
     (0..parts).map(|i| n * i / parts..n * (i + 1) / parts).filter(|r| !r.is_empty()).collect()
 }
 
+/// Runs `f` on each shard of `0..n` (`shards`), in parallel, and returns the results in order.
+pub fn map_shards<R: Send>(n: usize, f: impl Fn(Range<usize>) -> R + Sync + Send) -> Vec<R> {
+    let ranges = shards(n);
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        ranges.into_par_iter().map(f).collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        ranges.into_iter().map(f).collect()
+    }
+}
+
 /// Splits `out` into `n` items of `item` elements each and runs `f(items, out_part)` on
 /// each shard in parallel: every shard writes only its own part of the output.
 pub fn for_shards_mut<T: Send>(out: &mut [T], item: usize, f: impl Fn(Range<usize>, &mut [T]) + Sync + Send) {
