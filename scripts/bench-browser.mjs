@@ -18,6 +18,9 @@ const maxWorkers = Number((process.argv.find((a) => a.startsWith("--workers=")) 
 // (--batch=N --chunks=N: another batch size, and stop after N tenths of an epoch: a quick
 // images/s of the worker path.)
 const batchArg = Number((process.argv.find((a) => a.startsWith("--batch=")) || "").slice(8)) || undefined;
+// (--epochs=N --lr=X: the recipe's epochs and peak learning rate, for a variant of a preset's recipe.)
+const epochsArg = Number((process.argv.find((a) => a.startsWith("--epochs=")) || "").slice(9)) || undefined;
+const lrArg = Number((process.argv.find((a) => a.startsWith("--lr=")) || "").slice(5)) || undefined;
 const chunksArg = Number((process.argv.find((a) => a.startsWith("--chunks=")) || "").slice(9)) || Infinity;
 // (--seed=N: the initial weights and the shuffle of --time-to-accuracy in workers; default 1.)
 const seedArg = Number((process.argv.find((a) => a.startsWith("--seed=")) || "").slice(7)) || 1;
@@ -34,7 +37,7 @@ try {
   page.on("pageerror", (e) => console.error("page error:", String(e)));
   await page.goto(server.url + "?bench" + (simdArg ? `&simd=${simdArg}` : ""));
   await page.waitForFunction(() => window.wasmBindings, null, { timeout: 120_000 });
-  const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg }) => {
+  const result = await page.evaluate(async ({ models, batches, profile, conv, engine, env, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, epochsArg, lrArg }) => {
     // --simd=relaxed: the page's own measurements run on the relaxed-SIMD twin (dist/relaxed/).
     let bindings = window.wasmBindings;
     if (simdArg === "relaxed") {
@@ -72,7 +75,7 @@ try {
         await worker.sendData(files);
         const name = await wasm.new_model(preset, seedArg);
         const bytes = await wasm.model_bytes();
-        const info = await worker.request("start", { name, model: bytes.buffer, config: { seed: seedArg, batch: batchArg }, workers: maxWorkers }, [bytes.buffer]);
+        const info = await worker.request("start", { name, model: bytes.buffer, config: { seed: seedArg, batch: batchArg, epochs: epochsArg, lr: lrArg }, workers: maxWorkers }, [bytes.buffer]);
         const row = { preset, build, batch: info.batch, workers: info.workers, setup_s: (performance.now() - setup) / 1000, reached: [null, null], trained_s: 0, epochs: 1, last_accuracy: 0, examples: 0 };
         const steps = Math.ceil(info.steps_per_epoch / 10);
         let chunksLeft = chunksArg;
@@ -93,7 +96,7 @@ try {
     }
     const config = { models: models.split(","), batches: batches.split(",").map(Number), windows: Number(env.WINDOWS || 5), images: Number(env.IMAGES || 1000), profile, conv, engine };
     return await wasm.benchmark(config);
-  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES, PEAK: process.argv.includes("--peak"), RELAXED_DIR: process.env.RELAXED_DIR || "relaxed" } });
+  }, { models, batches, profile, conv, engine, tta, maxWorkers, batchArg, chunksArg, seedArg, simdArg, epochsArg, lrArg, env: { WINDOWS: process.env.WINDOWS, IMAGES: process.env.IMAGES, PEAK: process.argv.includes("--peak"), RELAXED_DIR: process.env.RELAXED_DIR || "relaxed" } });
   const ua = await page.evaluate(() => navigator.userAgent);
   if (result.peak) {
     console.log(`browser: ${ua}\n| wasm build | peak GFLOP/s (1 thread) |\n|---|---|\n| ${result.peak.isa} | ${result.peak.gflops.toFixed(1)} |`);
