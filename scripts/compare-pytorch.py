@@ -17,12 +17,14 @@ which scripts/install does not do).
       accuracy per epoch, to set beside the engine's own lines.
 
   compare-pytorch.py time-to-accuracy MODEL_FILE [--threads 2] [--checks-per-epoch 10]
-      Trains the file's recipe from PyTorch's default initialisation (seed 1) the way a
+                    [--seed 1] [--epochs E]
+      Trains the file's recipe from PyTorch's default initialisation (seeded) the way a
       speed-minded PyTorch user would (the data as tensors in memory, batches indexed from a
       random permutation, the last partial batch dropped as the engine does) and prints the
       training seconds until the test accuracy first reaches 98% and 99%, checking the whole
       test set CHECKS times an epoch off the clock: `wgpu-mnist bench --time-to-accuracy`'s
-      protocol.
+      protocol. --epochs (default: the file's) may be fractional, as examples/recipe_seeds.rs
+      takes it: the one-cycle schedule spans round(E x steps per epoch) steps.
 
   compare-pytorch.py recipe MODEL_FILE --seeds 1,2,3 [--threads 2]
       Trains the file's network and recipe (batch, epochs, optimizer) from PyTorch's own
@@ -345,19 +347,22 @@ def time_to_accuracy(args):
     torch.set_num_threads(args.threads)
     spec, _ = read_model(args.model)
     (x, y), (tx, ty) = mnist()
-    net, opt = fresh(spec, 1)
-    batch, epochs = spec["batch"], spec["epochs"]
+    net, opt = fresh(spec, args.seed)
+    batch = spec["batch"]
     per_epoch = len(x) // batch
-    sched, per_batch = schedule(spec, opt, per_epoch, epochs)
+    total = round((args.epochs or spec["epochs"]) * per_epoch)
+    epochs = -(-total // per_epoch)
+    # A schedule over one "epoch" of all the run's steps: the same table for whole epochs.
+    sched, per_batch = schedule(spec, opt, total, 1)
     chunk = -(-per_epoch // args.checks_per_epoch)
     trained, reached, checks, last = 0.0, {0.98: None, 0.99: None}, 0, 0.0
     for epoch in range(epochs):
         perm = torch.randperm(len(x))
-        step = 0
-        while step < per_epoch:
+        step, end = 0, min(per_epoch, total - epoch * per_epoch)
+        while step < end:
             net.train()
             t = time.perf_counter()
-            for s in range(step, min(step + chunk, per_epoch)):
+            for s in range(step, min(step + chunk, end)):
                 i = perm[s * batch : (s + 1) * batch]
                 opt.zero_grad()
                 nn.functional.cross_entropy(net(x[i]), y[i]).backward()
@@ -365,7 +370,7 @@ def time_to_accuracy(args):
                 if sched and per_batch:
                     sched.step()
             trained += time.perf_counter() - t
-            step = min(step + chunk, per_epoch)
+            step = min(step + chunk, end)
             last = accuracy(net, tx, ty).mean().item()
             checks += 1
             for target in reached:
@@ -378,7 +383,7 @@ def time_to_accuracy(args):
         if all(v is not None for v in reached.values()):
             break
     show = lambda v: "not reached" if v is None else f"{v:.1f} s"
-    print(f"| pytorch {torch.__version__} ({args.threads} threads) | {spec['name']} | {batch} | {show(reached[0.98])} | {show(reached[0.99])} | {100 * last:.2f}% ({epoch + 1}) |")
+    print(f"| pytorch {torch.__version__} ({args.threads} threads) | {spec['name']} | {batch} | {show(reached[0.98])} | {show(reached[0.99])} | {100 * last:.2f}% ({epoch + 1}) | seed {args.seed} |")
     return 0
 
 
@@ -415,6 +420,8 @@ def main():
     t.add_argument("model")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--checks-per-epoch", type=int, default=10)
+    t.add_argument("--seed", type=int, default=1, help="seeds PyTorch's initialisation and shuffle")
+    t.add_argument("--epochs", type=float, help="the recipe's epochs (default: the file's); may be fractional")
     args = parser.parse_args()
     return {"steps": steps, "replay": replay, "recipe": recipe, "time-to-accuracy": time_to_accuracy}[args.command](args)
 
