@@ -62,7 +62,7 @@ for (const name of process.argv.slice(2).length ? process.argv.slice(2) : Object
     const used = await tab.run(`document.getElementById("train-rate").textContent`);
     if (workers === "auto") row.measured = await tab.run("`${document.body.dataset.cores} (${document.body.dataset.coresMeasured})`");
     speeds.sort((a, b) => a - b);
-    row.speeds.push(`${Math.round(speeds[speeds.length >> 1])} (${used.match(/\((\d+) workers\)/)?.[1] ?? 1})`);
+    row.speeds.push(`${Math.round(speeds[speeds.length >> 1])} (${used.match(/\((\d+) workers/)?.[1] ?? 1})`);
     await tab.close();
   }
   await browser.quit();

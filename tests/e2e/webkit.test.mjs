@@ -122,7 +122,7 @@ test("WebKit: lenet trains on the CPU engine and its accuracy rises; a reload co
     // WebKitGTK 2.50 has no relaxed SIMD: its workers keep to the simd128 build.
     assert.equal((await data(driver)).wasmBuild, "simd128");
     // WebKitGTK reports more cores than this machine has: the page must not start more workers than cores.
-    const workers = Number((await driver.executeScript(`return document.getElementById("train-rate").textContent`)).match(/\((\d+) workers\)/)?.[1] ?? 1);
+    const workers = Number((await driver.executeScript(`return document.getElementById("train-rate").textContent`)).match(/\((\d+) workers/)?.[1] ?? 1);
     assert.ok(workers <= availableParallelism(), `${workers} workers on ${availableParallelism()} cores`);
     await driver.navigate().refresh();
     await waitFor(driver, `document.body.dataset.modelReadyMs && document.getElementById("train-continue")`, 60_000);

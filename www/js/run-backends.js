@@ -179,8 +179,10 @@ export class Backends {
       if (!this.#worker || this.#worker.dead) this.#worker = TrainWorker.create(engine);
       try {
         const build = await this.#worker?.ready;
+        this.app.wasmBuild = build ?? null;
         if (build) expose({ wasmBuild: build });
       } catch (e) {
+        this.app.wasmBuild = null;
         console.warn(`training stays on the page: ${errorText(e)}`);
         this.#worker.end();
         this.#worker = null;

@@ -267,8 +267,9 @@ export class Training {
     this.chart.add({ x, loss: c.loss, accuracy: c.accuracy });
     $("train-loss").textContent = c.loss.toFixed(3);
     $("train-acc").textContent = pct(c.accuracy);
-    const workers = run.workers > 1 ? ` (${run.workers} workers)` : "";
-    $("train-rate").textContent = Number.isFinite(rate) ? `${Math.round(rate).toLocaleString()} images/s${workers}` : "–";
+    // Where it trains: "2 workers", and the CPU engine's wasm build ("relaxed SIMD": fused multiply-adds).
+    const where = [run.workers > 1 ? `${run.workers} workers` : "", this.app.engine === "cpu" ? this.app.wasmBuild : ""].filter(Boolean).join(", ");
+    $("train-rate").textContent = Number.isFinite(rate) ? `${Math.round(rate).toLocaleString()} images/s${where ? ` (${where})` : ""}` : "–";
     $("train-elapsed").textContent = duration(elapsedS);
     $("train-eta").textContent = duration(etaS);
     expose({ trainAccuracy: c.accuracy.toFixed(4), trainRate: rate.toFixed(1), trainSteps: run.stats.stepsDone });
