@@ -122,6 +122,8 @@ test("a new network never shows the old one's maps; one epoch of fast separates 
   assert.deepEqual(fresh.rows.filter(([, n]) => n > 0).map(([name, n]) => `${name}:${n}`), [
     "layer0.normalize:1", "layer1.conv:24", "layer2.maxpool:24", "layer3.relu:24", "layer4.conv:32", "layer5.maxpool:32", "layer6.relu:32",
   ]);
+  // The map updates only on screen, and clicking Reset scrolled to the training panel.
+  await page.locator("#digit-map").scrollIntoViewIfNeeded();
   await page.waitForFunction(() => document.body.dataset.mapAccuracy, null, { timeout: 120_000 });
   const untrained = Number(await page.evaluate(() => document.body.dataset.mapAccuracy));
   await page.locator("#train-start").scrollIntoViewIfNeeded();

@@ -110,6 +110,8 @@ export class DigitMapView {
       this.#nextAt = performance.now() + Math.max(MIN_GAP_MS, ms / DUTY);
     } catch (e) {
       if (version === this.#version) $("map-note").textContent = `The map could not be drawn: ${errorText(e)}`;
+      // Tried again in 5 s (a call made while the model was being replaced can fail).
+      this.#wanted = true;
       this.#nextAt = performance.now() + 5000;
     } finally {
       this.#busy = false;
