@@ -16,7 +16,10 @@
 //!   and their channels swapped (a stride-1 convolution's adjoint is one).
 //! - weight gradient: dW[o][tap] = sum over images and q of dY[o][q] * xp[tap + q], with
 //!   dY laid out on the same padded-width grid (zero past each row's end); a tile of MR
-//!   channels x TR taps keeps vector partial sums, reduced across lanes once per shard.
+//!   channels x TR taps sums a group of images in registers, then folds them into
+//!   4-lane partial sums, reduced once per call. Its buffers start on 64-byte lines: on
+//!   malloc's 16-byte alignment, pytorch-cnn's conv2 weight gradient took 4.7-7.0 ms
+//!   (one core, batch 64) from call to call; aligned, with groups, 3.9-4.3.
 
 use super::par::{for_shards_mut, map_shards, sum_over_batch};
 use super::simd::{Isa, Lanes};
@@ -164,42 +167,62 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
 }
 
 /// One weight-gradient register tile: MR channels of dY (rows `dy_stride` apart) x TR
-/// taps of the padded image, over `len` positions; adds the vector sums into `acc_out`
-/// (MR x TR vectors, tap-minor, rows `out_stride` vectors apart).
+/// taps of the padded image, over `len` positions of each of `images` images (`dy_image`
+/// and `x_image` apart); adds the vector sums into `acc_out` (MR x TR vectors,
+/// tap-minor, rows `out_stride` vectors apart).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn weights_tile<L: Lanes, const MR: usize, const TR: usize>(
     dy: *const f32,
     dy_stride: usize,
     x: *const f32,
     taps: &[usize],
     len: usize,
+    images: usize,
+    (dy_image, x_image): (usize, usize),
     acc_out: *mut f32,
     out_stride: usize,
 ) {
     let mut acc = [[L::zero(); TR]; MR];
-    let mut at = [x; TR];
-    for (t, at) in at.iter_mut().enumerate() {
-        *at = x.add(taps[t]);
-    }
-    for q in (0..len).step_by(L::N) {
-        let mut dv = [L::zero(); MR];
-        for (i, dv) in dv.iter_mut().enumerate() {
-            *dv = L::load(dy.add(i * dy_stride + q));
+    for image in 0..images {
+        let (dy, x) = (dy.add(image * dy_image), x.add(image * x_image));
+        let mut at = [x; TR];
+        for (t, at) in at.iter_mut().enumerate() {
+            *at = x.add(taps[t]);
         }
-        for t in 0..TR {
-            let xv = L::load(at[t].add(q));
-            for i in 0..MR {
-                acc[i][t] = L::madd(dv[i], xv, acc[i][t]);
+        for q in (0..len).step_by(L::N) {
+            let mut dv = [L::zero(); MR];
+            for (i, dv) in dv.iter_mut().enumerate() {
+                *dv = L::load(dy.add(i * dy_stride + q));
+            }
+            for t in 0..TR {
+                let xv = L::load(at[t].add(q));
+                for i in 0..MR {
+                    acc[i][t] = L::madd(dv[i], xv, acc[i][t]);
+                }
             }
         }
     }
+    // Each register's lanes folded to FOLD, added in a fixed order.
+    let mut lanes = [0f32; 16];
     for (i, acc) in acc.iter().enumerate() {
         for (t, a) in acc.iter().enumerate() {
-            let p = acc_out.add((i * out_stride + t) * L::N);
-            L::store(p, L::add(L::load(p), *a));
+            L::store(lanes.as_mut_ptr(), *a);
+            let p = acc_out.add((i * out_stride + t) * FOLD);
+            for (l, v) in lanes[..L::N].iter().enumerate() {
+                *p.add(l % FOLD) += v;
+            }
         }
     }
 }
+
+/// Lanes the weight gradient's partial sums keep between groups (the narrowest ISA's).
+const FOLD: usize = 4;
+
+/// Images whose padded copies a weight-gradient tile sums before it adds its registers
+/// into the per-lane partial sums: those are `out_c x K x lanes` floats (823 KiB on
+/// pytorch-cnn's conv2 with AVX-512), too many to update after every image.
+const GROUP: usize = 8;
 
 /// dW [rows][K] summed over the images `images`, for the output channels `rows` (its start
 /// a multiple of MR): each channel's sum runs in the same order whatever rows it shares a
@@ -220,57 +243,72 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
     let mut taps = g.taps.clone();
     taps.resize(kp, 0);
     let ocp = rows.len().div_ceil(MR) * MR;
-    let mut xp = g.padded_buffer(s, len);
-    let mut dyq = vec![0f32; ocp * len];
-    let mut vsums = vec![0f32; ocp * kp * L::N];
-    for n in images {
-        g.pad_into(s, &x[n * in_len..][..in_len], &mut xp);
-        let planes = &dy[(n * s.out_c + rows.start) * p..][..rows.len() * p];
-        for (o, plane) in planes.chunks(p).enumerate() {
-            for (oy, line) in plane.chunks(g.ow).enumerate() {
-                dyq[o * len + oy * g.wp..][..g.ow].copy_from_slice(line);
+    let x_image = g.padded_buffer(s, len).len().next_multiple_of(L::N);
+    let mut xp_buf = vec![0f32; GROUP * x_image + 16];
+    let xp = aligned(&mut xp_buf, GROUP * x_image);
+    let mut dyq_buf = vec![0f32; GROUP * ocp * len + 16];
+    let dyq = aligned(&mut dyq_buf, GROUP * ocp * len);
+    let mut vsums = vec![0f32; ocp * kp * FOLD];
+    for first in images.clone().step_by(GROUP) {
+        let group = GROUP.min(images.end - first);
+        for j in 0..group {
+            let n = first + j;
+            g.pad_into(s, &x[n * in_len..][..in_len], &mut xp[j * x_image..][..x_image]);
+            let planes = &dy[(n * s.out_c + rows.start) * p..][..rows.len() * p];
+            for (o, plane) in planes.chunks(p).enumerate() {
+                for (oy, line) in plane.chunks(g.ow).enumerate() {
+                    dyq[(j * ocp + o) * len + oy * g.wp..][..g.ow].copy_from_slice(line);
+                }
             }
         }
         for ob in (0..ocp).step_by(MR) {
             for tb in (0..kp).step_by(TR) {
-                let out = vsums.as_mut_ptr().add((ob * kp + tb) * L::N);
-                weights_tile::<L, MR, TR>(dyq.as_ptr().add(ob * len), len, xp.as_ptr(), &taps[tb..tb + TR], len, out, kp);
+                let out = vsums.as_mut_ptr().add((ob * kp + tb) * FOLD);
+                let dy = dyq.as_ptr().add(ob * len);
+                weights_tile::<L, MR, TR>(dy, len, xp.as_ptr(), &taps[tb..tb + TR], len, group, (ocp * len, x_image), out, kp);
             }
         }
     }
     let mut dw = vec![0f32; rows.len() * k];
     for (o, row) in dw.chunks_mut(k).enumerate() {
         for (r, v) in row.iter_mut().enumerate() {
-            *v = vsums[(o * kp + r) * L::N..][..L::N].iter().sum();
+            *v = vsums[(o * kp + r) * FOLD..][..FOLD].iter().sum();
         }
     }
     dw
 }
 
+/// The `len` floats of `buf` (16 longer) that start on a 64-byte boundary: a vector
+/// load that straddles two cache lines costs two.
+fn aligned(buf: &mut [f32], len: usize) -> &mut [f32] {
+    let skip = buf.as_ptr().align_offset(64);
+    &mut buf[skip..skip + len]
+}
+
 /// Instantiates the two image loops for one ISA inside a function that enables its
 /// features, with the tile sizes measured best for it.
 macro_rules! isa_kernels {
-    ($forward:ident, $weights:ident, $lanes:ty, $features:literal, fwd $mr:literal x $nv:literal, dw $wmr:literal x $tr:literal) => {
+    ($forward:ident, $weights:ident, $lanes:ty, $features:literal, fwd $mr:literal x $nv:literal, dw $wlanes:ty, $wmr:literal x $tr:literal) => {
         #[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = $features))]
         unsafe fn $forward(s: &Conv2dShape, x: &[f32], packed: &[f32], b: Option<&[f32]>, relu: bool, images: Range<usize>, y: &mut [f32]) {
             forward_images::<$lanes, $mr, $nv>(s, x, packed, b, relu, images, y)
         }
         #[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = $features))]
         unsafe fn $weights(s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>, rows: Range<usize>) -> Vec<f32> {
-            weights_images::<$lanes, $wmr, $tr>(s, x, dy, images, rows)
+            weights_images::<$wlanes, $wmr, $tr>(s, x, dy, images, rows)
         }
     };
 }
 
 // AVX-512: 8 x 32 forward tiles (16 of 32 registers), 4 x 6 weight tiles (24).
 #[cfg(target_arch = "x86_64")]
-isa_kernels!(forward_avx512, weights_avx512, super::simd::Avx512, "avx512f,avx2,fma", fwd 8 x 2, dw 4 x 6);
+isa_kernels!(forward_avx512, weights_avx512, super::simd::Avx512, "avx512f,avx512vl,avx2,fma", fwd 8 x 2, dw super::simd::Avx512, 4 x 6);
 // AVX2: 16 registers: 6 x 16 forward (12 accumulators), 4 x 3 weight tiles.
 #[cfg(target_arch = "x86_64")]
-isa_kernels!(forward_avx2, weights_avx2, super::simd::Avx2, "avx2,fma", fwd 6 x 2, dw 3 x 4);
+isa_kernels!(forward_avx2, weights_avx2, super::simd::Avx2, "avx2,fma", fwd 6 x 2, dw super::simd::Avx2, 3 x 4);
 // simd128 (V8 maps it onto 16 xmm registers; no FMA, so a temporary per multiply-add).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-isa_kernels!(forward_simd128, weights_simd128, super::simd::Simd128, "simd128", fwd 4 x 2, dw 4 x 3);
+isa_kernels!(forward_simd128, weights_simd128, super::simd::Simd128, "simd128", fwd 4 x 2, dw super::simd::Simd128, 4 x 3);
 
 /// Forward tile rows (output channels per tile) for an ISA.
 fn forward_rows(isa: Isa) -> usize {
