@@ -319,9 +319,11 @@ impl CpuGraph {
             let (before, after) = self.grads.split_at_mut(i + 1);
             let (dx, dy) = (&mut before[i], &after[0][..]);
             let (x, y) = (&self.acts[i], &self.acts[i + 1]);
-            // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0.
+            // A fused ReLU is undone first: the layer's own gradient is dy masked by y > 0
+            // (already, where a max-pool follows: its backward applies the mask).
             let masked = &mut self.masked[..dy.len()];
             let g: &[f32] = match layer {
+                _ if relu_then_pool(&model.layers, i) => dy,
                 Planned::Conv { relu: true, .. } | Planned::Dense { relu: true, .. } => {
                     cpu::relu::relu_backward(y, dy, masked);
                     masked
@@ -356,7 +358,12 @@ impl CpuGraph {
                 Planned::Relu { .. } if need_dx => cpu::relu::relu_backward(y, dy, dx),
                 Planned::MaxPool { input: (c, h, w) } if need_dx => {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
-                    cpu::maxpool::maxpool_backward(&PoolShape { planes: b * c, in_h: *h, in_w: *w }, dy, arg, dx);
+                    let s = PoolShape { planes: b * c, in_h: *h, in_w: *w };
+                    if i > 0 && relu_then_pool(&model.layers, i - 1) {
+                        cpu::maxpool::maxpool_relu_backward(&s, dy, arg, y, dx);
+                    } else {
+                        cpu::maxpool::maxpool_backward(&s, dy, arg, dx);
+                    }
                 }
                 Planned::Dropout { .. } if input_only => dx.copy_from_slice(dy),
                 Planned::Dropout { .. } if need_dx => {
@@ -389,6 +396,13 @@ pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timing
     let [s1, s2] = &mut model.opt_state;
     cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
     record(timings, started, || format!("{} update", optimizer.update_rule()));
+}
+
+/// Whether layer `i` ends in a fused ReLU and a max-pool follows it: the pool's backward
+/// then applies the ReLU's mask too (`cpu::maxpool::maxpool_relu_backward`).
+fn relu_then_pool(layers: &[Planned], i: usize) -> bool {
+    matches!(layers.get(i), Some(Planned::Conv { relu: true, .. } | Planned::Dense { relu: true, .. }))
+        && matches!(layers.get(i + 1), Some(Planned::MaxPool { .. }))
 }
 
 /// Appends the time since `started` to `timings`, when timing.
