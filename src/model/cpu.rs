@@ -355,11 +355,15 @@ impl CpuGraph {
                     }
                 }
                 Planned::Normalize { std, .. } if need_dx => cpu::normalize::normalize_backward(*std, dy, dx),
+                // Done by the max-pool before it, which reads this layer's dy.
+                Planned::Relu { .. } if i > 0 && pool_then_relu(&model.layers, i - 1) => {}
                 Planned::Relu { .. } if need_dx => cpu::relu::relu_backward(y, dy, dx),
                 Planned::MaxPool { input: (c, h, w) } if need_dx => {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
                     let s = PoolShape { planes: b * c, in_h: *h, in_w: *w };
-                    if i > 0 && relu_then_pool(&model.layers, i - 1) {
+                    if pool_then_relu(&model.layers, i) {
+                        cpu::maxpool::maxpool_relu_backward(&s, &after[1], arg, y, dx);
+                    } else if i > 0 && relu_then_pool(&model.layers, i - 1) {
                         cpu::maxpool::maxpool_relu_backward(&s, dy, arg, y, dx);
                     } else {
                         cpu::maxpool::maxpool_backward(&s, dy, arg, dx);
@@ -403,6 +407,12 @@ pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timing
 fn relu_then_pool(layers: &[Planned], i: usize) -> bool {
     matches!(layers.get(i), Some(Planned::Conv { relu: true, .. } | Planned::Dense { relu: true, .. }))
         && matches!(layers.get(i + 1), Some(Planned::MaxPool { .. }))
+}
+
+/// Whether layer `i` is a max-pool and a ReLU follows it: the pool's backward then does
+/// the ReLU's too (its mask, the pool's output > 0, is the ReLU's), from the ReLU's dy.
+fn pool_then_relu(layers: &[Planned], i: usize) -> bool {
+    matches!(layers.get(i), Some(Planned::MaxPool { .. })) && matches!(layers.get(i + 1), Some(Planned::Relu { .. }))
 }
 
 /// Appends the time since `started` to `timings`, when timing.
