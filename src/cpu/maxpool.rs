@@ -63,9 +63,8 @@ fn backward(s: &PoolShape, dy: &[f32], argmax: &[u32], relu_of: Option<&[f32]>, 
         dx.fill(0.0);
         let base = planes.start * plane_in;
         for o in planes.start * plane_out..planes.end * plane_out {
-            if relu_of.is_none_or(|y| y[o] > 0.0) {
-                dx[argmax[o] as usize - base] += dy[o];
-            }
+            let keep = relu_of.is_none_or(|y| y[o] > 0.0);
+            dx[argmax[o] as usize - base] += super::keep_if(dy[o], keep);
         }
     });
 }

@@ -31,6 +31,13 @@ pub fn relu(v: f32) -> f32 {
     }
 }
 
+/// `v` where `keep`, else +0.0, without a branch: a ReLU's mask is a coin toss per
+/// element, and the branch it compiled to mispredicted about half the time.
+#[inline(always)]
+pub fn keep_if(v: f32, keep: bool) -> f32 {
+    f32::from_bits(v.to_bits() & (keep as u32).wrapping_neg())
+}
+
 /// A sum in eight interleaved partial sums, which the compiler turns into SIMD adds (a
 /// plain fold is a serial chain of dependent adds).
 pub fn sum(v: &[f32]) -> f32 {

@@ -20,7 +20,7 @@ pub fn relu_forward(x: &[f32], y: &mut [f32]) {
 pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
     let mask = |dx: &mut [f32], y: &[f32], dy: &[f32]| {
         for ((dx, y), dy) in dx.iter_mut().zip(y).zip(dy) {
-            *dx = if *y > 0.0 { *dy } else { 0.0 };
+            *dx = super::keep_if(*dy, *y > 0.0);
         }
     };
     let n = dx.len();
