@@ -1,6 +1,7 @@
 //! Times each CPU convolution algorithm this machine has (`cpu::conv2d::Algo::all`) on
 //! the presets' layers, and checks each against im2col: `cargo run --release --example
-//! cpu_conv` (RAYON_NUM_THREADS=1 for one core).
+//! cpu_conv [-- NAME]` (RAYON_NUM_THREADS=1 for one core; NAME keeps the layers whose
+//! name contains it).
 use std::time::Instant;
 use wgpu_mnist::cpu::conv2d::*;
 use wgpu_mnist::desc::conv2d::Conv2dShape;
@@ -15,6 +16,7 @@ fn t<F: FnMut()>(mut f: F) -> f64 {
     best * 1e3
 }
 fn main() {
+    let only = std::env::args().nth(1).unwrap_or_default();
     for (name, s) in [
         ("pcnn conv2", Conv2dShape { batch: 64, in_c: 16, in_h: 14, in_w: 14, out_c: 32, k_h: 5, k_w: 5, stride: 1, pad_h: 2, pad_w: 2 }),
         ("pcnn conv1", Conv2dShape { batch: 64, in_c: 1, in_h: 28, in_w: 28, out_c: 16, k_h: 5, k_w: 5, stride: 1, pad_h: 2, pad_w: 2 }),
@@ -40,6 +42,9 @@ fn main() {
             Conv2dShape { batch: 64, in_c: 32, in_h: 12, in_w: 12, out_c: 64, k_h: 5, k_w: 5, stride: 1, pad_h: 0, pad_w: 0 },
         ),
     ] {
+        if !name.contains(&only) {
+            continue;
+        }
         let x: Vec<f32> = (0..s.input_len()).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
         let w: Vec<f32> = (0..s.weight_len()).map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5).collect();
         let b = vec![0.1f32; s.out_c];

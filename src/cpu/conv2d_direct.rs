@@ -77,24 +77,23 @@ impl Grid {
     }
 }
 
-/// One forward register tile: MR channels x NV vectors of positions starting at `x`,
-/// over every tap; `w` holds the tile's weights tap-major (MR per tap). Stores the sums
-/// at `out`, rows `stride` apart.
+/// One forward register tile: MR channels x NV vectors of positions, vector v starting
+/// at `x[v]`, over every tap; `w` holds the tile's weights tap-major (MR per tap). Stores
+/// vector v's sums at `out[v]`, rows `stride` apart.
 #[inline(always)]
 pub(super) unsafe fn forward_tile<L: Lanes, const MR: usize, const NV: usize>(
-    x: *const f32,
+    x: [*const f32; NV],
     taps: &[usize],
     w: *const f32,
-    out: *mut f32,
+    out: [*mut f32; NV],
     stride: usize,
 ) {
     let mut acc = [[L::zero(); NV]; MR];
     let mut w = w;
     for &tap in taps {
-        let at = x.add(tap);
         let mut xv = [L::zero(); NV];
         for (v, xv) in xv.iter_mut().enumerate() {
-            *xv = L::load(at.add(v * L::N));
+            *xv = L::load(x[v].add(tap));
         }
         for (i, acc) in acc.iter_mut().enumerate() {
             let wi = L::splat(*w.add(i));
@@ -106,9 +105,37 @@ pub(super) unsafe fn forward_tile<L: Lanes, const MR: usize, const NV: usize>(
     }
     for (i, acc) in acc.iter().enumerate() {
         for (v, a) in acc.iter().enumerate() {
-            L::store(out.add(i * stride + v * L::N), *a);
+            L::store(out[v].add(i * stride), *a);
         }
     }
+}
+
+/// `NV` pointers to consecutive vectors of `n` lanes from `p`.
+#[inline(always)]
+pub(super) unsafe fn consecutive<T, const NV: usize>(p: *const T, n: usize) -> [*const T; NV] {
+    std::array::from_fn(|v| p.add(v * n))
+}
+
+/// Where the vectors of `n` lanes over one output plane start on the padded-width grid,
+/// in increasing order, a multiple of `nv` of them. Either the grid's rows end to end
+/// (`oh * wp` positions, the `wp - ow` past each row's end computed and dropped) or each
+/// output row on its own (`ow` rounded up to whole vectors), whichever computes fewer:
+/// pytorch-cnn's conv2, 14 wide on rows of 18, computes 256 positions end to end and
+/// 224 row by row (16 lanes, 2 vectors a tile). Padding vectors start past the last row.
+fn vector_starts(g: &Grid, n: usize, nv: usize) -> Vec<usize> {
+    let per_row = g.ow.div_ceil(n);
+    let end_to_end = g.q.div_ceil(n * nv) * nv;
+    let mut starts: Vec<usize> = if (g.oh * per_row).div_ceil(nv) * nv < end_to_end && per_row * n <= g.wp {
+        (0..g.oh).flat_map(|oy| (0..per_row).map(move |j| oy * g.wp + j * n)).collect()
+    } else {
+        (0..end_to_end).map(|v| v * n).collect()
+    };
+    let mut past = g.q.next_multiple_of(n);
+    while !starts.len().is_multiple_of(nv) {
+        starts.push(past);
+        past += n;
+    }
+    starts
 }
 
 /// Weights [out_c][K] regrouped as blocks of MR channels, tap-major within a block
@@ -135,16 +162,19 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
     y: &mut [f32],
 ) {
     let g = Grid::new(s);
-    let (k, nr, p, in_len) = (g.taps.len(), NV * L::N, g.oh * g.ow, s.in_c * s.in_h * s.in_w);
-    let width = g.q.div_ceil(nr) * nr;
+    let (k, p, in_len) = (g.taps.len(), g.oh * g.ow, s.in_c * s.in_h * s.in_w);
+    let starts = vector_starts(&g, L::N, NV);
+    let width = starts.last().map_or(0, |&v| v + L::N).max(g.q);
     let mut xp = g.padded_buffer(s, width);
     let mut sums = vec![0f32; MR * width];
     for (j, n) in images.enumerate() {
         g.pad_into(s, &x[n * in_len..][..in_len], &mut xp);
         let y = &mut y[j * s.out_c * p..][..s.out_c * p];
         for (block, w) in packed.chunks(k * MR).enumerate() {
-            for q in (0..width).step_by(nr) {
-                forward_tile::<L, MR, NV>(xp.as_ptr().add(q), &g.taps, w.as_ptr(), sums.as_mut_ptr().add(q), width);
+            for tile in starts.chunks(NV) {
+                let xs = std::array::from_fn(|v| xp.as_ptr().add(tile[v]));
+                let outs = std::array::from_fn(|v| sums.as_mut_ptr().add(tile[v]));
+                forward_tile::<L, MR, NV>(xs, &g.taps, w.as_ptr(), outs, width);
             }
             for (i, row) in sums.chunks(width).enumerate() {
                 let o = block * MR + i;
@@ -167,9 +197,9 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
 }
 
 /// One weight-gradient register tile: MR channels of dY (rows `dy_stride` apart) x TR
-/// taps of the padded image, over `len` positions of each of `images` images (`dy_image`
-/// and `x_image` apart); adds the vector sums into `acc_out` (MR x TR vectors,
-/// tap-minor, rows `out_stride` vectors apart).
+/// taps of the padded image, over the vectors at `starts` of each of `images` images
+/// (`dy_image` and `x_image` apart; dY holds the vectors one after another); adds the sums, folded to FOLD lanes, into `acc_out`
+/// (MR x TR of them, tap-minor, rows `out_stride` apart).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn weights_tile<L: Lanes, const MR: usize, const TR: usize>(
@@ -177,7 +207,7 @@ unsafe fn weights_tile<L: Lanes, const MR: usize, const TR: usize>(
     dy_stride: usize,
     x: *const f32,
     taps: &[usize],
-    len: usize,
+    starts: &[usize],
     images: usize,
     (dy_image, x_image): (usize, usize),
     acc_out: *mut f32,
@@ -190,10 +220,10 @@ unsafe fn weights_tile<L: Lanes, const MR: usize, const TR: usize>(
         for (t, at) in at.iter_mut().enumerate() {
             *at = x.add(taps[t]);
         }
-        for q in (0..len).step_by(L::N) {
+        for (vi, &q) in starts.iter().enumerate() {
             let mut dv = [L::zero(); MR];
             for (i, dv) in dv.iter_mut().enumerate() {
-                *dv = L::load(dy.add(i * dy_stride + q));
+                *dv = L::load(dy.add(i * dy_stride + vi * L::N));
             }
             for t in 0..TR {
                 let xv = L::load(at[t].add(q));
@@ -237,27 +267,38 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
 ) -> Vec<f32> {
     let g = Grid::new(s);
     let (k, p, in_len) = (g.taps.len(), g.oh * g.ow, s.in_c * s.in_h * s.in_w);
-    let len = g.q.div_ceil(L::N) * L::N;
+    let starts = vector_starts(&g, L::N, 1);
+    // dY's rows hold the vectors one after another (so its loads are aligned), zero
+    // where a lane is past a row's end: output row oy starts at lane `row_at[oy]`.
+    let len = starts.len() * L::N;
+    let span = starts.last().map_or(0, |&v| v + L::N).max(g.q);
+    let row_at: Vec<usize> = (0..g.oh)
+        .map(|oy| {
+            let at = oy * g.wp;
+            let vi = starts.partition_point(|&v| v + L::N <= at);
+            vi * L::N + at - starts[vi]
+        })
+        .collect();
     // Taps padded to whole tiles with a harmless offset; their sums are dropped.
     let kp = k.div_ceil(TR) * TR;
     let mut taps = g.taps.clone();
     taps.resize(kp, 0);
     let ocp = rows.len().div_ceil(MR) * MR;
-    let x_image = g.padded_buffer(s, len).len().next_multiple_of(L::N);
+    let x_image = g.padded_buffer(s, span).len().next_multiple_of(L::N);
     let mut xp_buf = vec![0f32; GROUP * x_image + 16];
     let xp = aligned(&mut xp_buf, GROUP * x_image);
     let mut dyq_buf = vec![0f32; GROUP * ocp * len + 16];
     let dyq = aligned(&mut dyq_buf, GROUP * ocp * len);
     let mut vsums = vec![0f32; ocp * kp * FOLD];
-    for first in images.clone().step_by(GROUP) {
-        let group = GROUP.min(images.end - first);
+    for lead in images.clone().step_by(GROUP) {
+        let group = GROUP.min(images.end - lead);
         for j in 0..group {
-            let n = first + j;
+            let n = lead + j;
             g.pad_into(s, &x[n * in_len..][..in_len], &mut xp[j * x_image..][..x_image]);
             let planes = &dy[(n * s.out_c + rows.start) * p..][..rows.len() * p];
             for (o, plane) in planes.chunks(p).enumerate() {
                 for (oy, line) in plane.chunks(g.ow).enumerate() {
-                    dyq[(j * ocp + o) * len + oy * g.wp..][..g.ow].copy_from_slice(line);
+                    dyq[(j * ocp + o) * len + row_at[oy]..][..g.ow].copy_from_slice(line);
                 }
             }
         }
@@ -265,7 +306,7 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
             for tb in (0..kp).step_by(TR) {
                 let out = vsums.as_mut_ptr().add((ob * kp + tb) * FOLD);
                 let dy = dyq.as_ptr().add(ob * len);
-                weights_tile::<L, MR, TR>(dy, len, xp.as_ptr(), &taps[tb..tb + TR], len, group, (ocp * len, x_image), out, kp);
+                weights_tile::<L, MR, TR>(dy, len, xp.as_ptr(), &taps[tb..tb + TR], &starts, group, (ocp * len, x_image), out, kp);
             }
         }
     }

@@ -17,7 +17,7 @@
 //! then a GEMM over channels, [out_c x in_c] x [in_c x blocks], run on the direct
 //! kernels' register tile.
 
-use super::conv2d_direct::forward_tile;
+use super::conv2d_direct::{consecutive, forward_tile};
 use super::par::for_shards_mut;
 use super::simd::{Isa, Lanes};
 use crate::desc::conv2d::Conv2dShape;
@@ -232,7 +232,8 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize, const A: us
                 let w = u.as_ptr().add((xi * ocp + ob) * s.in_c);
                 let out = m.as_mut_ptr().add((xi * ocp + ob) * g.padded);
                 for q in (0..g.padded - n).step_by(nr) {
-                    forward_tile::<L, MR, NV>(vx.add(q), &channels, w, out.add(q), g.padded);
+                    let outs = consecutive(out.add(q), L::N).map(|p| p.cast_mut());
+                    forward_tile::<L, MR, NV>(consecutive(vx.add(q), L::N), &channels, w, outs, g.padded);
                 }
             }
         }
