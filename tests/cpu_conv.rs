@@ -9,7 +9,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use wgpu_mnist::cpu::conv2d::{conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward_by, Algo};
+use wgpu_mnist::cpu::conv2d::{conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward, conv2d_forward_by, conv2d_pool_forward, Algo};
+use wgpu_mnist::cpu::maxpool::maxpool_forward;
+use wgpu_mnist::desc::maxpool::PoolShape;
 use wgpu_mnist::desc::conv2d::Conv2dShape;
 use wgpu_mnist::reference::conv2d as reference;
 use wgpu_mnist::selftest::{relative_error, TOLERANCE};
@@ -67,5 +69,24 @@ proptest! {
                 prop_assert!(err <= TOLERANCE, "{} {pass} {s:?}: relative error {err:.3e}", algo.name());
             }
         }
+    }
+
+    /// The convolution with its max-pool done as each image is ready equals the two
+    /// passes, bit for bit: output, pooled output and argmax (all start as NaN / MAX).
+    #[test]
+    fn conv_then_pool_in_one_pass_equals_the_two_passes(s in shape(), seed in any::<u64>(), relu in any::<bool>()) {
+        prop_assume!(s.out_h() >= 2 && s.out_w() >= 2);
+        let (x, w, b) = (values(s.input_len(), seed), values(s.weight_len(), seed ^ 1), values(s.out_c, seed ^ 2));
+        let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
+        let (mut y0, mut p0, mut a0) = (vec![f32::NAN; s.output_len()], vec![f32::NAN; pool.output_len()], vec![u32::MAX; pool.output_len()]);
+        conv2d_forward(&s, &x, &w, &b, &mut y0, relu).unwrap();
+        maxpool_forward(&pool, &y0, &mut p0, &mut a0).unwrap();
+        let (mut y1, mut p1, mut a1) = (vec![f32::NAN; s.output_len()], vec![f32::NAN; pool.output_len()], vec![u32::MAX; pool.output_len()]);
+        conv2d_pool_forward(&s, &x, &w, &b, &mut y1, relu, &mut p1, &mut a1).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        prop_assert!(p1.iter().all(|v| v.is_finite()), "{s:?}: a pooled output was not written");
+        prop_assert_eq!(bits(&y1), bits(&y0), "{:?}: output", s);
+        prop_assert_eq!(bits(&p1), bits(&p0), "{:?}: pooled", s);
+        prop_assert_eq!(a1, a0, "{:?}: argmax", s);
     }
 }

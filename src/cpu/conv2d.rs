@@ -16,6 +16,7 @@ use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, sum_over_batch};
 use super::simd::Isa;
 use crate::desc::conv2d::Conv2dShape;
+use crate::desc::maxpool::PoolShape;
 use crate::error::Error;
 
 /// Whether im2col's GEMMs are large enough to run near the GEMM's best (channel pairs,
@@ -219,11 +220,44 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
     expect_len("conv2d bias", b.len(), s.out_c)?;
     expect_len("conv2d output", y.len(), s.output_len())?;
     match algo {
-        Algo::Direct(isa) => direct::forward(isa, s, x, w, Some(b), relu, y),
+        Algo::Direct(isa) => direct::forward(isa, s, x, w, Some(b), relu, y, None),
         Algo::Winograd(isa) => winograd::forward(isa, s, x, w, Some(b), relu, y),
         Algo::Im2colGemm => im2col_forward(s, x, w, b, y, relu),
     }
     Ok(())
+}
+
+/// `conv2d_forward`, then a 2x2 max-pool of its output into `pooled` and `argmax` (flat
+/// indices into y), which the direct kernels do as each image is done.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_pool_forward(
+    s: &Conv2dShape,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    relu: bool,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+) -> Result<(), Error> {
+    let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
+    match Algo::for_shape(s) {
+        Algo::Direct(isa) if pool.in_h >= 2 && pool.in_w >= 2 => {
+            s.validate()?;
+            expect_len("conv2d input", x.len(), s.input_len())?;
+            expect_len("conv2d weights", w.len(), s.weight_len())?;
+            expect_len("conv2d bias", b.len(), s.out_c)?;
+            expect_len("conv2d output", y.len(), s.output_len())?;
+            expect_len("maxpool output", pooled.len(), pool.output_len())?;
+            expect_len("maxpool argmax", argmax.len(), pool.output_len())?;
+            direct::forward(isa, s, x, w, Some(b), relu, y, Some((pooled, argmax)));
+            Ok(())
+        }
+        _ => {
+            conv2d_forward(s, x, w, b, y, relu)?;
+            super::maxpool::maxpool_forward(&pool, y, pooled, argmax)
+        }
+    }
 }
 
 /// W * cols per group of images, then bias (and ReLU).

@@ -14,32 +14,37 @@ pub fn maxpool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u3
     expect_len("maxpool input", x.len(), s.input_len())?;
     expect_len("maxpool output", y.len(), s.output_len())?;
     expect_len("maxpool argmax", argmax.len(), s.output_len())?;
-    let (oh, ow, plane_in) = (s.out_h(), s.out_w(), s.in_h * s.in_w);
-    for_shards_mut2(y, oh * ow, argmax, oh * ow, |planes, y, argmax| {
-        for (p, (ys, args)) in planes.zip(y.chunks_mut(oh * ow).zip(argmax.chunks_mut(oh * ow))) {
-            let base = p * plane_in;
-            for oy in 0..oh {
-                let top = base + 2 * oy * s.in_w;
-                let (row0, row1) = (&x[top..top + 2 * ow], &x[top + s.in_w..top + s.in_w + 2 * ow]);
-                for ox in 0..ow {
-                    // The window in reading order; a later element wins only if larger.
-                    let mut best = (row0[2 * ox], top + 2 * ox);
-                    for (v, i) in [
-                        (row0[2 * ox + 1], top + 2 * ox + 1),
-                        (row1[2 * ox], top + s.in_w + 2 * ox),
-                        (row1[2 * ox + 1], top + s.in_w + 2 * ox + 1),
-                    ] {
-                        if v > best.0 {
-                            best = (v, i);
-                        }
-                    }
-                    ys[oy * ow + ox] = best.0;
-                    args[oy * ow + ox] = best.1 as u32;
-                }
-            }
-        }
+    let (item, plane_in) = (s.out_h() * s.out_w(), s.in_h * s.in_w);
+    for_shards_mut2(y, item, argmax, item, |planes, y, argmax| {
+        let x = &x[planes.start * plane_in..planes.end * plane_in];
+        pool_planes(&PoolShape { planes: planes.len(), ..*s }, x, planes.start, y, argmax)
     });
     Ok(())
+}
+
+/// The forward of the planes `x` (`s.planes` of them), which are planes `first..` of the
+/// whole input: argmax holds indices into the whole input.
+pub(super) fn pool_planes(s: &PoolShape, x: &[f32], first: usize, y: &mut [f32], argmax: &mut [u32]) {
+    let (oh, ow, plane_in) = (s.out_h(), s.out_w(), s.in_h * s.in_w);
+    for (p, (ys, args)) in y.chunks_mut(oh * ow).zip(argmax.chunks_mut(oh * ow)).take(s.planes).enumerate() {
+        let (local, global) = (p * plane_in, (first + p) * plane_in);
+        for oy in 0..oh {
+            let top = local + 2 * oy * s.in_w;
+            let (row0, row1) = (&x[top..top + 2 * ow], &x[top + s.in_w..top + s.in_w + 2 * ow]);
+            let at = global + 2 * oy * s.in_w;
+            for ox in 0..ow {
+                // The window in reading order; a later element wins only if larger.
+                let mut best = (row0[2 * ox], at + 2 * ox);
+                for (v, i) in [(row0[2 * ox + 1], at + 2 * ox + 1), (row1[2 * ox], at + s.in_w + 2 * ox), (row1[2 * ox + 1], at + s.in_w + 2 * ox + 1)] {
+                    if v > best.0 {
+                        best = (v, i);
+                    }
+                }
+                ys[oy * ow + ox] = best.0;
+                args[oy * ow + ox] = best.1 as u32;
+            }
+        }
+    }
 }
 
 /// dx: each window's gradient to its winner, zero elsewhere.

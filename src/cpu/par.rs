@@ -54,24 +54,40 @@ pub fn for_shards_mut2<A: Send, B: Send>(
     item_b: usize,
     f: impl Fn(Range<usize>, &mut [A], &mut [B]) + Sync + Send,
 ) {
-    assert!(item_a > 0 && item_b > 0 && a.len() / item_a == b.len() / item_b, "outputs of different item counts");
-    let ranges = shards(a.len() / item_a);
+    let mut items = vec![(); a.len() / item_a.max(1)];
+    for_shards_mut3(a, item_a, b, item_b, &mut items, 1, |r, a, b, _| f(r, a, b));
+}
+
+/// As `for_shards_mut`, over three outputs split at the same items.
+pub fn for_shards_mut3<A: Send, B: Send, C: Send>(
+    a: &mut [A],
+    item_a: usize,
+    b: &mut [B],
+    item_b: usize,
+    c: &mut [C],
+    item_c: usize,
+    f: impl Fn(Range<usize>, &mut [A], &mut [B], &mut [C]) + Sync + Send,
+) {
+    let n = a.len() / item_a.max(1);
+    assert!(item_a > 0 && item_b > 0 && item_c > 0 && b.len() / item_b == n && c.len() / item_c == n, "outputs of different item counts");
+    let ranges = shards(n);
     let mut parts = Vec::with_capacity(ranges.len());
-    let (mut rest_a, mut rest_b) = (a, b);
+    let (mut rest_a, mut rest_b, mut rest_c) = (a, b, c);
     for r in &ranges {
         let (head_a, tail_a) = rest_a.split_at_mut(r.len() * item_a);
         let (head_b, tail_b) = rest_b.split_at_mut(r.len() * item_b);
-        parts.push((r.clone(), head_a, head_b));
-        (rest_a, rest_b) = (tail_a, tail_b);
+        let (head_c, tail_c) = rest_c.split_at_mut(r.len() * item_c);
+        parts.push((r.clone(), head_a, head_b, head_c));
+        (rest_a, rest_b, rest_c) = (tail_a, tail_b, tail_c);
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        parts.into_par_iter().for_each(|(r, a, b)| f(r, a, b));
+        parts.into_par_iter().for_each(|(r, a, b, c)| f(r, a, b, c));
     }
     #[cfg(target_arch = "wasm32")]
     {
-        parts.into_iter().for_each(|(r, a, b)| f(r, a, b));
+        parts.into_iter().for_each(|(r, a, b, c)| f(r, a, b, c));
     }
 }
 

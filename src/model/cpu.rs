@@ -185,6 +185,16 @@ impl CpuGraph {
             let (before, after) = self.acts.split_at_mut(i + 1);
             let (x, y) = (&before[i], &mut after[0]);
             match layer {
+                // Pooled with the convolution (`cpu::conv2d::conv2d_pool_forward`).
+                Planned::MaxPool { .. } if i > 0 && conv_then_pool(&model.layers, i - 1) => {}
+                Planned::Conv { name, relu, .. } if conv_then_pool(&model.layers, i) => {
+                    let (w, bias) =
+                        (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
+                    let Saved::Argmax(arg) = &mut self.saved[i + 1] else { unreachable!() };
+                    let (y, pooled) = after.split_at_mut(1);
+                    cpu::conv2d::conv2d_pool_forward(&layer.conv_shape(b), x, w, bias, &mut y[0], *relu, &mut pooled[0], arg)
+                        .expect(PLANNED);
+                }
                 Planned::Conv { name, relu, .. } => {
                     let (w, bias) =
                         (&model.params[model.range(&format!("{name}.weight"))], &model.params[model.range(&format!("{name}.bias"))]);
@@ -400,6 +410,12 @@ pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timing
     let [s1, s2] = &mut model.opt_state;
     cpu::optim::optimizer_step(&optimizer, model.step, &mut model.params, &model.grads, s1, s2);
     record(timings, started, || format!("{} update", optimizer.update_rule()));
+}
+
+/// Whether layer `i` is a convolution and a max-pool follows it: the two run as one
+/// forward pass.
+fn conv_then_pool(layers: &[Planned], i: usize) -> bool {
+    matches!(layers.get(i), Some(Planned::Conv { .. })) && matches!(layers.get(i + 1), Some(Planned::MaxPool { .. }))
 }
 
 /// Whether layer `i` ends in a fused ReLU and a max-pool follows it: the pool's backward
