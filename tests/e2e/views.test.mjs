@@ -118,6 +118,8 @@ test("a new network never shows the old one's maps; one epoch of fast separates 
   await page.waitForFunction(() => document.body.dataset.model === "fast", null, { timeout: 30_000 });
   const rowsNow = await page.$$eval(".layer-row", (rows) => rows.map((r) => r.dataset.layer));
   assert.ok(!rowsNow.includes("layer4.dense"), `no pytorch-cnn rows after the switch: ${rowsNow}`);
+  // The views update only on screen, and clicking Reset may have scrolled them away.
+  await page.locator("#inside-card").scrollIntoViewIfNeeded();
   const fresh = await viewsSettled(page, (s) => s.layers.length === 9);
   assert.deepEqual(fresh.rows.filter(([, n]) => n > 0).map(([name, n]) => `${name}:${n}`), [
     "layer0.normalize:1", "layer1.conv:24", "layer2.maxpool:24", "layer3.relu:24", "layer4.conv:32", "layer5.maxpool:32", "layer6.relu:32",

@@ -82,7 +82,9 @@ export class Views {
       this.history.reset();
       this.map.reset();
       this.#showEmpty("Loading the new network…");
-      this.#dirty = true;
+      // Emitted once the new network is in the session: show it now (on screen), not at
+      // the predictor's next input, which may have come before this.
+      this.schedule(true);
     });
     app.on("weights-changed", ({ live, epochs }) => {
       this.#filtersStale = true;
