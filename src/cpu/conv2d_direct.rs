@@ -154,6 +154,7 @@ fn pack_weights(w: &[f32], out_c: usize, k: usize, mr: usize) -> Vec<f32> {
 
 /// The forward of the images `images` (y holds just theirs), with packed weights.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
     s: &Conv2dShape,
     x: &[f32],
