@@ -9,10 +9,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
-use wgpu_mnist::cpu::conv2d::{conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward, conv2d_forward_by, conv2d_pool_forward, Algo};
+use wgpu_mnist::cpu::conv2d::{
+    conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward, conv2d_forward_by, conv2d_pool_forward, Algo,
+};
 use wgpu_mnist::cpu::maxpool::maxpool_forward;
-use wgpu_mnist::desc::maxpool::PoolShape;
 use wgpu_mnist::desc::conv2d::Conv2dShape;
+use wgpu_mnist::desc::maxpool::PoolShape;
 use wgpu_mnist::reference::conv2d as reference;
 use wgpu_mnist::selftest::{relative_error, TOLERANCE};
 

@@ -26,22 +26,26 @@ pub fn maxpool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u3
 /// whole input: argmax holds indices into the whole input.
 pub(super) fn pool_planes(s: &PoolShape, x: &[f32], first: usize, y: &mut [f32], argmax: &mut [u32]) {
     let (oh, ow, plane_in) = (s.out_h(), s.out_w(), s.in_h * s.in_w);
+    let below = s.in_w as u32;
     for (p, (ys, args)) in y.chunks_mut(oh * ow).zip(argmax.chunks_mut(oh * ow)).take(s.planes).enumerate() {
         let (local, global) = (p * plane_in, (first + p) * plane_in);
         for oy in 0..oh {
             let top = local + 2 * oy * s.in_w;
             let (row0, row1) = (&x[top..top + 2 * ow], &x[top + s.in_w..top + s.in_w + 2 * ow]);
-            let at = global + 2 * oy * s.in_w;
-            for ox in 0..ow {
-                // The window in reading order; a later element wins only if larger.
-                let mut best = (row0[2 * ox], at + 2 * ox);
-                for (v, i) in [(row0[2 * ox + 1], at + 2 * ox + 1), (row1[2 * ox], at + s.in_w + 2 * ox), (row1[2 * ox + 1], at + s.in_w + 2 * ox + 1)] {
-                    if v > best.0 {
-                        best = (v, i);
-                    }
+            let at = (global + 2 * oy * s.in_w) as u32;
+            let (ys, args) = (&mut ys[oy * ow..][..ow], &mut args[oy * ow..][..ow]);
+            for (ox, (p0, p1)) in row0.chunks_exact(2).zip(row1.chunks_exact(2)).enumerate() {
+                // The window in reading order; a later element wins only if larger. Selects,
+                // not branches: branching on the comparisons mispredicted (fast's first
+                // layer, one image in cache, one core: 5.84 -> 3.09 us an image).
+                let (mut best, mut off) = (p0[0], 0u32);
+                for (v, k) in [(p0[1], 1), (p1[0], below), (p1[1], below + 1)] {
+                    let wins = v > best;
+                    best = if wins { v } else { best };
+                    off = if wins { k } else { off };
                 }
-                ys[oy * ow + ox] = best.0;
-                args[oy * ow + ox] = best.1 as u32;
+                ys[ox] = best;
+                args[ox] = at + 2 * ox as u32 + off;
             }
         }
     }
