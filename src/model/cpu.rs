@@ -224,7 +224,10 @@ impl CpuGraph {
                     cpu::dense::dense_forward(&DenseShape { batch: b, in_f: *in_f, out_f: *out_f }, x, w, bias, y, *relu);
                 }
             }
-            record(&mut self.timings, started, || format!("{} forward", layer.describe()));
+            let fused = i > 0 && conv_then_pool(&model.layers, i - 1);
+            record(&mut self.timings, started, || {
+                format!("{} forward{}", layer.describe(), if fused { " (in the row above)" } else { "" })
+            });
         }
     }
 
@@ -397,7 +400,10 @@ impl CpuGraph {
                 }
                 _ => {}
             }
-            record(&mut self.timings, started, || format!("{} backward", layer.describe()));
+            let fused = matches!(layer, Planned::Relu { .. }) && i > 0 && pool_then_relu(&model.layers, i - 1);
+            record(&mut self.timings, started, || {
+                format!("{} backward{}", layer.describe(), if fused { " (in the row below)" } else { "" })
+            });
         }
     }
 }
