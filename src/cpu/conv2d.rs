@@ -214,17 +214,22 @@ pub fn conv2d_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut 
 
 /// `conv2d_forward` by a given algorithm (which must compute `s`).
 pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], relu: bool) -> Result<(), Error> {
-    s.validate()?;
-    expect_len("conv2d input", x.len(), s.input_len())?;
-    expect_len("conv2d weights", w.len(), s.weight_len())?;
-    expect_len("conv2d bias", b.len(), s.out_c)?;
-    expect_len("conv2d output", y.len(), s.output_len())?;
+    check_forward(s, x, w, b, y)?;
     match algo {
         Algo::Direct(isa) => direct::forward(isa, s, x, w, Some(b), relu, y, None),
         Algo::Winograd(isa) => winograd::forward(isa, s, x, w, Some(b), relu, y),
         Algo::Im2colGemm => im2col_forward(s, x, w, b, y, relu),
     }
     Ok(())
+}
+
+/// The shape and the lengths of a forward's buffers.
+fn check_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &[f32]) -> Result<(), Error> {
+    s.validate()?;
+    expect_len("conv2d input", x.len(), s.input_len())?;
+    expect_len("conv2d weights", w.len(), s.weight_len())?;
+    expect_len("conv2d bias", b.len(), s.out_c)?;
+    expect_len("conv2d output", y.len(), s.output_len())
 }
 
 /// `conv2d_forward`, then a 2x2 max-pool of its output into `pooled` and `argmax` (flat
@@ -243,11 +248,7 @@ pub fn conv2d_pool_forward(
     let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
     match Algo::for_shape(s) {
         Algo::Direct(isa) if pool.in_h >= 2 && pool.in_w >= 2 => {
-            s.validate()?;
-            expect_len("conv2d input", x.len(), s.input_len())?;
-            expect_len("conv2d weights", w.len(), s.weight_len())?;
-            expect_len("conv2d bias", b.len(), s.out_c)?;
-            expect_len("conv2d output", y.len(), s.output_len())?;
+            check_forward(s, x, w, b, y)?;
             expect_len("maxpool output", pooled.len(), pool.output_len())?;
             expect_len("maxpool argmax", argmax.len(), pool.output_len())?;
             direct::forward(isa, s, x, w, Some(b), relu, y, Some((pooled, argmax)));
