@@ -223,7 +223,13 @@ pub async fn every_preset_networks_input_gradients_match_reference<E: OpEngine +
                 let fd = (f[3] - f[1]) / (2.0 * h as f64);
                 let scale = fd.abs().max(along(reference).abs()).max(1e-9);
                 let bend = (1..4).map(|j| (f[j + 1] - 2.0 * f[j] + f[j - 1]).abs()).fold(0f64, f64::max) / (h as f64 * scale);
-                if bend > FD_TOLERANCE / 4.0 {
+                // A kink inside [-h, h] errs the central difference by at most half the
+                // bend it leaves at 0, so a skip at FD_TOLERANCE / 2 leaves the check at
+                // least FD_TOLERANCE / 2 of room. The rounding noise of the reference's f32
+                // layer outputs alone bends smooth directions by 0.1-0.9% (keras-bn-rows,
+                // seed 1796624329730846549), so a skip at FD_TOLERANCE / 4 left 2 of 24
+                // directions there and failed CI.
+                if bend > FD_TOLERANCE / 2.0 {
                     continue;
                 }
                 for (who, g) in [("reference", reference), (engine.name(), grad)] {
