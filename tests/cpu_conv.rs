@@ -10,9 +10,10 @@
 
 use proptest::prelude::*;
 use wgpu_mnist::cpu::conv2d::{
-    conv2d_backward_input_by, conv2d_backward_weights_by, conv2d_forward, conv2d_forward_by, conv2d_pool_forward, Algo,
+    conv2d_backward_bias, conv2d_backward_input_by, conv2d_backward_weights, conv2d_backward_weights_by, conv2d_backward_weights_pooled,
+    conv2d_forward, conv2d_forward_by, conv2d_pool_forward, Algo,
 };
-use wgpu_mnist::cpu::maxpool::maxpool_forward;
+use wgpu_mnist::cpu::maxpool::{maxpool_backward, maxpool_forward, maxpool_relu_backward, PoolGrad};
 use wgpu_mnist::desc::conv2d::Conv2dShape;
 use wgpu_mnist::desc::maxpool::PoolShape;
 use wgpu_mnist::reference::conv2d as reference;
@@ -90,5 +91,35 @@ proptest! {
         prop_assert_eq!(bits(&y1), bits(&y0), "{:?}: output", s);
         prop_assert_eq!(bits(&p1), bits(&p0), "{:?}: pooled", s);
         prop_assert_eq!(a1, a0, "{:?}: argmax", s);
+    }
+
+    /// The weight and bias gradients read straight from the max-pool's gradient equal the
+    /// pool's backward then the convolution's: dW bit for bit, db (summed in another
+    /// order) within the suite's tolerance; with and without the ReLU's mask.
+    #[test]
+    fn weights_from_the_pool_gradient_equal_the_two_passes(s in shape(), seed in any::<u64>(), relu in any::<bool>()) {
+        prop_assume!(s.out_h() >= 2 && s.out_w() >= 2);
+        let (x, w, b) = (values(s.input_len(), seed), values(s.weight_len(), seed ^ 1), values(s.out_c, seed ^ 2));
+        let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
+        let (mut y, mut pooled, mut argmax) = (vec![0f32; s.output_len()], vec![0f32; pool.output_len()], vec![0u32; pool.output_len()]);
+        conv2d_pool_forward(&s, &x, &w, &b, &mut y, relu, &mut pooled, &mut argmax).unwrap();
+        let dp = values(pool.output_len(), seed ^ 3);
+        let mut dy = vec![f32::NAN; s.output_len()];
+        if relu {
+            maxpool_relu_backward(&pool, &dp, &argmax, &pooled, &mut dy);
+        } else {
+            maxpool_backward(&pool, &dp, &argmax, &mut dy);
+        }
+        let (mut dw0, mut db0) = (vec![f32::NAN; s.weight_len()], vec![f32::NAN; s.out_c]);
+        conv2d_backward_weights(&s, &x, &dy, &mut dw0);
+        conv2d_backward_bias(&s, &dy, &mut db0);
+        let (mut dw1, mut db1) = (vec![f32::NAN; s.weight_len()], vec![f32::NAN; s.out_c]);
+        let g = PoolGrad { dy: &dp, argmax: &argmax, relu_of: relu.then_some(&pooled[..]) };
+        conv2d_backward_weights_pooled(&s, &x, g, &mut dw1, &mut db1).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        prop_assert!(dw1.iter().chain(&db1).all(|v| v.is_finite()), "{s:?}: a gradient was not written");
+        prop_assert_eq!(bits(&dw1), bits(&dw0), "{:?}: weight gradient", s);
+        let err = relative_error(&db1, &db0).map_err(|e| TestCaseError::fail(format!("{s:?}: bias gradient: {e}")))?;
+        prop_assert!(err <= TOLERANCE, "{s:?}: bias gradient, relative error {err:.3e}");
     }
 }

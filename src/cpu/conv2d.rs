@@ -16,6 +16,7 @@ use super::gemm::{gemm, Mat};
 use super::par::{for_shards_mut, sum_over_batch};
 use super::simd::Isa;
 use crate::desc::conv2d::Conv2dShape;
+use super::maxpool::PoolGrad;
 use crate::desc::maxpool::PoolShape;
 use crate::error::Error;
 
@@ -328,9 +329,50 @@ pub fn conv2d_backward_weights(s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut 
 /// `conv2d_backward_weights` by a given algorithm (which must compute `s`).
 pub fn conv2d_backward_weights_by(algo: Algo, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
     match algo {
-        Algo::Direct(isa) | Algo::Winograd(isa) => direct::backward_weights(isa, s, x, dy, dw),
+        Algo::Direct(isa) | Algo::Winograd(isa) => direct::backward_weights(isa, s, x, direct::Dy::Planes(dy), dw),
         Algo::Im2colGemm => im2col_backward_weights(s, x, dy, dw),
     }
+}
+
+/// dW and db of a convolution whose output a 2x2 max-pool read, from the pool's gradient
+/// `g`: the pool's backward, then `conv2d_backward_weights` and `conv2d_backward_bias`,
+/// except that the direct kernels unpool each image into their own buffer (see
+/// `conv2d_direct::Dy`). dW is the two passes' bit for bit; db sums the same values in
+/// another order.
+pub fn conv2d_backward_weights_pooled(s: &Conv2dShape, x: &[f32], g: PoolGrad, dw: &mut [f32], db: &mut [f32]) -> Result<(), Error> {
+    let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
+    expect_len("conv2d input", x.len(), s.input_len())?;
+    expect_len("conv2d weight gradient", dw.len(), s.weight_len())?;
+    expect_len("conv2d bias gradient", db.len(), s.out_c)?;
+    expect_len("maxpool output gradient", g.dy.len(), pool.output_len())?;
+    expect_len("maxpool argmax", g.argmax.len(), pool.output_len())?;
+    if let Some(y) = g.relu_of {
+        expect_len("maxpool output", y.len(), pool.output_len())?;
+    }
+    match Algo::for_weight_gradient(s) {
+        Algo::Direct(isa) | Algo::Winograd(isa) if pool.in_h >= 2 && pool.in_w >= 2 => {
+            direct::backward_weights(isa, s, x, direct::Dy::Pooled(g), dw);
+            let m = pool.out_h() * pool.out_w();
+            sum_over_batch(db, s.batch, |images| {
+                let (mut part, mut plane) = (vec![0f32; s.out_c], vec![0f32; m]);
+                for n in images {
+                    for (c, part) in part.iter_mut().enumerate() {
+                        let first = (n * s.out_c + c) * m;
+                        plane.iter_mut().enumerate().for_each(|(o, v)| *v = g.at(first + o));
+                        *part += super::sum(&plane);
+                    }
+                }
+                part
+            });
+        }
+        _ => {
+            let mut dy = vec![0f32; s.output_len()];
+            super::maxpool::backward(&pool, g, &mut dy);
+            conv2d_backward_weights(s, x, &dy, dw);
+            conv2d_backward_bias(s, &dy, db);
+        }
+    }
+    Ok(())
 }
 
 /// Each shard accumulates dW^T = cols * dY^T: the large operand (cols) is then read

@@ -21,7 +21,7 @@
 //!   malloc's 16-byte alignment, pytorch-cnn's conv2 weight gradient took 4.7-7.0 ms
 //!   (one core, batch 64) from call to call; aligned, with groups, 3.9-4.3.
 
-use super::maxpool::pool_planes;
+use super::maxpool::{pool_planes, PoolGrad};
 use super::par::{for_shards_mut, for_shards_mut3, map_shards, sum_over_batch};
 use super::simd::{Isa, Lanes};
 use crate::desc::conv2d::Conv2dShape;
@@ -276,7 +276,7 @@ const GROUP: usize = 8;
 unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
     s: &Conv2dShape,
     x: &[f32],
-    dy: &[f32],
+    dy: Dy,
     images: Range<usize>,
     rows: Range<usize>,
 ) -> Vec<f32> {
@@ -299,6 +299,8 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
     let mut taps = g.taps.clone();
     taps.resize(kp, 0);
     let ocp = rows.len().div_ceil(MR) * MR;
+    // Where dY's flat position oy * ow + ox lies in its row of vectors.
+    let unpooled_at: Vec<u32> = (0..p).map(|i| (row_at[i / g.ow] + i % g.ow) as u32).collect();
     let x_image = g.padded_buffer(s, span).len().next_multiple_of(L::N);
     let mut xp_buf = vec![0f32; GROUP * x_image + 16];
     let xp = aligned(&mut xp_buf, GROUP * x_image);
@@ -310,10 +312,22 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
         for j in 0..group {
             let n = lead + j;
             g.pad_into(s, &x[n * in_len..][..in_len], &mut xp[j * x_image..][..x_image]);
-            let planes = &dy[(n * s.out_c + rows.start) * p..][..rows.len() * p];
-            for (o, plane) in planes.chunks(p).enumerate() {
-                for (oy, line) in plane.chunks(g.ow).enumerate() {
-                    dyq[(j * ocp + o) * len + row_at[oy]..][..g.ow].copy_from_slice(line);
+            for o in 0..rows.len() {
+                let (plane, dst) = (n * s.out_c + rows.start + o, &mut dyq[(j * ocp + o) * len..][..len]);
+                match dy {
+                    Dy::Planes(dy) => {
+                        for (oy, line) in dy[plane * p..][..p].chunks(g.ow).enumerate() {
+                            dst[row_at[oy]..][..g.ow].copy_from_slice(line);
+                        }
+                    }
+                    // The pool's backward (`cpu::maxpool::backward`) into this image's rows.
+                    Dy::Pooled(pooled) => {
+                        dst.fill(0.0);
+                        let m = pooled.dy.len() / (s.batch * s.out_c);
+                        for o in plane * m..(plane + 1) * m {
+                            dst[unpooled_at[pooled.argmax[o] as usize - plane * p] as usize] += pooled.at(o);
+                        }
+                    }
                 }
             }
         }
@@ -334,6 +348,16 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
     dw
 }
 
+/// dY of a weight gradient: the convolution's output gradient, or the gradient of a 2x2
+/// max-pool of that output, whose unpooled planes are then built image by image in the
+/// kernel's buffer, never whole (fast's first layer, batch 256: 14 MB, 75% zeros, which
+/// the pool's backward wrote and the weight gradient read back).
+#[derive(Clone, Copy)]
+pub enum Dy<'a> {
+    Planes(&'a [f32]),
+    Pooled(PoolGrad<'a>),
+}
+
 /// The `len` floats of `buf` (16 longer) that start on a 64-byte boundary: a vector
 /// load that straddles two cache lines costs two.
 fn aligned(buf: &mut [f32], len: usize) -> &mut [f32] {
@@ -351,7 +375,7 @@ macro_rules! isa_kernels {
             forward_images::<$lanes, $mr, $nv>(s, x, packed, b, relu, images, y, pool)
         }
         #[cfg_attr(not(target_arch = "wasm32"), target_feature(enable = $features))]
-        unsafe fn $weights(s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>, rows: Range<usize>) -> Vec<f32> {
+        unsafe fn $weights(s: &Conv2dShape, x: &[f32], dy: Dy, images: Range<usize>, rows: Range<usize>) -> Vec<f32> {
             weights_images::<$wlanes, $wmr, $tr>(s, x, dy, images, rows)
         }
     };
@@ -408,13 +432,13 @@ fn weight_rows(isa: Isa) -> usize {
 /// leaf: split by images it ran on one thread (pytorch-cnn's conv2 backward, batch 64, 2
 /// threads: 11.99 ms a step, against 13.60 on one). Split by channels, each weight's sum
 /// keeps its order, so the result does not depend on the threads.
-fn weights_shard(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>) -> Vec<f32> {
+fn weights_shard(isa: Isa, s: &Conv2dShape, x: &[f32], dy: Dy, images: Range<usize>) -> Vec<f32> {
     let mr = weight_rows(isa);
     let parts = map_shards(s.out_c.div_ceil(mr), |b| weights_rows(isa, s, x, dy, images.clone(), b.start * mr..(b.end * mr).min(s.out_c)));
     parts.concat()
 }
 
-fn weights_rows(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], images: Range<usize>, rows: Range<usize>) -> Vec<f32> {
+fn weights_rows(isa: Isa, s: &Conv2dShape, x: &[f32], dy: Dy, images: Range<usize>, rows: Range<usize>) -> Vec<f32> {
     // SAFETY: as in `forward_shard`.
     unsafe {
         match isa {
@@ -487,7 +511,7 @@ pub fn backward_input(isa: Isa, s: &Conv2dShape, dy: &[f32], w: &[f32], dx: &mut
 }
 
 /// dW summed over the batch.
-pub fn backward_weights(isa: Isa, s: &Conv2dShape, x: &[f32], dy: &[f32], dw: &mut [f32]) {
+pub fn backward_weights(isa: Isa, s: &Conv2dShape, x: &[f32], dy: Dy, dw: &mut [f32]) {
     check(isa, s);
     sum_over_batch(&mut dw[..s.weight_len()], s.batch, |images| weights_shard(isa, s, x, dy, images));
 }

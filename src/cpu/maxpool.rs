@@ -51,9 +51,26 @@ pub(super) fn pool_planes(s: &PoolShape, x: &[f32], first: usize, y: &mut [f32],
     }
 }
 
+/// The gradient at a 2x2 max-pool's output as its backward reads it: `dy`, the forward's
+/// `argmax`, and, where a ReLU's mask applies (`maxpool_relu_backward`), the pool's output.
+#[derive(Clone, Copy)]
+pub struct PoolGrad<'a> {
+    pub dy: &'a [f32],
+    pub argmax: &'a [u32],
+    pub relu_of: Option<&'a [f32]>,
+}
+
+impl PoolGrad<'_> {
+    /// The gradient output `o` sends to its window's winner.
+    #[inline(always)]
+    pub fn at(&self, o: usize) -> f32 {
+        super::keep_if(self.dy[o], self.relu_of.is_none_or(|y| y[o] > 0.0))
+    }
+}
+
 /// dx: each window's gradient to its winner, zero elsewhere.
 pub fn maxpool_backward(s: &PoolShape, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
-    backward(s, dy, argmax, None, dx)
+    backward(s, PoolGrad { dy, argmax, relu_of: None }, dx)
 }
 
 /// `maxpool_backward` followed by the backward of a ReLU fused into the layer before
@@ -62,18 +79,18 @@ pub fn maxpool_backward(s: &PoolShape, dy: &[f32], argmax: &[u32], dx: &mut [f32
 /// read and wrote the whole unpooled gradient again (pytorch-cnn, batch 64: 3.2 MB for
 /// conv1).
 pub fn maxpool_relu_backward(s: &PoolShape, dy: &[f32], argmax: &[u32], y: &[f32], dx: &mut [f32]) {
-    backward(s, dy, argmax, Some(y), dx)
+    backward(s, PoolGrad { dy, argmax, relu_of: Some(y) }, dx)
 }
 
-fn backward(s: &PoolShape, dy: &[f32], argmax: &[u32], relu_of: Option<&[f32]>, dx: &mut [f32]) {
+/// dx of `g` (either of the two above).
+pub fn backward(s: &PoolShape, g: PoolGrad, dx: &mut [f32]) {
     let plane_in = s.in_h * s.in_w;
     let plane_out = s.out_h() * s.out_w();
     for_shards_mut(dx, plane_in, |planes, dx| {
         dx.fill(0.0);
         let base = planes.start * plane_in;
         for o in planes.start * plane_out..planes.end * plane_out {
-            let keep = relu_of.is_none_or(|y| y[o] > 0.0);
-            dx[argmax[o] as usize - base] += super::keep_if(dy[o], keep);
+            dx[g.argmax[o] as usize - base] += g.at(o);
         }
     });
 }

@@ -345,6 +345,17 @@ impl CpuGraph {
             };
             let grad_range = |name: &str, what: &str| model.range(&format!("{name}.{what}"));
             match layer {
+                Planned::Conv { name, .. } if weights_from_pool(&model.layers, i, mode) => {
+                    let Saved::Argmax(argmax) = &self.saved[i + 1] else { unreachable!() };
+                    // The pool's gradient: its own, or the ReLU's after it (which it masks).
+                    let then_relu = pool_then_relu(&model.layers, i + 1);
+                    let dy = &after[if then_relu { 2 } else { 1 }];
+                    let relu_of = (then_relu || relu_then_pool(&model.layers, i)).then_some(&self.acts[i + 2][..]);
+                    let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
+                    let (dw, db) = split_two(&mut model.grads, wr, br);
+                    let g = cpu::maxpool::PoolGrad { dy, argmax, relu_of };
+                    cpu::conv2d::conv2d_backward_weights_pooled(&layer.conv_shape(b), x, g, dw, db).expect("the plan's shapes");
+                }
                 Planned::Conv { name, .. } => {
                     let s = layer.conv_shape(b);
                     let (wr, br) = (grad_range(name, "weight"), grad_range(name, "bias"));
@@ -371,6 +382,8 @@ impl CpuGraph {
                 // Done by the max-pool before it, which reads this layer's dy.
                 Planned::Relu { .. } if i > 0 && pool_then_relu(&model.layers, i - 1) => {}
                 Planned::Relu { .. } if need_dx => cpu::relu::relu_backward(y, dy, dx),
+                // Done by the convolution before it, which reads this layer's dy.
+                Planned::MaxPool { .. } if i > 0 && weights_from_pool(&model.layers, i - 1, mode) => {}
                 Planned::MaxPool { input: (c, h, w) } if need_dx => {
                     let Saved::Argmax(arg) = &self.saved[i] else { unreachable!() };
                     let s = PoolShape { planes: b * c, in_h: *h, in_w: *w };
@@ -400,7 +413,8 @@ impl CpuGraph {
                 }
                 _ => {}
             }
-            let fused = matches!(layer, Planned::Relu { .. }) && i > 0 && pool_then_relu(&model.layers, i - 1);
+            let fused = (matches!(layer, Planned::Relu { .. }) && i > 0 && pool_then_relu(&model.layers, i - 1))
+                || (i > 0 && matches!(layer, Planned::MaxPool { .. }) && weights_from_pool(&model.layers, i - 1, mode));
             record(&mut self.timings, started, || {
                 format!("{} backward{}", layer.describe(), if fused { " (in the row below)" } else { "" })
             });
@@ -422,6 +436,13 @@ pub fn update(model: &mut CpuModel, optimizer: &Optimizer, rates: &[f32], timing
 /// forward pass.
 fn conv_then_pool(layers: &[Planned], i: usize) -> bool {
     matches!(layers.get(i), Some(Planned::Conv { .. })) && matches!(layers.get(i + 1), Some(Planned::MaxPool { .. }))
+}
+
+/// Whether layer `i` is a convolution whose weight gradient is computed straight from the
+/// gradient of the max-pool after it (`cpu::conv2d::conv2d_backward_weights_pooled`): in
+/// training, where no layer before it needs its input gradient.
+fn weights_from_pool(layers: &[Planned], i: usize, mode: Backward) -> bool {
+    mode == Backward::Train && conv_then_pool(layers, i) && !input_gradient_needed(layers, i)
 }
 
 /// Whether layer `i` ends in a fused ReLU and a max-pool follows it: the pool's backward
