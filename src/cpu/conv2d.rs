@@ -358,7 +358,7 @@ pub fn conv2d_backward_weights_pooled(s: &Conv2dShape, x: &[f32], g: PoolGrad, d
                 for n in images {
                     for (c, part) in part.iter_mut().enumerate() {
                         let first = (n * s.out_c + c) * m;
-                        plane.iter_mut().enumerate().for_each(|(o, v)| *v = g.at(first + o));
+                        g.values_into(first..first + m, &mut plane);
                         *part += super::sum(&plane);
                     }
                 }

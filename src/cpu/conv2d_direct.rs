@@ -324,9 +324,7 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
                     Dy::Pooled(pooled) => {
                         dst.fill(0.0);
                         let m = pooled.dy.len() / (s.batch * s.out_c);
-                        for o in plane * m..(plane + 1) * m {
-                            dst[unpooled_at[pooled.argmax[o] as usize - plane * p] as usize] += pooled.at(o);
-                        }
+                        pooled.each(plane * m..(plane + 1) * m, |a, v| dst[unpooled_at[a as usize - plane * p] as usize] += v);
                     }
                 }
             }

@@ -5,6 +5,7 @@ use super::expect_len;
 use super::par::{for_shards_mut, for_shards_mut2};
 use crate::desc::maxpool::PoolShape;
 use crate::error::{shape_err, Error};
+use std::ops::Range;
 
 /// y and argmax (the flat input index of each window's winner).
 pub fn maxpool_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [u32]) -> Result<(), Error> {
@@ -61,10 +62,26 @@ pub struct PoolGrad<'a> {
 }
 
 impl PoolGrad<'_> {
-    /// The gradient output `o` sends to its window's winner.
+    /// Calls `put(winner, gradient)` for each output in `outs`: the flat input index of its
+    /// window's winner and the gradient it sends there. The mask's two cases are two
+    /// loops, so that neither branches per window (one `match` per window cost the
+    /// backward of fast's conv2 about 30%).
     #[inline(always)]
-    pub fn at(&self, o: usize) -> f32 {
-        super::keep_if(self.dy[o], self.relu_of.is_none_or(|y| y[o] > 0.0))
+    pub fn each(&self, outs: Range<usize>, mut put: impl FnMut(u32, f32)) {
+        let (dy, argmax) = (&self.dy[outs.clone()], &self.argmax[outs.clone()]);
+        match self.relu_of {
+            Some(y) => argmax.iter().zip(dy.iter().zip(&y[outs])).for_each(|(&a, (&d, &y))| put(a, super::keep_if(d, y > 0.0))),
+            None => argmax.iter().zip(dy).for_each(|(&a, &d)| put(a, d)),
+        }
+    }
+
+    /// The gradients outputs `outs` send to their winners, into `out`.
+    pub fn values_into(&self, outs: Range<usize>, out: &mut [f32]) {
+        let dy = &self.dy[outs.clone()];
+        match self.relu_of {
+            Some(y) => out.iter_mut().zip(dy.iter().zip(&y[outs])).for_each(|(v, (&d, &y))| *v = super::keep_if(d, y > 0.0)),
+            None => out.copy_from_slice(dy),
+        }
     }
 }
 
@@ -89,9 +106,7 @@ pub fn backward(s: &PoolShape, g: PoolGrad, dx: &mut [f32]) {
     for_shards_mut(dx, plane_in, |planes, dx| {
         dx.fill(0.0);
         let base = planes.start * plane_in;
-        for o in planes.start * plane_out..planes.end * plane_out {
-            dx[g.argmax[o] as usize - base] += g.at(o);
-        }
+        g.each(planes.start * plane_out..planes.end * plane_out, |a, v| dx[a as usize - base] += v);
     });
 }
 
