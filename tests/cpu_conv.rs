@@ -75,7 +75,8 @@ proptest! {
     }
 
     /// The convolution with its max-pool done as each image is ready equals the two
-    /// passes, bit for bit: output, pooled output and argmax (all start as NaN / MAX).
+    /// passes, bit for bit: output, pooled output and argmax (all start as NaN / MAX); so
+    /// does the pooled output alone (an empty y).
     #[test]
     fn conv_then_pool_in_one_pass_equals_the_two_passes(s in shape(), seed in any::<u64>(), relu in any::<bool>()) {
         prop_assume!(s.out_h() >= 2 && s.out_w() >= 2);
@@ -90,7 +91,12 @@ proptest! {
         prop_assert!(p1.iter().all(|v| v.is_finite()), "{s:?}: a pooled output was not written");
         prop_assert_eq!(bits(&y1), bits(&y0), "{:?}: output", s);
         prop_assert_eq!(bits(&p1), bits(&p0), "{:?}: pooled", s);
-        prop_assert_eq!(a1, a0, "{:?}: argmax", s);
+        prop_assert_eq!(&a1, &a0, "{:?}: argmax", s);
+        // An empty y asks for the pooled output alone: the same, bit for bit.
+        let (mut p2, mut a2) = (vec![f32::NAN; pool.output_len()], vec![u32::MAX; pool.output_len()]);
+        conv2d_pool_forward(&s, &x, &w, &b, &mut [], relu, &mut p2, &mut a2).unwrap();
+        prop_assert_eq!(bits(&p2), bits(&p0), "{:?}: pooled, output not kept", s);
+        prop_assert_eq!(a2, a0, "{:?}: argmax, output not kept", s);
     }
 
     /// The weight and bias gradients read straight from the max-pool's gradient equal the

@@ -226,15 +226,22 @@ pub fn conv2d_forward_by(algo: Algo, s: &Conv2dShape, x: &[f32], w: &[f32], b: &
 
 /// The shape and the lengths of a forward's buffers.
 fn check_forward(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32], y: &[f32]) -> Result<(), Error> {
-    s.validate()?;
-    expect_len("conv2d input", x.len(), s.input_len())?;
-    expect_len("conv2d weights", w.len(), s.weight_len())?;
-    expect_len("conv2d bias", b.len(), s.out_c)?;
+    check_inputs(s, x, w, b)?;
     expect_len("conv2d output", y.len(), s.output_len())
 }
 
+/// The shape and the lengths of a forward's inputs.
+fn check_inputs(s: &Conv2dShape, x: &[f32], w: &[f32], b: &[f32]) -> Result<(), Error> {
+    s.validate()?;
+    expect_len("conv2d input", x.len(), s.input_len())?;
+    expect_len("conv2d weights", w.len(), s.weight_len())?;
+    expect_len("conv2d bias", b.len(), s.out_c)
+}
+
 /// `conv2d_forward`, then a 2x2 max-pool of its output into `pooled` and `argmax` (flat
-/// indices into y), which the direct kernels do as each image is done.
+/// indices into y), which the direct kernels do as each image is done. An empty `y` asks
+/// for the pooled output alone (a training step whose backward never reads y: fast's
+/// first layer at batch 256 wrote 14 MB that nothing read).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_pool_forward(
     s: &Conv2dShape,
@@ -249,11 +256,19 @@ pub fn conv2d_pool_forward(
     let pool = PoolShape { planes: s.batch * s.out_c, in_h: s.out_h(), in_w: s.out_w() };
     match Algo::for_shape(s) {
         Algo::Direct(isa) if pool.in_h >= 2 && pool.in_w >= 2 => {
-            check_forward(s, x, w, b, y)?;
+            check_inputs(s, x, w, b)?;
+            if !y.is_empty() {
+                expect_len("conv2d output", y.len(), s.output_len())?;
+            }
             expect_len("maxpool output", pooled.len(), pool.output_len())?;
             expect_len("maxpool argmax", argmax.len(), pool.output_len())?;
             direct::forward(isa, s, x, w, Some(b), relu, y, Some((pooled, argmax)));
             Ok(())
+        }
+        _ if y.is_empty() => {
+            let mut y = vec![0f32; s.output_len()];
+            conv2d_forward(s, x, w, b, &mut y, relu)?;
+            super::maxpool::maxpool_forward(&pool, &y, pooled, argmax)
         }
         _ => {
             conv2d_forward(s, x, w, b, y, relu)?;

@@ -22,7 +22,7 @@
 //!   (one core, batch 64) from call to call; aligned, with groups, 3.9-4.3.
 
 use super::maxpool::{pool_planes, PoolGrad};
-use super::par::{for_shards_mut, for_shards_mut3, map_shards, sum_over_batch};
+use super::par::{for_shards_mut, for_shards_mut2, for_shards_mut3, map_shards, sum_over_batch};
 use super::simd::{Isa, Lanes};
 use crate::desc::conv2d::Conv2dShape;
 use crate::desc::maxpool::PoolShape;
@@ -171,9 +171,11 @@ unsafe fn forward_images<L: Lanes, const MR: usize, const NV: usize>(
     let width = starts.last().map_or(0, |&v| v + L::N).max(g.q);
     let mut xp = g.padded_buffer(s, width);
     let mut sums = vec![0f32; MR * width];
+    // An empty y with a pool: the output is not kept, only pooled (see `forward`).
+    let mut scratch = if y.is_empty() { vec![0f32; s.out_c * p] } else { Vec::new() };
     for (j, n) in images.enumerate() {
         g.pad_into(s, &x[n * in_len..][..in_len], &mut xp);
-        let y = &mut y[j * s.out_c * p..][..s.out_c * p];
+        let y = if y.is_empty() { &mut scratch[..] } else { &mut y[j * s.out_c * p..][..s.out_c * p] };
         for (block, w) in packed.chunks(k * MR).enumerate() {
             for tile in starts.chunks(NV) {
                 let xs = std::array::from_fn(|v| xp.as_ptr().add(tile[v]));
@@ -458,16 +460,23 @@ fn check(isa: Isa, s: &Conv2dShape) {
 }
 
 /// y = conv(x, w) + b (then ReLU), and y's 2x2 max-pool where asked; lengths checked by
-/// the caller.
+/// the caller. With a pool, an empty y asks for the pooled output alone: each image's
+/// output then lives only in a scratch buffer while it is pooled.
 #[allow(clippy::too_many_arguments)]
 pub fn forward(isa: Isa, s: &Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, relu: bool, y: &mut [f32], pool: Pooled) {
     check(isa, s);
     let k = s.in_c * s.k_h * s.k_w;
     let packed = pack_weights(w, s.out_c, k, forward_rows(isa));
     let item = s.out_c * s.out_h() * s.out_w();
-    let y = &mut y[..s.batch * item];
+    let y = if y.is_empty() { y } else { &mut y[..s.batch * item] };
     match pool {
         None => for_shards_mut(y, item, |images, y| forward_shard(isa, s, x, &packed, b, relu, images, y, None)),
+        Some((pooled, argmax)) if y.is_empty() => {
+            let m = s.out_c * (s.out_h() / 2) * (s.out_w() / 2);
+            for_shards_mut2(pooled, m, argmax, m, |images, pooled, argmax| {
+                forward_shard(isa, s, x, &packed, b, relu, images, &mut [], Some((pooled, argmax)))
+            });
+        }
         Some((pooled, argmax)) => {
             let m = s.out_c * (s.out_h() / 2) * (s.out_w() / 2);
             for_shards_mut3(y, item, pooled, m, argmax, m, |images, y, pooled, argmax| {

@@ -128,10 +128,13 @@ impl CpuGraph {
         let mut acts = vec![vec![0f32; batch * len(INPUT)]];
         let mut saved = Vec::new();
         let mut widest = 0;
-        for l in &model.layers {
+        for (i, l) in model.layers.iter().enumerate() {
             let out = batch * len(l.output());
             widest = widest.max(out);
-            acts.push(vec![0f32; out]);
+            // A training step never reads such a convolution's output (its weight gradient
+            // reads the pool's gradient), so the fused forward does not write it.
+            let kept = !(training && weights_from_pool(&model.layers, i, Backward::Train));
+            acts.push(vec![0f32; if kept { out } else { 0 }]);
             saved.push(match l {
                 Planned::MaxPool { .. } => Saved::Argmax(vec![0; out]),
                 Planned::BatchNorm { .. } => Saved::Stats(vec![0.0; 2 * l.batchnorm_shape(batch).channels]),
@@ -160,7 +163,8 @@ impl CpuGraph {
         (&mut self.acts[0], &mut self.labels)
     }
 
-    /// Every layer's output of the last forward pass, in the plan's order.
+    /// Every layer's output of the last forward pass, in the plan's order (in a training
+    /// graph, empty for a convolution whose weight gradient reads the max-pool's after it).
     pub fn activations(&self) -> &[Vec<f32>] {
         &self.acts[1..]
     }
