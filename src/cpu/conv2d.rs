@@ -265,12 +265,14 @@ pub fn conv2d_pool_forward(
             direct::forward(isa, s, x, w, Some(b), relu, y, Some((pooled, argmax)));
             Ok(())
         }
-        _ if y.is_empty() => {
-            let mut y = vec![0f32; s.output_len()];
-            conv2d_forward(s, x, w, b, &mut y, relu)?;
-            super::maxpool::maxpool_forward(&pool, &y, pooled, argmax)
-        }
         _ => {
+            let mut kept = Vec::new();
+            let y = if y.is_empty() {
+                kept.resize(s.output_len(), 0f32);
+                &mut kept[..]
+            } else {
+                y
+            };
             conv2d_forward(s, x, w, b, y, relu)?;
             super::maxpool::maxpool_forward(&pool, y, pooled, argmax)
         }

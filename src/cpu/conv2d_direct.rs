@@ -301,8 +301,11 @@ unsafe fn weights_images<L: Lanes, const MR: usize, const TR: usize>(
     let mut taps = g.taps.clone();
     taps.resize(kp, 0);
     let ocp = rows.len().div_ceil(MR) * MR;
-    // Where dY's flat position oy * ow + ox lies in its row of vectors.
-    let unpooled_at: Vec<u32> = (0..p).map(|i| (row_at[i / g.ow] + i % g.ow) as u32).collect();
+    // Where dY's flat position oy * ow + ox lies in its row of vectors (for unpooling).
+    let unpooled_at: Vec<u32> = match dy {
+        Dy::Pooled(_) => (0..p).map(|i| (row_at[i / g.ow] + i % g.ow) as u32).collect(),
+        Dy::Planes(_) => Vec::new(),
+    };
     let x_image = g.padded_buffer(s, span).len().next_multiple_of(L::N);
     let mut xp_buf = vec![0f32; GROUP * x_image + 16];
     let xp = aligned(&mut xp_buf, GROUP * x_image);
